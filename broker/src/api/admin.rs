@@ -1,0 +1,52 @@
+//! Partition administration and health: create a replica, status, `/health`.
+
+use actix_web::{HttpResponse, web};
+use raftbus_protocol::api::{CreatePartitionRequest, CreatePartitionResponse, Health};
+
+use super::{ApiState, partition};
+use crate::error::ApiError;
+
+pub(super) async fn health(state: web::Data<ApiState>) -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+        node_id: state.registry.node_id(),
+        partitions: state.registry.all().len(),
+    })
+}
+
+pub(super) async fn create(
+    state: web::Data<ApiState>,
+    path: web::Path<(String, u32)>,
+    body: web::Json<CreatePartitionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, index) = path.into_inner();
+    let req = body.into_inner();
+    let group_id = req.group_id;
+    let created = state.registry.create(&topic, index, req).await?;
+    let resp = CreatePartitionResponse { group_id, created };
+    Ok(if created {
+        HttpResponse::Created().json(resp)
+    } else {
+        HttpResponse::Ok().json(resp)
+    })
+}
+
+pub(super) async fn status(
+    state: web::Data<ApiState>,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, index) = path.into_inner();
+    let p = partition(&state, &topic, index)?;
+    Ok(HttpResponse::Ok().json(p.status(state.registry.node_id())))
+}
+
+pub(super) async fn list(state: web::Data<ApiState>) -> HttpResponse {
+    let node = state.registry.node_id();
+    let all: Vec<_> = state
+        .registry
+        .all()
+        .iter()
+        .map(|p| p.status(node))
+        .collect();
+    HttpResponse::Ok().json(all)
+}

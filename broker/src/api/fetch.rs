@@ -1,0 +1,117 @@
+//! `GET /v1/partitions/{topic}/{partition}/records?offset=&max_bytes=&wait_ms=`
+//!
+//! Returns committed records only: the state machine publishes the high watermark after the
+//! applying transaction commits, and only rows below it are read. With
+//! `Accept: application/octet-stream` the reply is binary frames
+//! (`raftbus_protocol::fetch`), otherwise JSON.
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use raftbus_protocol::api::{FetchJsonResponse, FetchParams, FetchedRecord};
+use raftbus_protocol::fetch::{
+    BINARY_CONTENT_TYPE, HIGH_WATERMARK_HEADER, LOG_START_HEADER, put_frame,
+};
+use raftbus_protocol::{ErrorCode, RecordBatch};
+
+use super::{ApiState, partition, require_leader};
+use crate::error::ApiError;
+use crate::state_machine::read::read_batches;
+
+pub(super) async fn fetch(
+    state: web::Data<ApiState>,
+    path: web::Path<(String, u32)>,
+    params: web::Query<FetchParams>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, index) = path.into_inner();
+    let p = partition(&state, &topic, index)?;
+    require_leader(&state, &p, false)?;
+    let limits = &state.settings.limits;
+    let offset = params.offset;
+    let mut marks = *p.marks.borrow();
+    if offset < marks.log_start_offset || offset > marks.next_offset {
+        let mut e = ApiError::new(
+            ErrorCode::OffsetOutOfRange,
+            format!(
+                "offset {offset} is outside {}'s stored range [{}, {}]",
+                p.name(),
+                marks.log_start_offset,
+                marks.next_offset
+            ),
+        );
+        e.0.log_start_offset = Some(marks.log_start_offset);
+        e.0.high_watermark = Some(marks.next_offset);
+        return Err(e);
+    }
+    let wait = params.wait_ms.unwrap_or(0).min(limits.max_wait_ms);
+    if offset == marks.next_offset && wait > 0 {
+        let mut rx = p.marks.clone();
+        if let Ok(Ok(m)) = tokio::time::timeout(
+            Duration::from_millis(wait),
+            rx.wait_for(|m| m.next_offset > offset),
+        )
+        .await
+        {
+            marks = *m;
+        }
+    }
+    let max_bytes = params
+        .max_bytes
+        .unwrap_or(limits.max_fetch_bytes)
+        .clamp(1, limits.max_fetch_bytes);
+    let batches = if offset < marks.next_offset {
+        read_batches(
+            state.registry.db(),
+            p.group_id,
+            offset,
+            marks.next_offset,
+            max_bytes,
+        )
+        .await
+        .map_err(ApiError::internal)?
+    } else {
+        Vec::new()
+    };
+    state.metrics.fetched(&batches);
+    let binary = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(BINARY_CONTENT_TYPE));
+    if binary {
+        let mut body = Vec::with_capacity(batches.iter().map(|b| b.2.len() + 12).sum());
+        for (base, _, data) in &batches {
+            put_frame(&mut body, *base, data);
+        }
+        return Ok(HttpResponse::Ok()
+            .content_type(BINARY_CONTENT_TYPE)
+            .insert_header((HIGH_WATERMARK_HEADER, marks.next_offset.to_string()))
+            .insert_header((LOG_START_HEADER, marks.log_start_offset.to_string()))
+            .body(body));
+    }
+    let mut records = Vec::new();
+    let mut next_offset = offset;
+    for (base, _, data) in batches {
+        let batch = RecordBatch::parse(data).map_err(ApiError::internal)?;
+        for (i, r) in batch.records().enumerate() {
+            let o = base + i as u64;
+            if o < offset {
+                continue;
+            }
+            records.push(FetchedRecord {
+                offset: o,
+                key: r.key.map(|k| String::from_utf8_lossy(&k).into_owned()),
+                value: String::from_utf8_lossy(&r.value).into_owned(),
+                timestamp_ms: r.timestamp_ms,
+            });
+            next_offset = o + 1;
+        }
+    }
+    Ok(HttpResponse::Ok().json(FetchJsonResponse {
+        records,
+        next_offset,
+        high_watermark: marks.next_offset,
+        log_start_offset: marks.log_start_offset,
+    }))
+}

@@ -1,0 +1,141 @@
+//! Prometheus text metrics at `/metrics`: request counters plus per-partition gauges.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use actix_web::{HttpResponse, web};
+use bytes::Bytes;
+
+use super::ApiState;
+use crate::error::ApiError;
+use crate::raft::CommandResponse;
+
+/// Counters since start-up.
+#[derive(Default)]
+pub struct Metrics {
+    produce_requests: AtomicU64,
+    produce_errors: AtomicU64,
+    produced_records: AtomicU64,
+    produced_bytes: AtomicU64,
+    duplicate_batches: AtomicU64,
+    fetch_requests: AtomicU64,
+    fetched_bytes: AtomicU64,
+}
+
+impl Metrics {
+    pub(super) fn produced(
+        &self,
+        r: &Result<CommandResponse, ApiError>,
+        records: u32,
+        bytes: usize,
+    ) {
+        self.produce_requests.fetch_add(1, Relaxed);
+        match r {
+            Ok(CommandResponse::Appended {
+                duplicate: true, ..
+            }) => {
+                self.duplicate_batches.fetch_add(1, Relaxed);
+            }
+            Ok(_) => {
+                self.produced_records.fetch_add(u64::from(records), Relaxed);
+                self.produced_bytes.fetch_add(bytes as u64, Relaxed);
+            }
+            Err(_) => {
+                self.produce_errors.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    pub(super) fn fetched(&self, batches: &[(u64, u32, Bytes)]) {
+        self.fetch_requests.fetch_add(1, Relaxed);
+        self.fetched_bytes
+            .fetch_add(batches.iter().map(|b| b.2.len() as u64).sum(), Relaxed);
+    }
+}
+
+pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
+    let m = &state.metrics;
+    let mut out = String::new();
+    let counters = [
+        (
+            "raftbus_produce_requests_total",
+            "Produce requests received",
+            &m.produce_requests,
+        ),
+        (
+            "raftbus_produce_errors_total",
+            "Produce requests answered with an error",
+            &m.produce_errors,
+        ),
+        (
+            "raftbus_produced_records_total",
+            "Records appended",
+            &m.produced_records,
+        ),
+        (
+            "raftbus_produced_bytes_total",
+            "Batch bytes appended",
+            &m.produced_bytes,
+        ),
+        (
+            "raftbus_duplicate_batches_total",
+            "Retried batches recognised as duplicates",
+            &m.duplicate_batches,
+        ),
+        (
+            "raftbus_fetch_requests_total",
+            "Fetch requests served",
+            &m.fetch_requests,
+        ),
+        (
+            "raftbus_fetched_bytes_total",
+            "Batch bytes returned by fetches",
+            &m.fetched_bytes,
+        ),
+    ];
+    for (name, help, v) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            v.load(Relaxed)
+        );
+    }
+    let node = state.registry.node_id();
+    let statuses: Vec<_> = state
+        .registry
+        .all()
+        .iter()
+        .map(|p| p.status(node))
+        .collect();
+    let _ = writeln!(
+        out,
+        "# HELP raftbus_partitions Partition replicas hosted\n# TYPE raftbus_partitions gauge"
+    );
+    let _ = writeln!(out, "raftbus_partitions {}", statuses.len());
+    let _ = writeln!(
+        out,
+        "# HELP raftbus_partition_is_leader 1 when this replica leads\n# TYPE raftbus_partition_is_leader gauge"
+    );
+    for s in &statuses {
+        let leader = u8::from(s.leader_id == Some(node));
+        let _ = writeln!(
+            out,
+            "raftbus_partition_is_leader{{topic=\"{}\",partition=\"{}\"}} {leader}",
+            s.topic, s.partition
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP raftbus_partition_log_end_offset Next offset to be written\n# TYPE raftbus_partition_log_end_offset gauge"
+    );
+    for s in &statuses {
+        let _ = writeln!(
+            out,
+            "raftbus_partition_log_end_offset{{topic=\"{}\",partition=\"{}\"}} {}",
+            s.topic, s.partition, s.log_end_offset
+        );
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out)
+}

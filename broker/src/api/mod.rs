@@ -1,0 +1,112 @@
+//! The broker's client API (`/v1/...`, `/health`, `/metrics`).
+//!
+//! Every error is an [`ApiError`]: a stable code, an HTTP 4xx/5xx status and a JSON body that
+//! names the problem, including errors raised by actix extractors (bad path or query).
+
+mod admin;
+mod fetch;
+mod metrics;
+mod offsets;
+mod produce;
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, error::InternalError, web};
+use raftbus_protocol::ErrorCode;
+
+pub use metrics::Metrics;
+
+use crate::error::ApiError;
+use crate::partition::{Partition, Registry};
+use crate::settings::Settings;
+
+/// Shared state of the API handlers.
+pub struct ApiState {
+    /// Hosted partitions.
+    pub registry: Arc<Registry>,
+    /// Validated settings (limits, timings).
+    pub settings: Arc<Settings>,
+    /// Request counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+/// Registers routes and JSON error handlers for extractor failures.
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
+    cfg.app_data(state)
+        .app_data(web::PathConfig::default().error_handler(|e, _| bad(e.to_string())))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| bad(e.to_string())))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(1 << 20)
+                .error_handler(|e, _| bad(e.to_string())),
+        )
+        .route("/health", web::get().to(admin::health))
+        .route("/metrics", web::get().to(metrics::render))
+        .route("/v1/partitions", web::get().to(admin::list))
+        .service(
+            web::resource("/v1/partitions/{topic}/{partition}")
+                .route(web::put().to(admin::create))
+                .route(web::get().to(admin::status)),
+        )
+        .service(
+            web::resource("/v1/partitions/{topic}/{partition}/records")
+                .route(web::post().to(produce::produce))
+                .route(web::get().to(fetch::fetch)),
+        )
+        .service(
+            web::resource("/v1/partitions/{topic}/{partition}/offsets/{group}")
+                .route(web::post().to(offsets::commit))
+                .route(web::get().to(offsets::read)),
+        )
+        .default_service(web::to(|| async {
+            ApiError::new(ErrorCode::NotFound, "no such route; see README for the API")
+                .into_result()
+        }));
+}
+
+fn bad(message: String) -> actix_web::Error {
+    let e = ApiError::bad_request(message);
+    let resp = actix_web::ResponseError::error_response(&e);
+    InternalError::from_response(e, resp).into()
+}
+
+impl ApiError {
+    fn into_result(self) -> Result<HttpResponse, ApiError> {
+        Err(self)
+    }
+}
+
+/// Looks up a hosted partition or answers `unknown_partition`.
+fn partition(state: &ApiState, topic: &str, partition: u32) -> Result<Arc<Partition>, ApiError> {
+    state.registry.get(topic, partition).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownPartition,
+            format!(
+                "partition {topic}/{partition} is not hosted on broker {}",
+                state.registry.node_id()
+            ),
+        )
+    })
+}
+
+/// Refuses unless this replica leads the partition and still hears from a majority.
+fn require_leader(state: &ApiState, p: &Partition, check_quorum: bool) -> Result<(), ApiError> {
+    let l = p.leadership();
+    if !l.is_leader {
+        return Err(ApiError::not_leader(&p.name(), l.leader));
+    }
+    let limit = state.settings.raft.election_max_ms;
+    if let Some(ms) = l
+        .millis_since_quorum_ack
+        .filter(|ms| check_quorum && *ms > limit)
+    {
+        return Err(ApiError::new(
+            ErrorCode::NoQuorum,
+            format!(
+                "leader of {} has not heard from a majority of replicas for {ms} ms",
+                p.name()
+            ),
+        ));
+    }
+    Ok(())
+}

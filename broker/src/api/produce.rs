@@ -1,0 +1,149 @@
+//! `POST /v1/partitions/{topic}/{partition}/records`: append one batch.
+//!
+//! The body is a binary record batch (`application/octet-stream`, see
+//! `raftbus_protocol::batch`) or, for curl, JSON `{"records":[{"key":..,"value":..}]}`.
+//! The reply comes after the batch is committed by a majority and applied on the leader.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use openraft::error::{ClientWriteError, RaftError};
+use raftbus_protocol::api::{ProduceJsonRequest, ProduceParams, ProduceResponse};
+use raftbus_protocol::{ErrorCode, RecordBatch};
+
+use super::{ApiState, partition, require_leader};
+use crate::error::ApiError;
+use crate::raft::{Command, CommandResponse, ProducerSeq};
+
+/// Reads the body, refusing more than `limit` bytes with `too_large`.
+pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("cannot read body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                ErrorCode::TooLarge,
+                format!("request body exceeds limits.max_batch_bytes ({limit} bytes)"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+fn parse_batch(req: &HttpRequest, body: Bytes) -> Result<RecordBatch, ApiError> {
+    let is_json = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return RecordBatch::parse(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid record batch: {e}")));
+    }
+    let json: ProduceJsonRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    if json.records.is_empty() {
+        return Err(ApiError::bad_request("records must not be empty"));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Ok(RecordBatch::from_records(
+        json.records
+            .iter()
+            .map(|r| (r.key.as_deref().map(str::as_bytes), r.value.as_bytes())),
+        now,
+    ))
+}
+
+pub(super) async fn produce(
+    state: web::Data<ApiState>,
+    path: web::Path<(String, u32)>,
+    params: web::Query<ProduceParams>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, index) = path.into_inner();
+    let p = partition(&state, &topic, index)?;
+    let body = read_body(payload, state.settings.limits.max_batch_bytes).await?;
+    let batch = parse_batch(&req, body)?;
+    let producer = match (params.producer_id, params.sequence) {
+        (Some(id), Some(seq)) => Some(ProducerSeq { id, seq }),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "producer_id and sequence must be given together",
+            ));
+        }
+    };
+    require_leader(&state, &p, true)?;
+    let count = batch.count();
+    let bytes = batch.bytes().len();
+    let cmd = Command::Produce {
+        producer,
+        records: batch.into_bytes(),
+        count,
+    };
+    let resp = write(&state, &p, cmd).await;
+    state.metrics.produced(&resp, count, bytes);
+    match resp? {
+        CommandResponse::Appended {
+            base_offset,
+            count,
+            duplicate,
+        } => Ok(HttpResponse::Ok().json(ProduceResponse {
+            base_offset,
+            record_count: count,
+            duplicate,
+        })),
+        other => Err(ApiError::internal(format!(
+            "unexpected apply result {other:?}"
+        ))),
+    }
+}
+
+/// Proposes a command and waits for it to be committed and applied, mapping Raft outcomes to
+/// wire errors. Ambiguous outcomes (timeout, entry discarded by a leader change) are
+/// `timeout`: the command may or may not have been committed.
+pub(super) async fn write(
+    state: &ApiState,
+    p: &crate::partition::Partition,
+    cmd: Command,
+) -> Result<CommandResponse, ApiError> {
+    let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
+    match tokio::time::timeout(timeout, p.raft.client_write(cmd)).await {
+        Err(_) => Err(ApiError::new(
+            ErrorCode::Timeout,
+            format!(
+                "{} did not commit within {} ms; it may still commit: retry with the same producer id and sequence",
+                p.name(),
+                timeout.as_millis()
+            ),
+        )),
+        Ok(Ok(r)) => match r.data {
+            CommandResponse::Rejected { code, message } => Err(ApiError::new(code, message)),
+            data => Ok(data),
+        },
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+            Err(ApiError::not_leader(
+                &p.name(),
+                f.leader_id.zip(f.leader_node.map(|n| n.api_addr)),
+            ))
+        }
+        Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => Err(ApiError::new(
+            ErrorCode::Timeout,
+            format!(
+                "leadership of {} changed while committing; outcome unknown: retry idempotently",
+                p.name()
+            ),
+        )),
+        Ok(Err(RaftError::Fatal(f))) => Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!("{} is stopped: {f}", p.name()),
+        )),
+        Ok(Err(e)) => Err(ApiError::internal(e)),
+    }
+}

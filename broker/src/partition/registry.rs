@@ -1,0 +1,168 @@
+//! The registry of hosted partitions: lookup by group id (Raft RPCs) and by topic/partition
+//! (clients), and opening all groups at start-up.
+//!
+//! Locks here are std locks held only for map lookups, never across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use raftbus_protocol::api::Member;
+use raftbus_raft::server::GroupLookup;
+use raftbus_raft::{NetworkFactory, PgLogStore, Router};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::Partition;
+use crate::error::BrokerError;
+use crate::raft::{PartitionRaft, TypeConfig};
+use crate::state_machine::PartitionStateMachine;
+
+/// All partition replicas of this broker.
+pub struct Registry {
+    /// This broker's id.
+    pub(super) node_id: u64,
+    /// The broker's database.
+    pub(super) db: PgPool,
+    /// Shared Raft RPC client.
+    pub(super) router: Router,
+    /// openraft config of every partition group.
+    pub(super) raft_config: Arc<openraft::Config>,
+    /// Hosted replicas by group id.
+    groups: RwLock<HashMap<Uuid, Arc<Partition>>>,
+    /// Group id by `(topic, partition)`.
+    by_name: RwLock<HashMap<(String, u32), Uuid>>,
+    /// Serializes creations so two concurrent requests never start one group twice.
+    pub(super) create_lock: tokio::sync::Mutex<()>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new(node_id: u64, db: PgPool, router: Router, raft_config: openraft::Config) -> Self {
+        Self {
+            node_id,
+            db,
+            router,
+            raft_config: Arc::new(raft_config),
+            groups: RwLock::new(HashMap::new()),
+            by_name: RwLock::new(HashMap::new()),
+            create_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The broker's database pool.
+    pub fn db(&self) -> &PgPool {
+        &self.db
+    }
+
+    /// This broker's id.
+    pub fn node_id(&self) -> u64 {
+        self.node_id
+    }
+
+    /// Reopens every group recorded in the database (after a restart).
+    pub async fn open_all(&self) -> Result<usize, BrokerError> {
+        let rows: Vec<(Uuid, String, i32, serde_json::Value)> =
+            sqlx::query_as("SELECT group_id, topic, partition, members FROM partition_groups")
+                .fetch_all(&self.db)
+                .await?;
+        let n = rows.len();
+        for (group_id, topic, partition, members) in rows {
+            let members: Vec<Member> = serde_json::from_value(members)
+                .map_err(|e| BrokerError::Raft(format!("bad member list of {group_id}: {e}")))?;
+            self.open(group_id, topic, partition as u32, members)
+                .await?;
+        }
+        Ok(n)
+    }
+
+    /// Starts the Raft instance of a group from whatever its rows hold and registers it.
+    pub(super) async fn open(
+        &self,
+        group_id: Uuid,
+        topic: String,
+        partition: u32,
+        members: Vec<Member>,
+    ) -> Result<Arc<Partition>, BrokerError> {
+        for m in &members {
+            self.router.remember(m.id, &m.raft_addr);
+        }
+        let log = PgLogStore::<TypeConfig>::new(self.db.clone(), group_id);
+        let (sm, marks) = PartitionStateMachine::open(self.db.clone(), group_id).await?;
+        let network = NetworkFactory {
+            router: self.router.clone(),
+            group: group_id,
+        };
+        let raft = PartitionRaft::new(self.node_id, self.raft_config.clone(), network, log, sm)
+            .await
+            .map_err(|e| BrokerError::Raft(format!("cannot start group {group_id}: {e}")))?;
+        let p = Arc::new(Partition {
+            group_id,
+            topic: topic.clone(),
+            partition,
+            raft,
+            marks,
+            members,
+        });
+        self.groups
+            .write()
+            .expect("groups lock")
+            .insert(group_id, p.clone());
+        self.by_name
+            .write()
+            .expect("names lock")
+            .insert((topic, partition), group_id);
+        tracing::info!(group = %group_id, partition = %p.name(), "partition replica opened");
+        Ok(p)
+    }
+
+    /// The replica of `topic/partition`, if hosted here.
+    pub fn get(&self, topic: &str, partition: u32) -> Option<Arc<Partition>> {
+        let id = *self
+            .by_name
+            .read()
+            .expect("names lock")
+            .get(&(topic.to_string(), partition))?;
+        self.by_id(id)
+    }
+
+    /// The replica of a group, if hosted here.
+    pub fn by_id(&self, group: Uuid) -> Option<Arc<Partition>> {
+        self.groups
+            .read()
+            .expect("groups lock")
+            .get(&group)
+            .cloned()
+    }
+
+    /// Every hosted replica, sorted by topic and partition.
+    pub fn all(&self) -> Vec<Arc<Partition>> {
+        let mut v: Vec<_> = self
+            .groups
+            .read()
+            .expect("groups lock")
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        v
+    }
+
+    /// Stops every group's Raft instance (last step of shutdown, before the pool closes).
+    pub async fn shutdown(&self) {
+        for p in self.all() {
+            if let Err(e) = p.raft.shutdown().await {
+                tracing::warn!(partition = %p.name(), error = %e, "raft shutdown failed");
+            }
+        }
+    }
+}
+
+impl GroupLookup<TypeConfig, PartitionStateMachine> for Registry {
+    fn node_id(&self) -> u64 {
+        self.node_id
+    }
+
+    fn raft(&self, group: Uuid) -> Option<PartitionRaft> {
+        self.by_id(group).map(|p| p.raft.clone())
+    }
+}

@@ -1,0 +1,113 @@
+//! The Raft type config of partition groups and the commands in their log.
+//!
+//! openraft types stay inside this module and `state_machine`, so an openraft upgrade touches
+//! few files.
+
+use std::fmt;
+
+use bytes::Bytes;
+use raftbus_protocol::ErrorCode;
+use raftbus_raft::NodeAddr;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::state_machine::PartitionStateMachine;
+
+openraft::declare_raft_types!(
+    /// Type config of a partition's Raft group.
+    pub TypeConfig:
+        D = Command,
+        R = CommandResponse,
+        NodeId = u64,
+        Node = NodeAddr,
+);
+
+/// A partition replica's Raft handle.
+pub type PartitionRaft = openraft::Raft<TypeConfig, PartitionStateMachine>;
+/// Log id of a partition group.
+pub type LogId = openraft::type_config::alias::LogIdOf<TypeConfig>;
+/// Stored membership of a partition group.
+pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<TypeConfig>;
+
+/// Identity of an idempotent producer's batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerSeq {
+    /// The producer's id (uuid chosen by the producer).
+    pub id: Uuid,
+    /// Per-partition batch sequence, starting at 0 and gapless.
+    pub seq: u64,
+}
+
+/// A command in a partition's Raft log. Typed so more kinds can be added (retention,
+/// configuration) without touching the record path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// A producer's record batch: one entry, one row.
+    Produce {
+        /// Present for idempotent producers: a repeated `(id, seq)` is not appended twice.
+        producer: Option<ProducerSeq>,
+        /// The validated batch, stored as sent.
+        records: Bytes,
+        /// Number of records in the batch (validated at the leader before proposing).
+        count: u32,
+    },
+    /// A consumer group's offset commit.
+    CommitOffset {
+        /// Consumer group name.
+        group: String,
+        /// Next offset the group will read.
+        offset: u64,
+        /// Group generation; lower than the newest seen is refused.
+        generation: Option<u64>,
+    },
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Produce {
+                producer,
+                count,
+                records,
+            } => {
+                write!(
+                    f,
+                    "produce({count} records, {} bytes, {producer:?})",
+                    records.len()
+                )
+            }
+            Command::CommitOffset {
+                group,
+                offset,
+                generation,
+            } => {
+                write!(f, "commit({group}, {offset}, gen {generation:?})")
+            }
+        }
+    }
+}
+
+/// What applying a command produced; returned to the proposer by `client_write`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandResponse {
+    /// Records stored (or found stored, for a retried batch) at `[base_offset, base_offset + count)`.
+    Appended {
+        /// First offset of the batch.
+        base_offset: u64,
+        /// Number of records.
+        count: u32,
+        /// True when the batch was a retry and nothing new was appended.
+        duplicate: bool,
+    },
+    /// The offset commit was stored.
+    OffsetCommitted,
+    /// The command was refused deterministically on every replica.
+    Rejected {
+        /// Stable code.
+        code: ErrorCode,
+        /// Explanation.
+        message: String,
+    },
+    /// Blank and membership entries.
+    Nothing,
+}

@@ -1,0 +1,339 @@
+//! Broker settings: built-in defaults < TOML file (`--config`) < `RAFTBUS_<SECTION>__<KEY>`
+//! environment variables < command-line flags. Validated once at start-up; an error names the
+//! offending key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use config::{Config, Environment, File};
+use serde::{Deserialize, Serialize};
+
+use crate::error::BrokerError;
+
+/// Command-line flags of the `broker` binary; each overrides the matching setting.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "broker",
+    version,
+    about = "Raftbus broker: hosts replicated partitions"
+)]
+pub struct Args {
+    /// TOML settings file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Node id (`node.id`), unique in the cluster and never reused.
+    #[arg(long)]
+    pub node_id: Option<u64>,
+    /// Client API listen address (`server.api_addr`).
+    #[arg(long)]
+    pub api_addr: Option<String>,
+    /// Raft RPC listen address (`server.raft_addr`).
+    #[arg(long)]
+    pub raft_addr: Option<String>,
+    /// Postgres URL of this broker's own database (`database.url`).
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+/// All broker settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Identity.
+    pub node: NodeSettings,
+    /// Listeners.
+    pub server: ServerSettings,
+    /// This broker's database.
+    pub database: DatabaseSettings,
+    /// Raft timings and batching.
+    pub raft: RaftSettings,
+    /// Request limits.
+    pub limits: LimitSettings,
+}
+
+/// `[node]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeSettings {
+    /// Unique broker id, > 0. Ids are never reused: a replaced machine gets a new id.
+    pub id: u64,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Client API (produce, fetch, admin) listen address.
+    pub api_addr: String,
+    /// Raft RPC listen address; separate so replication never queues behind clients.
+    pub raft_addr: String,
+    /// Worker threads per listener; 2 suits the small machines Raftbus targets.
+    pub workers: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            api_addr: "127.0.0.1:9091".into(),
+            raft_addr: "127.0.0.1:9191".into(),
+            workers: 2,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Postgres URL; one database per broker.
+    pub url: String,
+    /// Pool size shared by all partition groups.
+    pub max_connections: u32,
+    /// How long a query waits for a pooled connection before failing (a hung Postgres must
+    /// turn into errors, not hangs).
+    pub acquire_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "postgres://postgres@127.0.0.1:5432/raftbus_broker".into(),
+            max_connections: 16,
+            acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// `[raft]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaftSettings {
+    /// Leader heartbeat interval. Many groups share a broker, so this is far above openraft's
+    /// 50 ms default.
+    pub heartbeat_ms: u64,
+    /// Election timeout range: at least ~10x a Postgres commit under load.
+    pub election_min_ms: u64,
+    /// Upper end of the randomized election timeout.
+    pub election_max_ms: u64,
+    /// Build a snapshot after this many log entries (then older entries may be purged).
+    pub snapshot_every_entries: u64,
+    /// Entries per append RPC; entries are whole batches, so keep this moderate.
+    pub max_payload_entries: u64,
+    /// TCP connect timeout towards peers.
+    pub connect_timeout_ms: u64,
+    /// Pause before retrying an unreachable peer.
+    pub backoff_ms: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 300,
+            election_min_ms: 1_500,
+            election_max_ms: 2_500,
+            snapshot_every_entries: 20_000,
+            max_payload_entries: 64,
+            connect_timeout_ms: 500,
+            backoff_ms: 200,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Largest produce body (one batch) accepted.
+    pub max_batch_bytes: usize,
+    /// How long a produce waits for Raft commit before answering `timeout`.
+    pub produce_timeout_ms: u64,
+    /// Largest fetch response (at least one batch is always returned).
+    pub max_fetch_bytes: u64,
+    /// Longest long-poll wait a fetch may ask for.
+    pub max_wait_ms: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_batch_bytes: 4 << 20,
+            produce_timeout_ms: 10_000,
+            max_fetch_bytes: 4 << 20,
+            max_wait_ms: 30_000,
+        }
+    }
+}
+
+impl Settings {
+    /// Layers defaults, the optional file, the environment and the flags, then validates.
+    pub fn load(args: &Args) -> Result<Self, BrokerError> {
+        Self::load_from(args, None)
+    }
+
+    /// Like [`Settings::load`], with an explicit environment (for tests).
+    pub fn load_from(
+        args: &Args,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, BrokerError> {
+        let mut b = Config::builder().add_source(Config::try_from(&Settings::default())?);
+        if let Some(path) = &args.config {
+            b = b.add_source(File::from(path.as_path()).required(true));
+        }
+        b = b.add_source(
+            Environment::with_prefix("RAFTBUS")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .source(env),
+        );
+        b = b
+            .set_override_option("node.id", args.node_id)?
+            .set_override_option("server.api_addr", args.api_addr.clone())?
+            .set_override_option("server.raft_addr", args.raft_addr.clone())?
+            .set_override_option("database.url", args.database_url.clone())?;
+        let s: Settings = b.build()?.try_deserialize()?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks values the types cannot express.
+    pub fn validate(&self) -> Result<(), BrokerError> {
+        let bad = |key: &str, reason: String| {
+            Err(BrokerError::InvalidConfig {
+                key: key.into(),
+                reason,
+            })
+        };
+        if self.node.id == 0 {
+            return bad(
+                "node.id",
+                "must be set to a positive integer (--node-id or RAFTBUS_NODE__ID)".into(),
+            );
+        }
+        for (key, v) in [
+            ("server.api_addr", &self.server.api_addr),
+            ("server.raft_addr", &self.server.raft_addr),
+        ] {
+            if v.parse::<SocketAddr>().is_err() {
+                return bad(key, format!("{v:?} is not an ip:port address"));
+            }
+        }
+        if self.server.api_addr == self.server.raft_addr {
+            return bad(
+                "server.raft_addr",
+                "must differ from server.api_addr".into(),
+            );
+        }
+        if !self.database.url.starts_with("postgres://")
+            && !self.database.url.starts_with("postgresql://")
+        {
+            return bad("database.url", "must be a postgres:// URL".into());
+        }
+        let r = &self.raft;
+        if r.heartbeat_ms == 0 || r.election_min_ms < 2 * r.heartbeat_ms {
+            return bad(
+                "raft.election_min_ms",
+                format!(
+                    "must be at least twice raft.heartbeat_ms ({})",
+                    r.heartbeat_ms
+                ),
+            );
+        }
+        if r.election_max_ms <= r.election_min_ms {
+            return bad(
+                "raft.election_max_ms",
+                "must be greater than raft.election_min_ms".into(),
+            );
+        }
+        if self.limits.max_batch_bytes < 1024 {
+            return bad("limits.max_batch_bytes", "must be at least 1024".into());
+        }
+        if self.server.workers == 0 || self.database.max_connections == 0 {
+            return bad(
+                "server.workers",
+                "workers and database.max_connections must be positive".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The openraft configuration of every partition group on this broker.
+    pub fn raft_config(&self) -> Result<openraft::Config, BrokerError> {
+        let r = &self.raft;
+        openraft::Config {
+            cluster_name: "raftbus-partition".into(),
+            heartbeat_interval: r.heartbeat_ms,
+            election_timeout_min: r.election_min_ms,
+            election_timeout_max: r.election_max_ms,
+            max_payload_entries: r.max_payload_entries,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(r.snapshot_every_entries),
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| BrokerError::InvalidConfig {
+            key: "raft".into(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Option<std::collections::HashMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn layers_env_then_flags() {
+        let args = Args {
+            node_id: Some(7),
+            ..Default::default()
+        };
+        let s = Settings::load_from(
+            &args,
+            env(&[
+                ("RAFTBUS_NODE__ID", "3"),
+                ("RAFTBUS_RAFT__HEARTBEAT_MS", "400"),
+                ("RAFTBUS_BOOTSTRAP", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.node.id, 7, "flags beat the environment");
+        assert_eq!(s.raft.heartbeat_ms, 400);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Settings::load_from(&Args::default(), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("node.id"), "{err}");
+        let args = Args {
+            node_id: Some(1),
+            api_addr: Some("nowhere".into()),
+            ..Default::default()
+        };
+        let err = Settings::load_from(&args, env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.api_addr"), "{err}");
+        let err = Settings::load_from(
+            &Args {
+                node_id: Some(1),
+                ..Default::default()
+            },
+            env(&[("RAFTBUS_RAFT__BOGUS", "1")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("bogus"), "{err}");
+    }
+}

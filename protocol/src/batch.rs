@@ -1,0 +1,290 @@
+//! The binary record-batch format.
+//!
+//! ```text
+//! batch  := magic:u8 (=1) | count:u32le | base_timestamp_ms:u64le | record{count}
+//! record := timestamp_delta_ms:varint | key_len:varint | key | value_len:varint | value
+//! ```
+//! `key_len` is 0 for "no key" and `n + 1` for a key of `n` bytes, so an empty key and no key
+//! stay distinct. The batch carries no offsets: offsets are assigned by the partition's state
+//! machine when the batch is applied, so the bytes a producer sends are stored unchanged.
+
+use bytes::Bytes;
+
+use crate::varint;
+
+/// First byte of every batch; bumped if the layout ever changes.
+pub const MAGIC: u8 = 1;
+/// Size of the fixed batch header.
+pub const HEADER_LEN: usize = 1 + 4 + 8;
+
+/// Why a byte string is not a valid batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// The buffer ends inside the header or a record.
+    #[error("record batch is truncated")]
+    Truncated,
+    /// The first byte is not [`MAGIC`].
+    #[error("record batch has unknown format version {0}")]
+    BadMagic(u8),
+    /// Bytes remain after the last record the header announced.
+    #[error("record batch has {0} trailing bytes after its last record")]
+    TrailingBytes(usize),
+    /// A batch must carry at least one record.
+    #[error("record batch is empty")]
+    Empty,
+}
+
+/// One record as the application sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Partitioning key; `None` when the producer gave none.
+    pub key: Option<Bytes>,
+    /// The payload.
+    pub value: Bytes,
+    /// Producer-side creation time, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+}
+
+/// Builds a batch incrementally; the producer's accumulator uses one per partition.
+#[derive(Debug)]
+pub struct BatchBuilder {
+    buf: Vec<u8>,
+    count: u32,
+    base_timestamp_ms: u64,
+}
+
+impl BatchBuilder {
+    /// Starts an empty batch whose timestamps are relative to `base_timestamp_ms`.
+    pub fn new(base_timestamp_ms: u64) -> Self {
+        let mut buf = Vec::with_capacity(256);
+        buf.push(MAGIC);
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        buf.extend_from_slice(&base_timestamp_ms.to_le_bytes());
+        Self {
+            buf,
+            count: 0,
+            base_timestamp_ms,
+        }
+    }
+
+    /// Appends one record. Timestamps before the base are clamped to the base.
+    pub fn push(&mut self, key: Option<&[u8]>, value: &[u8], timestamp_ms: u64) {
+        varint::put(
+            &mut self.buf,
+            timestamp_ms.saturating_sub(self.base_timestamp_ms),
+        );
+        match key {
+            None => varint::put(&mut self.buf, 0),
+            Some(k) => {
+                varint::put(&mut self.buf, k.len() as u64 + 1);
+                self.buf.extend_from_slice(k);
+            }
+        }
+        varint::put(&mut self.buf, value.len() as u64);
+        self.buf.extend_from_slice(value);
+        self.count += 1;
+    }
+
+    /// Bytes the batch would occupy if finished now.
+    pub fn encoded_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Bytes one more record would add (an upper bound), for batch-size decisions.
+    pub fn record_size_hint(key: Option<&[u8]>, value: &[u8]) -> usize {
+        10 + 10 + key.map_or(0, <[u8]>::len) + 10 + value.len()
+    }
+
+    /// Number of records pushed so far.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// True when no record was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Finishes the batch.
+    pub fn finish(mut self) -> Bytes {
+        self.buf[1..5].copy_from_slice(&self.count.to_le_bytes());
+        Bytes::from(self.buf)
+    }
+}
+
+/// A validated batch: cheap to clone, records decoded lazily.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordBatch {
+    data: Bytes,
+    count: u32,
+}
+
+impl RecordBatch {
+    /// Validates `data` completely (every length checked) without copying it.
+    pub fn parse(data: Bytes) -> Result<Self, BatchError> {
+        let (count, _) = header(&data)?;
+        if count == 0 {
+            return Err(BatchError::Empty);
+        }
+        let mut pos = HEADER_LEN;
+        for _ in 0..count {
+            skip_record(&data, &mut pos)?;
+        }
+        if pos != data.len() {
+            return Err(BatchError::TrailingBytes(data.len() - pos));
+        }
+        Ok(Self { data, count })
+    }
+
+    /// Builds a batch from records (convenience for tests and JSON produce).
+    pub fn from_records<'a>(
+        records: impl IntoIterator<Item = (Option<&'a [u8]>, &'a [u8])>,
+        now_ms: u64,
+    ) -> Self {
+        let mut b = BatchBuilder::new(now_ms);
+        for (k, v) in records {
+            b.push(k, v, now_ms);
+        }
+        let count = b.len();
+        Self {
+            data: b.finish(),
+            count,
+        }
+    }
+
+    /// Number of records.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The encoded bytes, as stored and sent.
+    pub fn bytes(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Consumes the batch, returning its encoded bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.data
+    }
+
+    /// Iterates over the records. The batch was validated by [`RecordBatch::parse`], so
+    /// decoding cannot fail.
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        let base = u64::from_le_bytes(self.data[5..13].try_into().expect("8 bytes"));
+        let mut pos = HEADER_LEN;
+        (0..self.count).map(move |_| {
+            let delta = varint::get(&self.data, &mut pos).expect("validated");
+            let klen = varint::get(&self.data, &mut pos).expect("validated") as usize;
+            let key = (klen > 0).then(|| {
+                let k = self.data.slice(pos..pos + klen - 1);
+                pos += klen - 1;
+                k
+            });
+            let vlen = varint::get(&self.data, &mut pos).expect("validated") as usize;
+            let value = self.data.slice(pos..pos + vlen);
+            pos += vlen;
+            Record {
+                key,
+                value,
+                timestamp_ms: base + delta,
+            }
+        })
+    }
+}
+
+fn header(data: &[u8]) -> Result<(u32, u64), BatchError> {
+    if data.len() < HEADER_LEN {
+        return Err(BatchError::Truncated);
+    }
+    if data[0] != MAGIC {
+        return Err(BatchError::BadMagic(data[0]));
+    }
+    let count = u32::from_le_bytes(data[1..5].try_into().expect("4 bytes"));
+    let base = u64::from_le_bytes(data[5..13].try_into().expect("8 bytes"));
+    Ok((count, base))
+}
+
+fn skip_record(data: &[u8], pos: &mut usize) -> Result<(), BatchError> {
+    varint::get(data, pos).ok_or(BatchError::Truncated)?;
+    let klen = varint::get(data, pos).ok_or(BatchError::Truncated)?;
+    skip(data, pos, klen.saturating_sub(1))?;
+    let vlen = varint::get(data, pos).ok_or(BatchError::Truncated)?;
+    skip(data, pos, vlen)
+}
+
+fn skip(data: &[u8], pos: &mut usize, n: u64) -> Result<(), BatchError> {
+    let end = usize::try_from(n)
+        .ok()
+        .and_then(|n| pos.checked_add(n))
+        .filter(|&end| end <= data.len())
+        .ok_or(BatchError::Truncated)?;
+    *pos = end;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_keys_values_timestamps() {
+        let mut b = BatchBuilder::new(1_000);
+        b.push(None, b"v0", 1_000);
+        b.push(Some(b""), b"v1", 1_005);
+        b.push(Some(b"key"), b"", 1_010);
+        let batch = RecordBatch::parse(b.finish()).unwrap();
+        assert_eq!(batch.count(), 3);
+        let recs: Vec<_> = batch.records().collect();
+        assert_eq!(recs[0].key, None);
+        assert_eq!(recs[0].value.as_ref(), b"v0");
+        assert_eq!(recs[1].key.as_deref(), Some(&b""[..]));
+        assert_eq!(recs[1].timestamp_ms, 1_005);
+        assert_eq!(recs[2].key.as_deref(), Some(&b"key"[..]));
+        assert_eq!(recs[2].value.as_ref(), b"");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        assert_eq!(
+            RecordBatch::parse(Bytes::from_static(b"\x01\x00")),
+            Err(BatchError::Truncated)
+        );
+        let mut bad = vec![9u8];
+        bad.extend_from_slice(&[0; 12]);
+        assert_eq!(
+            RecordBatch::parse(Bytes::from(bad)),
+            Err(BatchError::BadMagic(9))
+        );
+        assert_eq!(
+            RecordBatch::parse(BatchBuilder::new(0).finish()),
+            Err(BatchError::Empty)
+        );
+
+        let mut b = BatchBuilder::new(0);
+        b.push(None, b"hello", 0);
+        let good = b.finish();
+        let cut = good.slice(..good.len() - 1);
+        assert_eq!(RecordBatch::parse(cut), Err(BatchError::Truncated));
+        let mut long = good.to_vec();
+        long.push(0);
+        assert_eq!(
+            RecordBatch::parse(Bytes::from(long)),
+            Err(BatchError::TrailingBytes(1))
+        );
+    }
+
+    #[test]
+    fn huge_length_is_truncation_not_panic() {
+        let mut b = BatchBuilder::new(0);
+        b.push(None, b"x", 0);
+        let mut data = b.finish().to_vec();
+        // Replace the value length (1) with a varint of u64::MAX.
+        let n = data.len();
+        data.truncate(n - 2);
+        data.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        assert_eq!(
+            RecordBatch::parse(Bytes::from(data)),
+            Err(BatchError::Truncated)
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! openraft on Postgres and HTTP/2, generic over the Raft type config.
+//!
+//! Both Raftbus roles run Raft groups: a broker runs one per partition replica, the managers
+//! run one for cluster metadata. This crate holds what they share:
+//!
+//! - [`PgLogStore`]: openraft's `RaftLogStorage` in Postgres, one row per entry keyed by
+//!   `(group_id, log_index)`; every write is committed before it is reported.
+//! - [`Router`] and [`NetworkFactory`]: the multi-raft client side (openraft-multi
+//!   `GroupRouter`) over one shared HTTP/2 `reqwest` client: one connection per peer carries
+//!   every group.
+//! - [`server`]: the actix-web handlers that receive those RPCs and route them by group id.
+//! - [`NodeAddr`]: the node type of every group (a node's Raft and client API addresses).
+//! - [`codec`]: the compact binary (MessagePack) encoding used in rows and RPC bodies.
+
+pub mod codec;
+mod log_store;
+mod network;
+mod node;
+pub mod server;
+
+pub use log_store::PgLogStore;
+pub use network::{NetworkFactory, Router};
+pub use node::NodeAddr;
+
+/// Migrations of the Raft log tables (`migrations/raft`), shared by brokers and managers.
+/// Each role's own migrator runs with `ignore_missing` so the two coexist in one database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/raft");
+
+/// Runs `migrator` on `db`, tolerating migrations applied by other components' migrators
+/// (brokers and managers add their own tables next to the Raft tables in one database).
+pub async fn migrate(
+    migrator: &sqlx::migrate::Migrator,
+    db: &sqlx::PgPool,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut m = sqlx::migrate::Migrator {
+        migrations: migrator.migrations.clone(),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    m.set_ignore_missing(true);
+    m.run(db).await
+}

@@ -1,0 +1,269 @@
+//! Client side of the multi-raft transport.
+//!
+//! One [`Router`] per node holds one `reqwest` client speaking HTTP/2 with prior knowledge, so
+//! all groups' RPCs to a peer are multiplexed over a single TCP connection. Every request names
+//! its group in the path and its target node in a header: the receiver refuses RPCs meant for
+//! another node (addresses get reused, node ids never) and for groups it does not host.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Cursor;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{Backoff, RPCOption};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
+};
+use openraft::type_config::alias::{SnapshotOf, VoteOf};
+use openraft::{OptionalSend, RaftNetworkFactory, RaftTypeConfig};
+use openraft_multi::{GroupNetworkAdapter, GroupRouter};
+use serde::{Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+use crate::NodeAddr;
+use crate::codec::{decode, encode};
+use crate::server::{SnapshotEnvelope, TARGET_NODE_HEADER};
+
+/// Shared RPC client of one node: the HTTP/2 connection pool and the peers' addresses.
+#[derive(Clone)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// One client for all groups and peers: connections are reused and multiplexed.
+    http: reqwest::Client,
+    /// Raft address per peer node id, learned from membership through `new_client`.
+    addrs: RwLock<HashMap<u64, String>>,
+    /// Pause between retries to an unreachable peer, so a dead peer costs little CPU.
+    backoff: Duration,
+}
+
+/// Errors of one RPC attempt, before they are mapped to openraft's error types.
+enum Failure {
+    /// Peer not reachable, or it refused the RPC (wrong node, unknown group): back off.
+    Unreachable(String),
+    /// Transient failure (timeout, bad response): retry.
+    Network(String),
+}
+
+impl Router {
+    /// Builds the shared client. `connect_timeout` bounds how long a dead peer can stall a
+    /// replication stream before it is reported unreachable.
+    pub fn new(connect_timeout: Duration, backoff: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .connect_timeout(connect_timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Some(Duration::from_secs(5)))
+            .http2_keep_alive_while_idle(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .no_proxy()
+            .build()
+            .expect("static reqwest configuration is valid");
+        Self {
+            inner: Arc::new(Inner {
+                http,
+                addrs: RwLock::new(HashMap::new()),
+                backoff,
+            }),
+        }
+    }
+
+    /// Records (or updates) where `node` listens for Raft RPCs.
+    pub fn remember(&self, node: u64, raft_addr: &str) {
+        let mut addrs = self.inner.addrs.write().expect("addrs lock");
+        if addrs.get(&node).map(String::as_str) != Some(raft_addr) {
+            addrs.insert(node, raft_addr.to_string());
+        }
+    }
+
+    fn addr(&self, node: u64) -> Option<String> {
+        self.inner
+            .addrs
+            .read()
+            .expect("addrs lock")
+            .get(&node)
+            .cloned()
+    }
+
+    /// Sends one RPC and decodes the `Result<Resp, String>` the server answers with.
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        target: u64,
+        group: Uuid,
+        path: &str,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, Failure> {
+        let body = encode(req).map_err(|e| Failure::Network(e.to_string()))?;
+        self.send(target, group, path, Bytes::from(body), timeout)
+            .await
+    }
+
+    async fn send<Resp: DeserializeOwned>(
+        &self,
+        target: u64,
+        group: Uuid,
+        path: &str,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Resp, Failure> {
+        let addr = self
+            .addr(target)
+            .ok_or_else(|| Failure::Unreachable(format!("no address known for node {target}")))?;
+        let resp = self
+            .inner
+            .http
+            .post(format!("http://{addr}/raft/v1/{group}/{path}"))
+            .header(TARGET_NODE_HEADER, target.to_string())
+            .header("content-type", "application/msgpack")
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    Failure::Unreachable(format!("node {target} at {addr}: {e}"))
+                } else {
+                    Failure::Network(format!("node {target} at {addr}: {e}"))
+                }
+            })?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| Failure::Network(e.to_string()))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&bytes);
+            return Err(Failure::Unreachable(format!(
+                "node {target} refused {path}: {status} {text}"
+            )));
+        }
+        let result: Result<Resp, String> =
+            decode(&bytes).map_err(|e| Failure::Network(format!("bad response: {e}")))?;
+        result.map_err(|e| Failure::Unreachable(format!("node {target}: {e}")))
+    }
+}
+
+impl<C: RaftTypeConfig> From<Failure> for RPCError<C> {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Unreachable(m) => RPCError::Unreachable(Unreachable::from_string(m)),
+            Failure::Network(m) => RPCError::Network(NetworkError::from_string(m)),
+        }
+    }
+}
+
+fn streaming<C: RaftTypeConfig>(f: Failure) -> StreamingError<C> {
+    match f {
+        Failure::Unreachable(m) => StreamingError::Unreachable(Unreachable::from_string(m)),
+        Failure::Network(m) => StreamingError::Network(NetworkError::from_string(m)),
+    }
+}
+
+impl<C> GroupRouter<C, Uuid> for Router
+where
+    C: RaftTypeConfig<NodeId = u64, Node = NodeAddr>,
+{
+    type SnapshotData = Cursor<Vec<u8>>;
+
+    async fn append_entries(
+        &self,
+        target: u64,
+        group: Uuid,
+        rpc: AppendEntriesRequest<C>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<C>, RPCError<C>> {
+        Ok(self
+            .call(target, group, "append", &rpc, option.hard_ttl())
+            .await?)
+    }
+
+    async fn vote(
+        &self,
+        target: u64,
+        group: Uuid,
+        rpc: VoteRequest<C>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<C>, RPCError<C>> {
+        Ok(self
+            .call(target, group, "vote", &rpc, option.hard_ttl())
+            .await?)
+    }
+
+    async fn pre_vote(
+        &self,
+        target: u64,
+        group: Uuid,
+        rpc: VoteRequest<C>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<C>, RPCError<C>> {
+        Ok(self
+            .call(target, group, "pre-vote", &rpc, option.hard_ttl())
+            .await?)
+    }
+
+    async fn full_snapshot(
+        &self,
+        target: u64,
+        group: Uuid,
+        vote: VoteOf<C>,
+        snapshot: SnapshotOf<C, Self::SnapshotData>,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<C>, StreamingError<C>> {
+        let envelope = SnapshotEnvelope::<C> {
+            vote,
+            meta: snapshot.meta,
+            data: Bytes::from(snapshot.snapshot.into_inner()),
+        };
+        let send = self.call(target, group, "snapshot", &envelope, option.hard_ttl());
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            r = send => r.map_err(streaming),
+        }
+    }
+
+    async fn transfer_leader(
+        &self,
+        target: u64,
+        group: Uuid,
+        req: TransferLeaderRequest<C>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<C>, RPCError<C>> {
+        Ok(self
+            .call(target, group, "transfer-leader", &req, option.hard_ttl())
+            .await?)
+    }
+
+    fn backoff(&self) -> Option<Backoff> {
+        Some(Backoff::new(std::iter::repeat(self.inner.backoff)))
+    }
+}
+
+/// openraft's network factory for one group: hands out adapters bound to `(peer, group)`.
+#[derive(Clone)]
+pub struct NetworkFactory {
+    /// The node's shared router.
+    pub router: Router,
+    /// The group every client of this factory talks for.
+    pub group: Uuid,
+}
+
+impl<C> RaftNetworkFactory<C> for NetworkFactory
+where
+    C: RaftTypeConfig<NodeId = u64, Node = NodeAddr>,
+{
+    type Network = GroupNetworkAdapter<C, Uuid, Router>;
+
+    async fn new_client(&mut self, target: u64, node: &NodeAddr) -> Self::Network {
+        // No connection here: the shared client connects lazily and reuses connections.
+        self.router.remember(target, &node.raft_addr);
+        GroupNetworkAdapter::new(self.router.clone(), target, self.group)
+    }
+}
