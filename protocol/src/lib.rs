@@ -12,6 +12,7 @@ pub mod api;
 pub mod batch;
 pub mod error;
 pub mod fetch;
+pub mod meta;
 mod varint;
 
 pub use batch::{BatchBuilder, BatchError, Record, RecordBatch};

@@ -185,7 +185,8 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
 
 /// Loads a group's persisted state machine.
 async fn load(db: &PgPool, group: Uuid) -> io::Result<PartitionState> {
-    let row: Option<(Option<Vec<u8>>, Vec<u8>, i64, i64)> = sqlx::query_as(
+    type SmRow = (Option<Vec<u8>>, Vec<u8>, i64, i64);
+    let row: Option<SmRow> = sqlx::query_as(
         "SELECT last_applied, last_membership, next_offset, log_start_offset FROM sm_state WHERE group_id = $1",
     )
     .bind(group)

@@ -99,30 +99,30 @@ impl PartitionState {
         count: u32,
         pending: &mut PendingWrites,
     ) -> CommandResponse {
-        if let Some(p) = producer {
-            if let Some(state) = self.producers.get(&p.id) {
-                if let Some(&(_, base, n)) = state.recent.iter().find(|(s, _, _)| *s == p.seq) {
-                    return CommandResponse::Appended {
-                        base_offset: base,
-                        count: n,
-                        duplicate: true,
-                    };
-                }
-                if p.seq <= state.last_seq {
-                    return rejected(
-                        ErrorCode::DuplicateSequence,
-                        format!(
-                            "sequence {} is older than the last {PRODUCER_WINDOW} remembered batches (last {})",
-                            p.seq, state.last_seq
-                        ),
-                    );
-                }
-                if p.seq != state.last_seq + 1 {
-                    return rejected(
-                        ErrorCode::OutOfOrderSequence,
-                        format!("expected sequence {}, got {}", state.last_seq + 1, p.seq),
-                    );
-                }
+        if let Some(p) = producer
+            && let Some(state) = self.producers.get(&p.id)
+        {
+            if let Some(&(_, base, n)) = state.recent.iter().find(|(s, _, _)| *s == p.seq) {
+                return CommandResponse::Appended {
+                    base_offset: base,
+                    count: n,
+                    duplicate: true,
+                };
+            }
+            if p.seq <= state.last_seq {
+                return rejected(
+                    ErrorCode::DuplicateSequence,
+                    format!(
+                        "sequence {} is older than the last {PRODUCER_WINDOW} remembered batches (last {})",
+                        p.seq, state.last_seq
+                    ),
+                );
+            }
+            if p.seq != state.last_seq + 1 {
+                return rejected(
+                    ErrorCode::OutOfOrderSequence,
+                    format!("expected sequence {}, got {}", state.last_seq + 1, p.seq),
+                );
             }
         }
         let base = self.next_offset;
@@ -169,15 +169,12 @@ impl PartitionState {
         if let (Some(current), Some(new)) = (
             self.offsets.get(&group).and_then(|c| c.generation),
             generation,
-        ) {
-            if new < current {
-                return rejected(
-                    ErrorCode::StaleGeneration,
-                    format!(
-                        "generation {new} is older than the group's current generation {current}"
-                    ),
-                );
-            }
+        ) && new < current
+        {
+            return rejected(
+                ErrorCode::StaleGeneration,
+                format!("generation {new} is older than the group's current generation {current}"),
+            );
         }
         self.offsets
             .insert(group.clone(), CommittedOffset { offset, generation });

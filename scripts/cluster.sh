@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# A local Raftbus cluster for manual experiments: one Postgres (via scripts/pg.sh), one database
+# per broker, BROKERS broker processes and a demo topic. All state lives in .cluster/.
+#
+#   scripts/cluster.sh up            build, start Postgres + all processes, create topic "demo"
+#   scripts/cluster.sh down [--purge] stop what `up` started (and delete .cluster/ with --purge)
+#   scripts/cluster.sh status        one line per process: running/stopped, /health for brokers
+#   scripts/cluster.sh kill NAME     kill -9 one process, e.g. broker-2
+#   scripts/cluster.sh start NAME    start it again with the same settings
+#   scripts/cluster.sh logs NAME [-f] tail its log (follow with -f)
+#
+# Environment: CLUSTER_DIR (.cluster), PG_PORT (54329), BROKERS (3), API_PORT_BASE (9091),
+# RAFT_PORT_BASE (9191), RAFTBUS_BIN_DIR (target/release), RAFTBUS_NO_BUILD=1 (skip cargo
+# build), HEALTH_TIMEOUT seconds (60); an exported RUST_LOG is passed on to the processes.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CLUSTER_DIR="${CLUSTER_DIR:-$ROOT/.cluster}"
+PG_PORT="${PG_PORT:-54329}"
+BROKERS="${BROKERS:-3}"
+API_PORT_BASE="${API_PORT_BASE:-9091}"
+RAFT_PORT_BASE="${RAFT_PORT_BASE:-9191}"
+BIN_DIR="${RAFTBUS_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
+HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-60}"
+DEMO_TOPIC=demo
+DEMO_PARTITIONS=3
+PG_SH="$ROOT/scripts/pg.sh"
+PG_DIR="$CLUSTER_DIR/pg"
+LOG_DIR="$CLUSTER_DIR/logs"
+RUN_DIR="$CLUSTER_DIR/run"
+
+die() { echo "cluster.sh: error: $*" >&2; exit 1; }
+say() { echo "cluster.sh: $*"; }
+usage() { sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+broker_api() { echo "127.0.0.1:$((API_PORT_BASE + $1 - 1))"; }
+broker_raft() { echo "127.0.0.1:$((RAFT_PORT_BASE + $1 - 1))"; }
+
+# ---- Process table --------------------------------------------------------------------------
+# One `register NAME BINARY HEALTH_URL ARGS...` per process. Everything else (start, kill,
+# status, logs, down) is driven by this table, so a manager is one more loop in define_procs.
+PROCS=()
+declare -A PROC_BIN PROC_HEALTH PROC_ARGS PROC_DB
+register() {
+    local name="$1"
+    PROCS+=("$name")
+    PROC_BIN[$name]="$2" PROC_HEALTH[$name]="$3"
+    shift 3
+    PROC_ARGS[$name]="$(printf '%q ' "$@")"
+}
+
+define_procs() {
+    local i
+    [[ "$BROKERS" =~ ^[1-9][0-9]*$ ]] || die "BROKERS must be a positive number, got '$BROKERS'"
+    for ((i = 1; i <= BROKERS; i++)); do
+        PROC_DB["broker-$i"]="broker_$i"
+        register "broker-$i" broker "http://$(broker_api "$i")/health" \
+            --node-id "$i" --api-addr "$(broker_api "$i")" --raft-addr "$(broker_raft "$i")" \
+            --database-url "postgres://postgres@127.0.0.1:$PG_PORT/broker_$i"
+    done
+    # Later: for ((i = 1; i <= MANAGERS; i++)); do register "manager-$i" manager ...; done
+}
+
+# Registered names plus any with a pid file (e.g. started with a larger BROKERS).
+all_names() {
+    local f
+    printf '%s\n' "${PROCS[@]}"
+    for f in "$RUN_DIR"/*.pid; do [[ -e "$f" ]] && basename "$f" .pid; done
+    return 0
+}
+
+# Prints the pid of NAME if its pid file names a live process whose command line contains the
+# recorded binary (argv[0], or a later word for interpreted scripts), so that a recycled pid
+# is never signalled.
+proc_pid() {
+    local f="$RUN_DIR/$1.pid" pid="" bin="" arg
+    local -a argv=()
+    [[ -f "$f" ]] || return 1
+    { read -r pid && read -r bin; } <"$f" || return 1
+    [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
+    mapfile -d '' argv <"/proc/$pid/cmdline" 2>/dev/null || return 1 # empty for zombies
+    for arg in "${argv[@]}"; do
+        if [[ "$arg" == "$bin" ]]; then
+            echo "$pid"
+            return 0
+        fi
+    done
+    return 1
+}
+
+start_proc() {
+    local name="$1" pid bin log var
+    [[ -n "${PROC_BIN[$name]:-}" ]] || die "unknown process '$name' (known: ${PROCS[*]})"
+    if pid="$(proc_pid "$name")"; then
+        say "$name already running (pid $pid)"
+        return
+    fi
+    bin="$BIN_DIR/${PROC_BIN[$name]}"
+    [[ -x "$bin" ]] || die "$name: binary not found at $bin; run 'cargo build --release --bins' \
+(or unset RAFTBUS_NO_BUILD / set RAFTBUS_BIN_DIR). Postgres may be running: 'scripts/cluster.sh down' stops it."
+    local -a args unset_env=()
+    eval "args=(${PROC_ARGS[$name]})"
+    # Our own RAFTBUS_* settings must not leak into the process's env-based configuration.
+    for var in $(compgen -e); do [[ "$var" == RAFTBUS_* ]] && unset_env+=(-u "$var"); done
+    log="$LOG_DIR/$name.log"
+    echo "==== [cluster.sh] $(date -u +%FT%TZ) starting $name: $bin ${args[*]}" >>"$log"
+    nohup env "${unset_env[@]}" NO_COLOR=1 "$bin" "${args[@]}" </dev/null >>"$log" 2>&1 &
+    pid=$!
+    printf '%s\n%s\n' "$pid" "$bin" >"$RUN_DIR/$name.pid"
+    # Until nohup/env have exec'd the binary, /proc/PID/cmdline does not name it yet.
+    local deadline=$((SECONDS + 5))
+    until proc_pid "$name" >/dev/null; do
+        if [[ ! -d "/proc/$pid" ]] || ((SECONDS >= deadline)); then
+            tail -n 20 "$log" >&2 || true
+            die "$name (pid $pid) did not start; see $log"
+        fi
+        sleep 0.05
+    done
+    say "started $name (pid $pid, log $log)"
+}
+
+# Polls until `pid` is gone; TERM first unless SIGNAL=KILL, escalating after 10 s.
+stop_proc() {
+    local name="$1" signal="${2:-TERM}" pid deadline
+    if ! pid="$(proc_pid "$name")"; then
+        [[ -f "$RUN_DIR/$name.pid" || "$signal" == KILL ]] && say "$name is not running"
+        rm -f "$RUN_DIR/$name.pid"
+        return 0
+    fi
+    kill "-$signal" "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + 10))
+    while proc_pid "$name" >/dev/null; do
+        if ((SECONDS >= deadline)); then
+            [[ "$signal" != KILL ]] || die "$name (pid $pid) did not die after kill -9"
+            say "$name did not exit after SIG$signal within 10 s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            signal=KILL
+            deadline=$((SECONDS + 10))
+        fi
+        sleep 0.1
+    done
+    rm -f "$RUN_DIR/$name.pid"
+    say "stopped $name (pid $pid, SIG$signal)"
+}
+
+health() { curl -fsS -m 2 "${PROC_HEALTH[$1]}" 2>/dev/null || true; } # body if 2xx, else empty
+
+wait_healthy() {
+    local deadline=$((SECONDS + HEALTH_TIMEOUT)) name pending
+    while :; do
+        pending=()
+        for name in "${PROCS[@]}"; do
+            [[ -z "${PROC_HEALTH[$name]}" ]] && continue
+            if ! proc_pid "$name" >/dev/null; then
+                tail -n 30 "$LOG_DIR/$name.log" >&2 || true
+                die "$name exited during startup (log above: $LOG_DIR/$name.log)"
+            fi
+            [[ -n "$(health "$name")" ]] || pending+=("$name")
+        done
+        if ((${#pending[@]} == 0)); then
+            say "all processes healthy"
+            return
+        fi
+        ((SECONDS < deadline)) || die "not healthy after ${HEALTH_TIMEOUT}s: ${pending[*]} (see $LOG_DIR)"
+        sleep 0.2
+    done
+}
+
+# Group id of TOPIC/PARTITION, generated once and kept in .cluster/groups so reruns reuse it.
+group_id() {
+    local key="$1/$2" file="$CLUSTER_DIR/groups" id=""
+    [[ -f "$file" ]] && id="$(awk -v k="$key" '$1 == k { print $2 }' "$file")"
+    if [[ -z "$id" ]]; then
+        id="$(cat /proc/sys/kernel/random/uuid)"
+        echo "$key $id" >>"$file"
+    fi
+    echo "$id"
+}
+
+# Members of partition P, rotated so broker (P mod N)+1 is first (= initial leader).
+members_json() {
+    local p="$1" k id out=""
+    for ((k = 0; k < BROKERS; k++)); do
+        id=$(((p + k) % BROKERS + 1))
+        out+="${out:+,}{\"id\":$id,\"api_addr\":\"$(broker_api "$id")\",\"raft_addr\":\"$(broker_raft "$id")\"}"
+    done
+    echo "[$out]"
+}
+
+create_topic() {
+    local topic="$1" partitions="$2" p i body url code deadline resp="$CLUSTER_DIR/.resp"
+    for ((p = 0; p < partitions; p++)); do
+        body="{\"group_id\":\"$(group_id "$topic" "$p")\",\"members\":$(members_json "$p")}"
+        for ((i = 1; i <= BROKERS; i++)); do
+            url="http://$(broker_api "$i")/v1/partitions/$topic/$p"
+            deadline=$((SECONDS + 15))
+            while :; do # retry only transient failures (no answer / 5xx), bounded
+                code="$(curl -sS -m 10 -o "$resp" -w '%{http_code}' -X PUT \
+                    -H 'content-type: application/json' -d "$body" "$url" 2>/dev/null || true)"
+                if [[ "$code" != 000 && "$code" != 5* ]] || ((SECONDS >= deadline)); then
+                    break
+                fi
+                sleep 0.2
+            done
+            [[ "$code" == 2* || "$code" == 409 ]] ||
+                die "PUT $url failed with HTTP ${code:-000}: $(cat "$resp" 2>/dev/null)"
+        done
+        say "partition $topic/$p created on $BROKERS brokers (leader candidate broker-$((p % BROKERS + 1)))"
+    done
+}
+
+# ---- print_usage: how to talk to the cluster --------------------------------------------------
+print_usage() {
+    local api="http://127.0.0.1:$API_PORT_BASE"
+    cat <<EOF
+
+Raftbus cluster is up: $BROKERS brokers, topic "$DEMO_TOPIC" with $DEMO_PARTITIONS partitions.
+Partition p starts with broker-((p mod $BROKERS)+1) as leader; a non-leader answers 421 with
+a JSON body naming the leader's address.
+
+Produce:
+  curl -s -XPOST $api/v1/partitions/$DEMO_TOPIC/0/records -H 'content-type: application/json' \\
+       -d '{"records":[{"value":"hello"},{"key":"k","value":"world"}]}'
+Fetch:
+  curl -s '$api/v1/partitions/$DEMO_TOPIC/0/records?offset=0'
+
+Status: scripts/cluster.sh status | Crash: scripts/cluster.sh kill broker-1 | Restart: scripts/cluster.sh start broker-1
+Logs: scripts/cluster.sh logs broker-1 [-f] | Stop: scripts/cluster.sh down [--purge]
+EOF
+}
+
+cmd_up() {
+    local name
+    mkdir -p "$LOG_DIR" "$RUN_DIR"
+    if [[ "${RAFTBUS_NO_BUILD:-0}" != 1 ]]; then
+        say "building release binaries (set RAFTBUS_NO_BUILD=1 to skip)"
+        (cd "$ROOT" && cargo build --release --bins)
+    fi
+    "$PG_SH" start "$PG_DIR" "$PG_PORT"
+    for name in "${PROCS[@]}"; do
+        if [[ -n "${PROC_DB[$name]:-}" ]]; then
+            "$PG_SH" createdb "$PG_DIR" "$PG_PORT" "${PROC_DB[$name]}" >/dev/null
+        fi
+    done
+    for name in "${PROCS[@]}"; do start_proc "$name"; done
+    wait_healthy
+    create_topic "$DEMO_TOPIC" "$DEMO_PARTITIONS"
+    print_usage
+}
+
+cmd_down() {
+    local name purge="${1:-}"
+    [[ -z "$purge" || "$purge" == --purge ]] || usage
+    # In parallel, so slow graceful shutdowns do not add up.
+    while read -r name; do stop_proc "$name" & done < <(all_names | sort -u)
+    wait
+    "$PG_SH" stop "$PG_DIR"
+    if [[ "$purge" == --purge ]]; then
+        case "$CLUSTER_DIR" in "" | / | "$ROOT" | "$HOME") die "refusing to delete '$CLUSTER_DIR'" ;; esac
+        rm -rf "$CLUSTER_DIR"
+        say "deleted $CLUSTER_DIR"
+    fi
+}
+
+cmd_status() {
+    local name pid h
+    echo "postgres  $("$PG_SH" status "$PG_DIR" || true)"
+    while read -r name; do
+        if pid="$(proc_pid "$name")"; then
+            h="$([[ -n "${PROC_HEALTH[$name]:-}" ]] && health "$name")"
+            echo "$name  running (pid $pid)${PROC_HEALTH[$name]:+  health: ${h:-not answering}}"
+        else
+            echo "$name  stopped"
+        fi
+    done < <(all_names | sort -u)
+}
+
+cmd_logs() {
+    local log="$LOG_DIR/$1.log"
+    [[ -f "$log" ]] || die "no log for '$1' at $log"
+    if [[ "${2:-}" == -f ]]; then tail -n 100 -F "$log"; else tail -n 100 "$log"; fi
+}
+
+main() {
+    local cmd="${1:-}"
+    shift || true
+    define_procs
+    case "$cmd" in
+        up) [[ $# -eq 0 ]] || usage; cmd_up ;;
+        down) cmd_down "$@" ;;
+        status) cmd_status ;;
+        kill) [[ $# -eq 1 ]] || usage; stop_proc "$1" KILL ;;
+        start) [[ $# -eq 1 ]] || usage; mkdir -p "$LOG_DIR" "$RUN_DIR"; start_proc "$1" ;;
+        logs) [[ $# -ge 1 ]] || usage; cmd_logs "$@" ;;
+        *) usage ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run): formatting, lints, binaries, all tests.
+# Process-level tests start their own throwaway PostgreSQL through the raftbus-tests fixture and
+# spawn the binaries from target/debug, so this script only makes sure PostgreSQL server
+# binaries exist (installing them with apt-get when running as root) and builds the bins first.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+stage() { printf '\n==> %s\n' "$*"; }
+
+stage "Checking PostgreSQL server binaries"
+# pg.sh bindir uses the fixture's discovery order and installs postgresql-15 as root if needed.
+RAFTBUS_PG_BIN="$(scripts/pg.sh bindir)"
+export RAFTBUS_PG_BIN
+echo "using $RAFTBUS_PG_BIN"
+
+stage "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+stage "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+stage "cargo build --bins"
+cargo build --bins
+
+stage "cargo test --workspace"
+cargo test --workspace
+
+stage "All checks passed"

@@ -1,0 +1,261 @@
+//! Low-level client of the broker API. Addresses are `host:port` of a broker's client
+//! listener; the caller decides which broker to ask (the leader, normally).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use raftbus_protocol::api::{
+    CreatePartitionRequest, CreatePartitionResponse, Health, OffsetCommitRequest, OffsetResponse,
+    PartitionStatus, ProduceResponse,
+};
+use raftbus_protocol::fetch::{
+    BINARY_CONTENT_TYPE, HIGH_WATERMARK_HEADER, LOG_START_HEADER, parse_frames,
+};
+use raftbus_protocol::{ErrorBody, ErrorCode, RecordBatch};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::SdkError;
+
+/// Batches returned by one fetch.
+#[derive(Debug, Clone)]
+pub struct FetchedBatches {
+    /// `(base_offset, batch)` in offset order; the first may start before the requested offset.
+    pub batches: Vec<(u64, RecordBatch)>,
+    /// Next offset to be written in the partition.
+    pub high_watermark: u64,
+    /// First offset still stored.
+    pub log_start_offset: u64,
+}
+
+/// HTTP client of the broker API. Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct BrokerClient {
+    http: reqwest::Client,
+}
+
+impl Default for BrokerClient {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(30))
+    }
+}
+
+impl BrokerClient {
+    /// A client whose requests time out after `timeout` (long polls add their wait to it).
+    pub fn new(timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_millis(1_000))
+            .timeout(timeout)
+            .no_proxy()
+            .build()
+            .expect("static reqwest configuration is valid");
+        Self { http }
+    }
+
+    /// Appends one batch to `topic/partition` on the broker at `addr`; returns once committed.
+    pub async fn produce(
+        &self,
+        addr: &str,
+        topic: &str,
+        partition: u32,
+        batch: Bytes,
+        producer: Option<(Uuid, u64)>,
+    ) -> Result<ProduceResponse, SdkError> {
+        let mut req = self
+            .http
+            .post(format!(
+                "http://{addr}/v1/partitions/{topic}/{partition}/records"
+            ))
+            .header("content-type", BINARY_CONTENT_TYPE)
+            .body(batch);
+        if let Some((id, seq)) = producer {
+            req = req.query(&[
+                ("producer_id", id.to_string()),
+                ("sequence", seq.to_string()),
+            ]);
+        }
+        json(addr, req.send().await).await
+    }
+
+    /// Fetches committed batches from `offset` on, waiting up to `wait` for new ones.
+    pub async fn fetch(
+        &self,
+        addr: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max_bytes: u64,
+        wait: Duration,
+    ) -> Result<FetchedBatches, SdkError> {
+        let resp = self
+            .http
+            .get(format!(
+                "http://{addr}/v1/partitions/{topic}/{partition}/records"
+            ))
+            .header("accept", BINARY_CONTENT_TYPE)
+            .query(&[
+                ("offset", offset),
+                ("max_bytes", max_bytes),
+                ("wait_ms", wait.as_millis() as u64),
+            ])
+            .timeout(wait + Duration::from_secs(10))
+            .send()
+            .await;
+        let resp = ok(addr, resp).await?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let (hw, start) = (header(HIGH_WATERMARK_HEADER), header(LOG_START_HEADER));
+        let body = resp.bytes().await.map_err(|source| SdkError::Transport {
+            addr: addr.into(),
+            source,
+        })?;
+        let batches = parse_frames(body).map_err(|e| protocol(addr, e))?;
+        Ok(FetchedBatches {
+            batches,
+            high_watermark: hw.ok_or_else(|| protocol(addr, "missing high watermark header"))?,
+            log_start_offset: start.unwrap_or(0),
+        })
+    }
+
+    /// Commits a consumer group's offset on a partition (through its Raft log).
+    pub async fn commit_offset(
+        &self,
+        addr: &str,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        offset: u64,
+        generation: Option<u64>,
+    ) -> Result<OffsetResponse, SdkError> {
+        let req = self
+            .http
+            .post(format!(
+                "http://{addr}/v1/partitions/{topic}/{partition}/offsets/{group}"
+            ))
+            .json(&OffsetCommitRequest { offset, generation });
+        json(addr, req.send().await).await
+    }
+
+    /// Reads a consumer group's committed offset on a partition.
+    pub async fn read_offset(
+        &self,
+        addr: &str,
+        topic: &str,
+        partition: u32,
+        group: &str,
+    ) -> Result<OffsetResponse, SdkError> {
+        let req = self.http.get(format!(
+            "http://{addr}/v1/partitions/{topic}/{partition}/offsets/{group}"
+        ));
+        json(addr, req.send().await).await
+    }
+
+    /// Asks a broker to host a replica of `topic/partition` (idempotent).
+    pub async fn create_partition(
+        &self,
+        addr: &str,
+        topic: &str,
+        partition: u32,
+        req: &CreatePartitionRequest,
+    ) -> Result<CreatePartitionResponse, SdkError> {
+        let r = self
+            .http
+            .put(format!("http://{addr}/v1/partitions/{topic}/{partition}"))
+            .json(req);
+        json(addr, r.send().await).await
+    }
+
+    /// Status of one replica.
+    pub async fn partition_status(
+        &self,
+        addr: &str,
+        topic: &str,
+        partition: u32,
+    ) -> Result<PartitionStatus, SdkError> {
+        json(
+            addr,
+            self.http
+                .get(format!("http://{addr}/v1/partitions/{topic}/{partition}"))
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// Status of every replica a broker hosts.
+    pub async fn list_partitions(&self, addr: &str) -> Result<Vec<PartitionStatus>, SdkError> {
+        json(
+            addr,
+            self.http
+                .get(format!("http://{addr}/v1/partitions"))
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// `/health` of a broker.
+    pub async fn health(&self, addr: &str) -> Result<Health, SdkError> {
+        json(
+            addr,
+            self.http.get(format!("http://{addr}/health")).send().await,
+        )
+        .await
+    }
+}
+
+fn protocol(addr: &str, e: impl std::fmt::Display) -> SdkError {
+    SdkError::Protocol {
+        addr: addr.into(),
+        message: e.to_string(),
+    }
+}
+
+/// Maps transport failures and error statuses to [`SdkError`].
+pub(crate) async fn ok(
+    addr: &str,
+    r: reqwest::Result<reqwest::Response>,
+) -> Result<reqwest::Response, SdkError> {
+    let resp = r.map_err(|source| SdkError::Transport {
+        addr: addr.into(),
+        source,
+    })?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let bytes = resp.bytes().await.map_err(|source| SdkError::Transport {
+        addr: addr.into(),
+        source,
+    })?;
+    let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| {
+        let code = if status.is_server_error() {
+            ErrorCode::Internal
+        } else {
+            ErrorCode::BadRequest
+        };
+        ErrorBody::new(code, String::from_utf8_lossy(&bytes).into_owned())
+    });
+    Err(SdkError::Api {
+        status: status.as_u16(),
+        body,
+    })
+}
+
+pub(crate) async fn json<T: DeserializeOwned>(
+    addr: &str,
+    r: reqwest::Result<reqwest::Response>,
+) -> Result<T, SdkError> {
+    let resp = ok(addr, r).await?;
+    let bytes = resp.bytes().await.map_err(|source| SdkError::Transport {
+        addr: addr.into(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| protocol(addr, e))
+}

@@ -1,0 +1,19 @@
+//! Process-level cluster tests: the real `broker` binaries against a throwaway Postgres.
+//! One test binary (modules below), named by category as in openraft's tests:
+//! t10 storage contract, t20 replication, t30 failover, t40 whole-cluster crash,
+//! t50 quorum loss, t60 bad input.
+
+mod t10_storage_suite;
+mod t20_replication;
+mod t30_failover;
+mod t40_restart_all;
+mod t50_quorum_loss;
+mod t60_bad_input;
+
+use bytes::Bytes;
+use raftbus_protocol::RecordBatch;
+
+/// Encodes values (no keys) as one record batch.
+pub fn batch_of(values: &[String]) -> Bytes {
+    RecordBatch::from_records(values.iter().map(|v| (None, v.as_bytes())), 0).into_bytes()
+}

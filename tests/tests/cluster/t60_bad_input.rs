@@ -1,0 +1,154 @@
+//! Acceptance 7: bad input (unknown partition, malformed body, offset beyond the end,
+//! oversized batch, bad parameters) gets a 4xx with a JSON error naming the problem, and the
+//! broker keeps running.
+
+use std::time::Duration;
+
+use raftbus_protocol::api::CreatePartitionRequest;
+use raftbus_tests::cluster::BrokerCluster;
+use reqwest::StatusCode;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::batch_of;
+
+async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(
+        resp.status(),
+        StatusCode::from_u16(status).unwrap(),
+        "status"
+    );
+    let body: Value = resp.json().await.expect("JSON error body");
+    assert_eq!(body["code"], code, "{body}");
+    let msg = body["message"].as_str().unwrap().to_string();
+    assert!(!msg.is_empty());
+    msg
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_json_4xx_and_the_broker_survives() {
+    let c = BrokerCluster::start(1).await.unwrap();
+    c.create_partition("t", 0, 0).await.unwrap();
+    c.wait_leader("t", 0, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let base = c.brokers[0].api_url();
+    let http = reqwest::Client::new();
+    let records = format!("{base}/v1/partitions/t/0/records");
+
+    let r = http
+        .post(format!("{base}/v1/partitions/nope/3/records"))
+        .body(batch_of(&["x".into()]))
+        .send()
+        .await
+        .unwrap();
+    let m = expect_error(r, 404, "unknown_partition").await;
+    assert!(m.contains("nope/3"), "{m}");
+
+    let r = http
+        .post(&records)
+        .body(vec![1u8, 2, 3])
+        .send()
+        .await
+        .unwrap();
+    let m = expect_error(r, 400, "bad_request").await;
+    assert!(m.contains("record batch"), "{m}");
+
+    let r = http
+        .post(&records)
+        .header("content-type", "application/json")
+        .body("{\"records\":[{]}")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "bad_request").await;
+
+    let r = http
+        .post(&records)
+        .header("content-type", "application/json")
+        .body("{\"records\":[]}")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "bad_request").await;
+
+    let r = http
+        .post(format!("{records}?producer_id={}", Uuid::new_v4()))
+        .body(batch_of(&["x".into()]))
+        .send()
+        .await
+        .unwrap();
+    let m = expect_error(r, 400, "bad_request").await;
+    assert!(m.contains("sequence"), "{m}");
+
+    let big = vec!["x".repeat(1 << 20); 5];
+    let r = http
+        .post(&records)
+        .body(batch_of(&big))
+        .send()
+        .await
+        .unwrap();
+    let m = expect_error(r, 413, "too_large").await;
+    assert!(m.contains("max_batch_bytes"), "{m}");
+
+    let r = http
+        .get(format!("{records}?offset=1000"))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(r, 416, "offset_out_of_range").await;
+    assert!(body.contains("1000"), "{body}");
+
+    let r = http
+        .get(format!("{records}?offset=-1"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "bad_request").await;
+
+    let r = http
+        .get(format!("{base}/v1/partitions/t/zero/records"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "bad_request").await;
+
+    let req = CreatePartitionRequest {
+        group_id: Uuid::new_v4(),
+        members: c.members(0),
+    };
+    let r = http
+        .put(format!("{base}/v1/partitions/bad%20name/0"))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_name").await;
+    let r = http
+        .put(format!("{base}/v1/partitions/t/0"))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 409, "conflict").await;
+
+    let r = http
+        .post(format!("{base}/v1/partitions/t/0/offsets/g"))
+        .json(&serde_json::json!({"offset": 99}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 416, "offset_out_of_range").await;
+
+    let r = http.get(format!("{base}/v1/nothing")).send().await.unwrap();
+    expect_error(r, 404, "not_found").await;
+
+    // Still serving.
+    let ok = c
+        .client
+        .produce(&c.addr(0), "t", 0, batch_of(&["fine".into()]), None)
+        .await
+        .unwrap();
+    assert_eq!(ok.base_offset, 0);
+    c.client.health(&c.addr(0)).await.unwrap();
+}
