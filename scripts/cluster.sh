@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # A local Raftbus cluster for manual experiments: one Postgres (via scripts/pg.sh), one database
-# per broker, BROKERS broker processes and a demo topic. All state lives in .cluster/.
+# per manager and per broker, MANAGERS managers, BROKERS brokers and a demo topic. All state
+# lives in .cluster/.
 #
 #   scripts/cluster.sh up            build, start Postgres + all processes, create topic "demo"
 #   scripts/cluster.sh down [--purge] stop what `up` started (and delete .cluster/ with --purge)
 #   scripts/cluster.sh status        one line per process: running/stopped, /health for brokers
-#   scripts/cluster.sh kill NAME     kill -9 one process, e.g. broker-2
+#   scripts/cluster.sh kill NAME     kill -9 one process, e.g. broker-2 or manager-1
 #   scripts/cluster.sh start NAME    start it again with the same settings
 #   scripts/cluster.sh logs NAME [-f] tail its log (follow with -f)
 #
-# Environment: CLUSTER_DIR (.cluster), PG_PORT (54329), BROKERS (3), API_PORT_BASE (9091),
-# RAFT_PORT_BASE (9191), RAFTBUS_BIN_DIR (target/release), RAFTBUS_NO_BUILD=1 (skip cargo
+# Environment: CLUSTER_DIR (.cluster), PG_PORT (54329), MANAGERS (3), BROKERS (3),
+# MANAGER_PORT_BASE (9081, Raft on +100), API_PORT_BASE (9091), RAFT_PORT_BASE (9191), RAFTBUS_BIN_DIR (target/release), RAFTBUS_NO_BUILD=1 (skip cargo
 # build), HEALTH_TIMEOUT seconds (60); an exported RUST_LOG is passed on to the processes.
 set -euo pipefail
 
@@ -18,6 +19,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CLUSTER_DIR="${CLUSTER_DIR:-$ROOT/.cluster}"
 PG_PORT="${PG_PORT:-54329}"
 BROKERS="${BROKERS:-3}"
+MANAGERS="${MANAGERS:-3}"
+MANAGER_PORT_BASE="${MANAGER_PORT_BASE:-9081}"
 API_PORT_BASE="${API_PORT_BASE:-9091}"
 RAFT_PORT_BASE="${RAFT_PORT_BASE:-9191}"
 BIN_DIR="${RAFTBUS_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
@@ -35,6 +38,14 @@ usage() { sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 broker_api() { echo "127.0.0.1:$((API_PORT_BASE + $1 - 1))"; }
 broker_raft() { echo "127.0.0.1:$((RAFT_PORT_BASE + $1 - 1))"; }
+manager_api() { echo "127.0.0.1:$((MANAGER_PORT_BASE + $1 - 1))"; }
+manager_raft() { echo "127.0.0.1:$((MANAGER_PORT_BASE + 100 + $1 - 1))"; }
+# Comma-separated manager API addresses: what clients and brokers bootstrap from.
+bootstrap() {
+    local i out=""
+    for ((i = 1; i <= MANAGERS; i++)); do out+="${out:+,}$(manager_api "$i")"; done
+    echo "$out"
+}
 
 # ---- Process table --------------------------------------------------------------------------
 # One `register NAME BINARY HEALTH_URL ARGS...` per process. Everything else (start, kill,
@@ -50,15 +61,22 @@ register() {
 }
 
 define_procs() {
-    local i
+    local i peers=""
     [[ "$BROKERS" =~ ^[1-9][0-9]*$ ]] || die "BROKERS must be a positive number, got '$BROKERS'"
+    [[ "$MANAGERS" =~ ^[1-9][0-9]*$ ]] || die "MANAGERS must be a positive number, got '$MANAGERS'"
+    for ((i = 1; i <= MANAGERS; i++)); do peers+="${peers:+,}$i/$(manager_api "$i")/$(manager_raft "$i")"; done
+    for ((i = 1; i <= MANAGERS; i++)); do
+        PROC_DB["manager-$i"]="manager_$i"
+        register "manager-$i" manager "http://$(manager_api "$i")/health" serve \
+            --node-id "$i" --api-addr "$(manager_api "$i")" --raft-addr "$(manager_raft "$i")" \
+            --database-url "postgres://postgres@127.0.0.1:$PG_PORT/manager_$i" --peers "$peers"
+    done
     for ((i = 1; i <= BROKERS; i++)); do
         PROC_DB["broker-$i"]="broker_$i"
         register "broker-$i" broker "http://$(broker_api "$i")/health" \
             --node-id "$i" --api-addr "$(broker_api "$i")" --raft-addr "$(broker_raft "$i")" \
-            --database-url "postgres://postgres@127.0.0.1:$PG_PORT/broker_$i"
+            --database-url "postgres://postgres@127.0.0.1:$PG_PORT/broker_$i" --managers "$(bootstrap)"
     done
-    # Later: for ((i = 1; i <= MANAGERS; i++)); do register "manager-$i" manager ...; done
 }
 
 # Registered names plus any with a pid file (e.g. started with a larger BROKERS).
@@ -166,47 +184,18 @@ wait_healthy() {
     done
 }
 
-# Group id of TOPIC/PARTITION, generated once and kept in .cluster/groups so reruns reuse it.
-group_id() {
-    local key="$1/$2" file="$CLUSTER_DIR/groups" id=""
-    [[ -f "$file" ]] && id="$(awk -v k="$key" '$1 == k { print $2 }' "$file")"
-    if [[ -z "$id" ]]; then
-        id="$(cat /proc/sys/kernel/random/uuid)"
-        echo "$key $id" >>"$file"
-    fi
-    echo "$id"
-}
-
-# Members of partition P, rotated so broker (P mod N)+1 is first (= initial leader).
-members_json() {
-    local p="$1" k id out=""
-    for ((k = 0; k < BROKERS; k++)); do
-        id=$(((p + k) % BROKERS + 1))
-        out+="${out:+,}{\"id\":$id,\"api_addr\":\"$(broker_api "$id")\",\"raft_addr\":\"$(broker_raft "$id")\"}"
-    done
-    echo "[$out]"
-}
-
+# Creates the demo topic through the managers (they place replicas; brokers pick them up on
+# their next heartbeat). An existing topic is fine: `up` may be run again.
 create_topic() {
-    local topic="$1" partitions="$2" p i body url code deadline resp="$CLUSTER_DIR/.resp"
-    for ((p = 0; p < partitions; p++)); do
-        body="{\"group_id\":\"$(group_id "$topic" "$p")\",\"members\":$(members_json "$p")}"
-        for ((i = 1; i <= BROKERS; i++)); do
-            url="http://$(broker_api "$i")/v1/partitions/$topic/$p"
-            deadline=$((SECONDS + 15))
-            while :; do # retry only transient failures (no answer / 5xx), bounded
-                code="$(curl -sS -m 10 -o "$resp" -w '%{http_code}' -X PUT \
-                    -H 'content-type: application/json' -d "$body" "$url" 2>/dev/null || true)"
-                if [[ "$code" != 000 && "$code" != 5* ]] || ((SECONDS >= deadline)); then
-                    break
-                fi
-                sleep 0.2
-            done
-            [[ "$code" == 2* || "$code" == 409 ]] ||
-                die "PUT $url failed with HTTP ${code:-000}: $(cat "$resp" 2>/dev/null)"
-        done
-        say "partition $topic/$p created on $BROKERS brokers (leader candidate broker-$((p % BROKERS + 1)))"
-    done
+    local topic="$1" partitions="$2" out
+    if out="$("$BIN_DIR/manager" --bootstrap "$(bootstrap)" topic create "$topic" \
+        --partitions "$partitions" --replication-factor "$((BROKERS < 3 ? BROKERS : 3))" --wait-ms 30000 2>&1)"; then
+        say "$out"
+    elif [[ "$out" == *already\ exists* ]]; then
+        say "topic $topic exists"
+    else
+        die "creating topic $topic failed: $out"
+    fi
 }
 
 # ---- print_usage: how to talk to the cluster --------------------------------------------------
@@ -214,17 +203,20 @@ print_usage() {
     local api="http://127.0.0.1:$API_PORT_BASE"
     cat <<EOF
 
-Raftbus cluster is up: $BROKERS brokers, topic "$DEMO_TOPIC" with $DEMO_PARTITIONS partitions.
-Partition p starts with broker-((p mod $BROKERS)+1) as leader; a non-leader answers 421 with
-a JSON body naming the leader's address.
+Raftbus cluster is up: $MANAGERS managers, $BROKERS brokers, topic "$DEMO_TOPIC" with $DEMO_PARTITIONS partitions.
 
-Produce:
-  curl -s -XPOST $api/v1/partitions/$DEMO_TOPIC/0/records -H 'content-type: application/json' \\
-       -d '{"records":[{"value":"hello"},{"key":"k","value":"world"}]}'
-Fetch:
+export RAFTBUS_BOOTSTRAP=$(bootstrap)
+export PATH="$BIN_DIR:\$PATH"
+
+Administer:   manager status | manager topic describe $DEMO_TOPIC | manager topic create NAME
+Status page:  http://$(manager_api 1)/
+Produce (through a manager, routed to the partition leader):
+  curl -s -XPOST http://$(manager_api 1)/v1/topics/$DEMO_TOPIC/records -H 'content-type: application/json' \\
+       -d '{"records":[{"key":"k","value":"hello"}]}'
+Fetch partition 0 from its leader (a non-leader answers 421 naming the leader):
   curl -s '$api/v1/partitions/$DEMO_TOPIC/0/records?offset=0'
 
-Status: scripts/cluster.sh status | Crash: scripts/cluster.sh kill broker-1 | Restart: scripts/cluster.sh start broker-1
+Status: scripts/cluster.sh status | Crash: scripts/cluster.sh kill broker-1 (or manager-1) | Restart: scripts/cluster.sh start broker-1
 Logs: scripts/cluster.sh logs broker-1 [-f] | Stop: scripts/cluster.sh down [--purge]
 EOF
 }

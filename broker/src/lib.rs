@@ -7,6 +7,7 @@
 //! - [`settings`]: layered configuration.
 //! - [`partition`]: the registry of hosted replicas and their creation.
 //! - [`api`]: produce, fetch, offsets, status, health and metrics over HTTP.
+//! - [`tasks`]: background loops (heartbeats to the managers, reconciling assignments).
 //! - [`server`]: start-up and graceful shutdown.
 
 pub mod api;
@@ -16,6 +17,7 @@ pub mod raft;
 pub mod server;
 pub mod settings;
 pub mod state_machine;
+pub mod tasks;
 
 pub use error::BrokerError;
 pub use server::run;

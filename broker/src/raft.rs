@@ -60,6 +60,15 @@ pub enum Command {
         /// Group generation; lower than the newest seen is refused.
         generation: Option<u64>,
     },
+    /// Fences a consumer group at a generation: from then on commits carrying a lower
+    /// generation are refused, so members of an old generation (zombies that missed a
+    /// rebalance) cannot move the group's offset. The committed offset is kept as is.
+    FenceGroup {
+        /// Consumer group name.
+        group: String,
+        /// The group's new generation; a lower or equal one changes nothing.
+        generation: u64,
+    },
 }
 
 impl fmt::Display for Command {
@@ -83,6 +92,9 @@ impl fmt::Display for Command {
             } => {
                 write!(f, "commit({group}, {offset}, gen {generation:?})")
             }
+            Command::FenceGroup { group, generation } => {
+                write!(f, "fence({group}, gen {generation})")
+            }
         }
     }
 }
@@ -101,6 +113,14 @@ pub enum CommandResponse {
     },
     /// The offset commit was stored.
     OffsetCommitted,
+    /// The group is fenced: its state after the fence (the generation may be higher than the
+    /// one asked for, when the group had already moved past it).
+    GroupFenced {
+        /// Committed offset, untouched by the fence.
+        offset: Option<u64>,
+        /// The group's generation now.
+        generation: u64,
+    },
     /// The command was refused deterministically on every replica.
     Rejected {
         /// Stable code.

@@ -1,8 +1,9 @@
 //! Start-up and graceful shutdown of a broker.
 //!
-//! Order matters. Start: pool, migrations, reopen every hosted group, then listeners.
-//! Shutdown: stop the client API (no new produces), stop every Raft group, stop the Raft
-//! listener, close the pool.
+//! Order matters. Start: pool, migrations, reopen every hosted group, listeners, then the
+//! background loops (manager heartbeat). Shutdown: cancel the loops (no more replicas created
+//! or removed), stop the client API (no new produces), wait for the loops to end, stop every
+//! Raft group, stop the Raft listener, close the pool.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use crate::api::{self, ApiState};
 use crate::error::BrokerError;
 use crate::partition::Registry;
 use crate::settings::Settings;
+use crate::tasks::Tasks;
 
 /// Connects to the broker database, retrying for a while: in containers Postgres may still be
 /// starting when the broker does.
@@ -69,6 +71,8 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     })
     .workers(settings.server.workers)
     .disable_signals()
+    // Clients keep HTTP/2 connections open; do not let them hold a shutdown for 30 s.
+    .shutdown_timeout(3)
     .bind_auto_h2c(&settings.server.raft_addr)
     .map_err(|source| BrokerError::Bind {
         addr: settings.server.raft_addr.clone(),
@@ -85,6 +89,8 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
         HttpServer::new(move || App::new().configure(|cfg| api::configure(cfg, state.clone())))
             .workers(settings.server.workers)
             .disable_signals()
+            // Clients keep HTTP/2 connections open; do not let them hold a shutdown for 30 s.
+            .shutdown_timeout(3)
             .bind_auto_h2c(&settings.server.api_addr)
             .map_err(|source| BrokerError::Bind {
                 addr: settings.server.api_addr.clone(),
@@ -95,11 +101,20 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     let (raft_handle, api_handle) = (raft_server.handle(), api_server.handle());
     let raft_task = tokio::spawn(raft_server);
     let api_task = tokio::spawn(api_server);
-    tracing::info!(api = %settings.server.api_addr, raft = %settings.server.raft_addr, "broker ready");
+    let tasks = Tasks::start(&settings, &registry)?;
+    tracing::info!(
+        api = %settings.server.api_addr,
+        raft = %settings.server.raft_addr,
+        advertised_api = %settings.server.advertised_api(),
+        advertised_raft = %settings.server.advertised_raft(),
+        "broker ready"
+    );
 
     shutdown_signal().await;
     tracing::info!("shutting down");
+    tasks.cancel();
     api_handle.stop(true).await;
+    tasks.join().await;
     registry.shutdown().await;
     raft_handle.stop(true).await;
     let _ = tokio::join!(raft_task, api_task);

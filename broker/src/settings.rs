@@ -1,8 +1,9 @@
 //! Broker settings: built-in defaults < TOML file (`--config`) < `RAFTBUS_<SECTION>__<KEY>`
 //! environment variables < command-line flags. Validated once at start-up; an error names the
-//! offending key.
+//! offending key. The checks themselves are in `settings/validate.rs`.
 
-use std::net::SocketAddr;
+mod validate;
+
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -34,6 +35,9 @@ pub struct Args {
     /// Postgres URL of this broker's own database (`database.url`).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Comma-separated manager `host:port` list (`manager.bootstrap`); empty = no managers.
+    #[arg(long)]
+    pub managers: Option<String>,
 }
 
 /// All broker settings.
@@ -50,6 +54,8 @@ pub struct Settings {
     pub raft: RaftSettings,
     /// Request limits.
     pub limits: LimitSettings,
+    /// The managers this broker reports to.
+    pub manager: ManagerSettings,
 }
 
 /// `[node]`
@@ -70,6 +76,11 @@ pub struct ServerSettings {
     pub raft_addr: String,
     /// Worker threads per listener; 2 suits the small machines Raftbus targets.
     pub workers: usize,
+    /// Client API address others should use (`host:port`); defaults to `api_addr`. Needed
+    /// when listening on `0.0.0.0`, e.g. in a container that is reached by its own IP.
+    pub advertised_api_addr: Option<String>,
+    /// Raft address others should use; defaults to `raft_addr`.
+    pub advertised_raft_addr: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -78,7 +89,57 @@ impl Default for ServerSettings {
             api_addr: "127.0.0.1:9091".into(),
             raft_addr: "127.0.0.1:9191".into(),
             workers: 2,
+            advertised_api_addr: None,
+            advertised_raft_addr: None,
         }
+    }
+}
+
+impl ServerSettings {
+    /// The client API address this broker reports about itself.
+    pub fn advertised_api(&self) -> &str {
+        self.advertised_api_addr
+            .as_deref()
+            .unwrap_or(&self.api_addr)
+    }
+
+    /// The Raft address this broker reports about itself.
+    pub fn advertised_raft(&self) -> &str {
+        self.advertised_raft_addr
+            .as_deref()
+            .unwrap_or(&self.raft_addr)
+    }
+}
+
+/// `[manager]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ManagerSettings {
+    /// Comma-separated manager `host:port` list. Empty means no managers: the broker only
+    /// does what its API is asked (partitions created by hand or by tests).
+    pub bootstrap: String,
+    /// Interval of heartbeats to the managers; it also paces reconciliation of assignments.
+    pub heartbeat_ms: u64,
+}
+
+impl Default for ManagerSettings {
+    fn default() -> Self {
+        Self {
+            bootstrap: String::new(),
+            heartbeat_ms: 1_000,
+        }
+    }
+}
+
+impl ManagerSettings {
+    /// The manager addresses, in the configured order, blanks dropped.
+    pub fn addrs(&self) -> Vec<String> {
+        self.bootstrap
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(String::from)
+            .collect()
     }
 }
 
@@ -191,71 +252,11 @@ impl Settings {
             .set_override_option("node.id", args.node_id)?
             .set_override_option("server.api_addr", args.api_addr.clone())?
             .set_override_option("server.raft_addr", args.raft_addr.clone())?
-            .set_override_option("database.url", args.database_url.clone())?;
+            .set_override_option("database.url", args.database_url.clone())?
+            .set_override_option("manager.bootstrap", args.managers.clone())?;
         let s: Settings = b.build()?.try_deserialize()?;
         s.validate()?;
         Ok(s)
-    }
-
-    /// Checks values the types cannot express.
-    pub fn validate(&self) -> Result<(), BrokerError> {
-        let bad = |key: &str, reason: String| {
-            Err(BrokerError::InvalidConfig {
-                key: key.into(),
-                reason,
-            })
-        };
-        if self.node.id == 0 {
-            return bad(
-                "node.id",
-                "must be set to a positive integer (--node-id or RAFTBUS_NODE__ID)".into(),
-            );
-        }
-        for (key, v) in [
-            ("server.api_addr", &self.server.api_addr),
-            ("server.raft_addr", &self.server.raft_addr),
-        ] {
-            if v.parse::<SocketAddr>().is_err() {
-                return bad(key, format!("{v:?} is not an ip:port address"));
-            }
-        }
-        if self.server.api_addr == self.server.raft_addr {
-            return bad(
-                "server.raft_addr",
-                "must differ from server.api_addr".into(),
-            );
-        }
-        if !self.database.url.starts_with("postgres://")
-            && !self.database.url.starts_with("postgresql://")
-        {
-            return bad("database.url", "must be a postgres:// URL".into());
-        }
-        let r = &self.raft;
-        if r.heartbeat_ms == 0 || r.election_min_ms < 2 * r.heartbeat_ms {
-            return bad(
-                "raft.election_min_ms",
-                format!(
-                    "must be at least twice raft.heartbeat_ms ({})",
-                    r.heartbeat_ms
-                ),
-            );
-        }
-        if r.election_max_ms <= r.election_min_ms {
-            return bad(
-                "raft.election_max_ms",
-                "must be greater than raft.election_min_ms".into(),
-            );
-        }
-        if self.limits.max_batch_bytes < 1024 {
-            return bad("limits.max_batch_bytes", "must be at least 1024".into());
-        }
-        if self.server.workers == 0 || self.database.max_connections == 0 {
-            return bad(
-                "server.workers",
-                "workers and database.max_connections must be positive".into(),
-            );
-        }
-        Ok(())
     }
 
     /// The openraft configuration of every partition group on this broker.

@@ -42,7 +42,7 @@ CREATE TABLE producer_state (
 CREATE TABLE consumer_offsets (
     group_id         UUID   NOT NULL,
     consumer_group   TEXT   NOT NULL,
-    committed_offset BIGINT NOT NULL,
+    committed_offset BIGINT, -- NULL: the group was fenced but never committed here
     generation       BIGINT,
     PRIMARY KEY (group_id, consumer_group)
 );

@@ -12,7 +12,10 @@ pub mod api;
 pub mod batch;
 pub mod error;
 pub mod fetch;
+#[cfg(feature = "actix")]
+pub mod http;
 pub mod meta;
+pub mod names;
 mod varint;
 
 pub use batch::{BatchBuilder, BatchError, Record, RecordBatch};

@@ -156,6 +156,27 @@ impl BrokerClient {
         json(addr, req.send().await).await
     }
 
+    /// Fences a consumer group at `generation` on a partition (leader only, through its Raft
+    /// log): afterwards commits with a lower generation are refused with `stale_generation`.
+    /// Idempotent; the answer is the group's offset and its generation after the fence (never
+    /// lower than before).
+    pub async fn fence_group(
+        &self,
+        addr: &str,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        generation: u64,
+    ) -> Result<OffsetResponse, SdkError> {
+        let req = self
+            .http
+            .post(format!(
+                "http://{addr}/v1/partitions/{topic}/{partition}/offsets/{group}/fence"
+            ))
+            .json(&serde_json::json!({ "generation": generation }));
+        json(addr, req.send().await).await
+    }
+
     /// Asks a broker to host a replica of `topic/partition` (idempotent).
     pub async fn create_partition(
         &self,

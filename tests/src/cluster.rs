@@ -17,7 +17,7 @@ use crate::{BrokerProcess, PgServer, wait_until};
 
 /// At most two clusters run at once: on a 2-core machine more would starve Raft timers and
 /// turn tests into tests of the scheduler.
-fn slots() -> Arc<Semaphore> {
+pub(crate) fn slots() -> Arc<Semaphore> {
     static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
     SLOTS.get_or_init(|| Arc::new(Semaphore::new(2))).clone()
 }

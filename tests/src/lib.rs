@@ -14,6 +14,7 @@
 use std::path::Path;
 
 pub mod cluster;
+pub mod manager;
 pub mod ports;
 pub mod postgres;
 pub mod process;

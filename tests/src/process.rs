@@ -191,12 +191,23 @@ impl BrokerProcess {
     /// Allocates free ports for node `node_id` without starting it; logs go to
     /// `log_dir/broker-<id>.log`.
     pub fn new(node_id: u64, db_url: &str, log_dir: &Path) -> anyhow::Result<Self> {
+        Self::with_args(node_id, db_url, log_dir, Vec::new())
+    }
+
+    /// Like [`BrokerProcess::new`], with extra command-line arguments (e.g. `--managers`).
+    pub fn with_args(
+        node_id: u64,
+        db_url: &str,
+        log_dir: &Path,
+        extra: Vec<String>,
+    ) -> anyhow::Result<Self> {
         let bin = bin_path("broker")?;
         let api_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let raft_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let args = format!("--node-id {node_id} --api-addr {api_addr} --raft-addr {raft_addr}");
         let mut args: Vec<String> = args.split(' ').map(String::from).collect();
         args.extend(["--database-url".to_string(), db_url.to_string()]);
+        args.extend(extra);
         let env = Vec::new(); // RUST_LOG is inherited; unset, the broker's default applies
         let log_path = log_dir.join(format!("broker-{node_id}.log"));
         let name = format!("broker-{node_id}");

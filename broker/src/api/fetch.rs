@@ -69,7 +69,7 @@ pub(super) async fn fetch(
             max_bytes,
         )
         .await
-        .map_err(ApiError::internal)?
+        .map_err(crate::error::internal)?
     } else {
         Vec::new()
     };
@@ -93,7 +93,7 @@ pub(super) async fn fetch(
     let mut records = Vec::new();
     let mut next_offset = offset;
     for (base, _, data) in batches {
-        let batch = RecordBatch::parse(data).map_err(ApiError::internal)?;
+        let batch = RecordBatch::parse(data).map_err(crate::error::internal)?;
         for (i, r) in batch.records().enumerate() {
             let o = base + i as u64;
             if o < offset {

@@ -11,7 +11,7 @@ mod produce;
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, error::InternalError, web};
+use actix_web::web;
 use raftbus_protocol::ErrorCode;
 
 pub use metrics::Metrics;
@@ -33,13 +33,7 @@ pub struct ApiState {
 /// Registers routes and JSON error handlers for extractor failures.
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
     cfg.app_data(state)
-        .app_data(web::PathConfig::default().error_handler(|e, _| bad(e.to_string())))
-        .app_data(web::QueryConfig::default().error_handler(|e, _| bad(e.to_string())))
-        .app_data(
-            web::JsonConfig::default()
-                .limit(1 << 20)
-                .error_handler(|e, _| bad(e.to_string())),
-        )
+        .configure(raftbus_protocol::http::json_errors)
         .route("/health", web::get().to(admin::health))
         .route("/metrics", web::get().to(metrics::render))
         .route("/v1/partitions", web::get().to(admin::list))
@@ -58,22 +52,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
                 .route(web::post().to(offsets::commit))
                 .route(web::get().to(offsets::read)),
         )
-        .default_service(web::to(|| async {
-            ApiError::new(ErrorCode::NotFound, "no such route; see README for the API")
-                .into_result()
-        }));
-}
-
-fn bad(message: String) -> actix_web::Error {
-    let e = ApiError::bad_request(message);
-    let resp = actix_web::ResponseError::error_response(&e);
-    InternalError::from_response(e, resp).into()
-}
-
-impl ApiError {
-    fn into_result(self) -> Result<HttpResponse, ApiError> {
-        Err(self)
-    }
+        .route(
+            "/v1/partitions/{topic}/{partition}/offsets/{group}/fence",
+            web::post().to(offsets::fence),
+        )
+        .default_service(web::to(raftbus_protocol::http::no_route));
 }
 
 /// Looks up a hosted partition or answers `unknown_partition`.

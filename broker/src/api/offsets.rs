@@ -1,14 +1,24 @@
-//! Consumer-group offsets: `POST|GET /v1/partitions/{topic}/{partition}/offsets/{group}`.
-//! Commits go through the partition's Raft log, so they are as durable as the records.
+//! Consumer-group offsets: `POST|GET /v1/partitions/{topic}/{partition}/offsets/{group}` and
+//! `POST .../offsets/{group}/fence`. Commits and fences go through the partition's Raft log,
+//! so they are as durable as the records.
 
 use actix_web::{HttpResponse, web};
 use raftbus_protocol::api::{OffsetCommitRequest, OffsetResponse};
+use serde::Deserialize;
 
 use super::{ApiState, partition, require_leader};
 use crate::error::ApiError;
 use crate::partition::validate_name;
-use crate::raft::Command;
+use crate::raft::{Command, CommandResponse};
 use crate::state_machine::read::read_offset;
+
+/// Body of `POST .../offsets/{group}/fence`. Local to the broker: only managers send it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FenceRequest {
+    /// The group's new generation; commits with a lower one are refused afterwards.
+    generation: u64,
+}
 
 pub(super) async fn commit(
     state: web::Data<ApiState>,
@@ -43,10 +53,40 @@ pub(super) async fn read(
     require_leader(&state, &p, false)?;
     let c = read_offset(state.registry.db(), p.group_id, &group)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(crate::error::internal)?;
     Ok(HttpResponse::Ok().json(OffsetResponse {
         group,
-        offset: c.map(|c| c.offset),
+        offset: c.and_then(|c| c.offset),
         generation: c.and_then(|c| c.generation),
     }))
+}
+
+/// Fences the group at a generation (on the leader, through the log) and answers the group's
+/// state afterwards: its untouched offset and its generation, which is the higher of the
+/// stored one and the requested one.
+pub(super) async fn fence(
+    state: web::Data<ApiState>,
+    path: web::Path<(String, u32, String)>,
+    body: web::Json<FenceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, index, group) = path.into_inner();
+    validate_name("consumer group", &group)?;
+    let p = partition(&state, &topic, index)?;
+    require_leader(&state, &p, true)?;
+    let cmd = Command::FenceGroup {
+        group: group.clone(),
+        generation: body.generation,
+    };
+    match super::produce::write(&state, &p, cmd).await? {
+        CommandResponse::GroupFenced { offset, generation } => {
+            Ok(HttpResponse::Ok().json(OffsetResponse {
+                group,
+                offset,
+                generation: Some(generation),
+            }))
+        }
+        other => Err(crate::error::internal(format!(
+            "unexpected apply result {other:?}"
+        ))),
+    }
 }

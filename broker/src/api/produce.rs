@@ -99,7 +99,7 @@ pub(super) async fn produce(
             record_count: count,
             duplicate,
         })),
-        other => Err(ApiError::internal(format!(
+        other => Err(crate::error::internal(format!(
             "unexpected apply result {other:?}"
         ))),
     }
@@ -144,6 +144,6 @@ pub(super) async fn write(
             ErrorCode::Unavailable,
             format!("{} is stopped: {f}", p.name()),
         )),
-        Ok(Err(e)) => Err(ApiError::internal(e)),
+        Ok(Err(e)) => Err(crate::error::internal(e)),
     }
 }

@@ -99,7 +99,7 @@ impl Registry {
         let p = match existing {
             Some(p) => p,
             None => {
-                let members = serde_json::to_value(&req.members).map_err(ApiError::internal)?;
+                let members = serde_json::to_value(&req.members).map_err(crate::error::internal)?;
                 sqlx::query(
                     "INSERT INTO partition_groups (group_id, topic, partition, members) VALUES ($1, $2, $3, $4)",
                 )
@@ -109,7 +109,7 @@ impl Registry {
                 .bind(members)
                 .execute(&self.db)
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(crate::error::internal)?;
                 self.open(
                     req.group_id,
                     topic.to_string(),
@@ -117,13 +117,17 @@ impl Registry {
                     req.members.clone(),
                 )
                 .await
-                .map_err(ApiError::internal)?
+                .map_err(crate::error::internal)?
             }
         };
         // Only the preferred leader initializes; a repeated create re-drives it if the first
         // attempt died before initializing. All replicas are pristine, so this is safe.
         if req.members[0].id == self.node_id
-            && !p.raft.is_initialized().await.map_err(ApiError::internal)?
+            && !p
+                .raft
+                .is_initialized()
+                .await
+                .map_err(crate::error::internal)?
         {
             let nodes: BTreeMap<u64, NodeAddr> = req
                 .members

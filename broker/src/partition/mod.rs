@@ -37,7 +37,9 @@ pub struct Leadership {
     pub is_leader: bool,
     /// Leader id and client address, when known.
     pub leader: Option<(u64, String)>,
-    /// Milliseconds since a quorum last acknowledged this leader (leaders only).
+    /// Milliseconds since a quorum last acknowledged this leader (leaders only). A sole voter
+    /// is its own quorum: openraft never refreshes its clock (no follower ever answers), so it
+    /// reports 0 instead of an age that would make every write look quorum-less.
     pub millis_since_quorum_ack: Option<u64>,
 }
 
@@ -59,13 +61,30 @@ impl Partition {
                 .unwrap_or_default();
             (id, addr)
         });
+        let mut voters = m.membership_config.membership().voter_ids();
+        let sole_voter = voters.next() == Some(m.id) && voters.next().is_none();
         Leadership {
             is_leader: m.state == ServerState::Leader,
             leader,
-            millis_since_quorum_ack: m
-                .last_quorum_acked
-                .map(|t| openraft::Instant::elapsed(&*t).as_millis() as u64),
+            millis_since_quorum_ack: m.last_quorum_acked.map(|t| {
+                if sole_voter {
+                    0
+                } else {
+                    openraft::Instant::elapsed(&*t).as_millis() as u64
+                }
+            }),
         }
+    }
+
+    /// True once the group has a membership (it was initialized, or a leader reached this
+    /// replica). A pristine group has none: its preferred leader still has to initialize it.
+    pub fn has_membership(&self) -> bool {
+        let m = self.raft.metrics().borrow_watched().clone();
+        m.membership_config
+            .membership()
+            .voter_ids()
+            .next()
+            .is_some()
     }
 
     /// Status for the admin API.

@@ -147,6 +147,50 @@ impl Registry {
         v
     }
 
+    /// Drops the replica of `group_id` for good (its topic was deleted): stops its Raft
+    /// instance, then deletes its rows. Returns `false` when it is not hosted here.
+    ///
+    /// Runs under the create lock so a concurrent create of the same group cannot interleave.
+    /// The partition tables go first, in one transaction, and the Raft tables after: a crash
+    /// in between leaves orphaned log rows (harmless, never read) rather than a listed group
+    /// that would reopen with its log gone.
+    pub async fn remove(&self, group_id: Uuid) -> Result<bool, BrokerError> {
+        let _guard = self.create_lock.lock().await;
+        let removed = self.groups.write().expect("groups lock").remove(&group_id);
+        let Some(p) = removed else {
+            return Ok(false);
+        };
+        {
+            let mut names = self.by_name.write().expect("names lock");
+            if names.get(&(p.topic.clone(), p.partition)) == Some(&group_id) {
+                names.remove(&(p.topic.clone(), p.partition));
+            }
+        }
+        if let Err(e) = p.raft.shutdown().await {
+            tracing::warn!(partition = %p.name(), error = %e, "raft shutdown failed");
+        }
+        let mut tx = self.db.begin().await?;
+        for table in [
+            "partition_groups",
+            "sm_state",
+            "partition_batches",
+            "producer_state",
+            "consumer_offsets",
+            "partition_snapshot",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE group_id = $1"))
+                .bind(group_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        PgLogStore::<TypeConfig>::new(self.db.clone(), group_id)
+            .destroy()
+            .await?;
+        tracing::info!(group = %group_id, partition = %p.name(), "partition replica removed");
+        Ok(true)
+    }
+
     /// Stops every group's Raft instance (last step of shutdown, before the pool closes).
     pub async fn shutdown(&self) {
         for p in self.all() {

@@ -202,7 +202,7 @@ async fn load(db: &PgPool, group: Uuid) -> io::Result<PartitionState> {
             .fetch_all(db)
             .await
             .map_err(db_err)?;
-    let offsets: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+    let offsets: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
         "SELECT consumer_group, committed_offset, generation FROM consumer_offsets WHERE group_id = $1",
     )
     .bind(group)
@@ -224,7 +224,7 @@ async fn load(db: &PgPool, group: Uuid) -> io::Result<PartitionState> {
                 (
                     g,
                     CommittedOffset {
-                        offset: o as u64,
+                        offset: o.map(|x| x as u64),
                         generation: gen_.map(|x| x as u64),
                     },
                 )
@@ -292,7 +292,10 @@ async fn save_offsets(
         return Ok(());
     }
     let names: Vec<&str> = offsets.iter().map(|(g, _)| g.as_str()).collect();
-    let values: Vec<i64> = offsets.iter().map(|(_, c)| c.offset as i64).collect();
+    let values: Vec<Option<i64>> = offsets
+        .iter()
+        .map(|(_, c)| c.offset.map(|o| o as i64))
+        .collect();
     let gens: Vec<Option<i64>> = offsets
         .iter()
         .map(|(_, c)| c.generation.map(|g| g as i64))

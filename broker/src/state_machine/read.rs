@@ -40,13 +40,14 @@ pub async fn read_batches(
     Ok(out)
 }
 
-/// A consumer group's committed offset on a partition.
+/// A consumer group's committed offset and generation on a partition (the offset is `None`
+/// when the group was fenced but never committed).
 pub async fn read_offset(
     db: &PgPool,
     group: Uuid,
     consumer_group: &str,
 ) -> Result<Option<CommittedOffset>, sqlx::Error> {
-    let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+    let row: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
         "SELECT committed_offset, generation FROM consumer_offsets WHERE group_id = $1 AND consumer_group = $2",
     )
     .bind(group)
@@ -54,7 +55,7 @@ pub async fn read_offset(
     .fetch_optional(db)
     .await?;
     Ok(row.map(|(o, g)| CommittedOffset {
-        offset: o as u64,
+        offset: o.map(|o| o as u64),
         generation: g.map(|g| g as u64),
     }))
 }

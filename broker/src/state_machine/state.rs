@@ -50,11 +50,11 @@ pub struct PendingWrites {
 }
 
 /// A consumer group's committed position on this partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommittedOffset {
-    /// Next offset the group reads.
-    pub offset: u64,
-    /// Generation of the commit.
+    /// Next offset the group reads; `None` while the group was fenced but never committed.
+    pub offset: Option<u64>,
+    /// Newest generation seen (by a commit or a fence); older commits are refused.
     pub generation: Option<u64>,
 }
 
@@ -89,6 +89,9 @@ impl PartitionState {
                 offset,
                 generation,
             } => self.commit_offset(group, offset, generation, pending),
+            Command::FenceGroup { group, generation } => {
+                self.fence_group(group, generation, pending)
+            }
         }
     }
 
@@ -176,12 +179,45 @@ impl PartitionState {
                 format!("generation {new} is older than the group's current generation {current}"),
             );
         }
-        self.offsets
-            .insert(group.clone(), CommittedOffset { offset, generation });
-        if !pending.offsets.contains(&group) {
-            pending.offsets.push(group);
-        }
+        // A commit without a generation (a manual reset) keeps the stored one: it must not
+        // lift a fence.
+        let entry = self.offsets.entry(group.clone()).or_default();
+        entry.offset = Some(offset);
+        entry.generation = generation.or(entry.generation);
+        mark(pending, group);
         CommandResponse::OffsetCommitted
+    }
+
+    /// Raises the group's generation to `generation` if it is higher; never lowers it and
+    /// never touches the offset. Works on a group that never committed (offset `None`), so a
+    /// manager can fence before the new generation's first commit.
+    fn fence_group(
+        &mut self,
+        group: String,
+        generation: u64,
+        pending: &mut PendingWrites,
+    ) -> CommandResponse {
+        let entry = self.offsets.entry(group.clone()).or_default();
+        let current = match entry.generation {
+            Some(g) if g >= generation => g,
+            _ => {
+                entry.generation = Some(generation);
+                let offset = entry.offset;
+                mark(pending, group);
+                return CommandResponse::GroupFenced { offset, generation };
+            }
+        };
+        CommandResponse::GroupFenced {
+            offset: entry.offset,
+            generation: current,
+        }
+    }
+}
+
+/// Records that a group's offset row must be written.
+fn mark(pending: &mut PendingWrites, group: String) {
+    if !pending.offsets.contains(&group) {
+        pending.offsets.push(group);
     }
 }
 
@@ -190,140 +226,4 @@ fn rejected(code: ErrorCode, message: String) -> CommandResponse {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn produce(s: &mut PartitionState, p: Option<ProducerSeq>, n: u32) -> CommandResponse {
-        let mut w = PendingWrites::default();
-        s.apply_command(
-            Command::Produce {
-                producer: p,
-                records: Bytes::from_static(b"x"),
-                count: n,
-            },
-            &mut w,
-        )
-    }
-
-    fn seq(id: Uuid, seq: u64) -> Option<ProducerSeq> {
-        Some(ProducerSeq { id, seq })
-    }
-
-    #[test]
-    fn offsets_are_dense_per_batch() {
-        let mut s = PartitionState::default();
-        assert_eq!(
-            produce(&mut s, None, 3),
-            CommandResponse::Appended {
-                base_offset: 0,
-                count: 3,
-                duplicate: false
-            }
-        );
-        assert_eq!(
-            produce(&mut s, None, 2),
-            CommandResponse::Appended {
-                base_offset: 3,
-                count: 2,
-                duplicate: false
-            }
-        );
-        assert_eq!(s.next_offset, 5);
-    }
-
-    #[test]
-    fn retried_batch_returns_original_offsets_and_appends_nothing() {
-        let mut s = PartitionState::default();
-        let id = Uuid::new_v4();
-        produce(&mut s, seq(id, 0), 4);
-        produce(&mut s, seq(id, 1), 4);
-        let again = produce(&mut s, seq(id, 0), 4);
-        assert_eq!(
-            again,
-            CommandResponse::Appended {
-                base_offset: 0,
-                count: 4,
-                duplicate: true
-            }
-        );
-        assert_eq!(s.next_offset, 8);
-    }
-
-    #[test]
-    fn gaps_and_forgotten_sequences_are_refused() {
-        let mut s = PartitionState::default();
-        let id = Uuid::new_v4();
-        produce(&mut s, seq(id, 0), 1);
-        assert!(matches!(
-            produce(&mut s, seq(id, 2), 1),
-            CommandResponse::Rejected {
-                code: ErrorCode::OutOfOrderSequence,
-                ..
-            }
-        ));
-        for i in 1..=(PRODUCER_WINDOW as u64 + 1) {
-            produce(&mut s, seq(id, i), 1);
-        }
-        assert!(matches!(
-            produce(&mut s, seq(id, 0), 1),
-            CommandResponse::Rejected {
-                code: ErrorCode::DuplicateSequence,
-                ..
-            }
-        ));
-        assert_eq!(s.next_offset, PRODUCER_WINDOW as u64 + 2);
-    }
-
-    #[test]
-    fn producers_are_independent() {
-        let mut s = PartitionState::default();
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        produce(&mut s, seq(a, 0), 1);
-        assert_eq!(
-            produce(&mut s, seq(b, 0), 1),
-            CommandResponse::Appended {
-                base_offset: 1,
-                count: 1,
-                duplicate: false
-            }
-        );
-    }
-
-    #[test]
-    fn offset_commits_check_range_and_generation() {
-        let mut s = PartitionState::default();
-        produce(&mut s, None, 10);
-        let mut w = PendingWrites::default();
-        let commit = |o, g| Command::CommitOffset {
-            group: "g".into(),
-            offset: o,
-            generation: g,
-        };
-        assert_eq!(
-            s.apply_command(commit(5, Some(2)), &mut w),
-            CommandResponse::OffsetCommitted
-        );
-        assert!(matches!(
-            s.apply_command(commit(6, Some(1)), &mut w),
-            CommandResponse::Rejected {
-                code: ErrorCode::StaleGeneration,
-                ..
-            }
-        ));
-        assert!(matches!(
-            s.apply_command(commit(11, Some(2)), &mut w),
-            CommandResponse::Rejected {
-                code: ErrorCode::OffsetOutOfRange,
-                ..
-            }
-        ));
-        assert_eq!(
-            s.offsets["g"],
-            CommittedOffset {
-                offset: 5,
-                generation: Some(2)
-            }
-        );
-        assert_eq!(w.offsets, vec!["g".to_string()]);
-    }
-}
+mod tests;

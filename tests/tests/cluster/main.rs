@@ -9,6 +9,11 @@ mod t30_failover;
 mod t40_restart_all;
 mod t50_quorum_loss;
 mod t60_bad_input;
+mod t70_fencing;
+mod t80_topics;
+mod t81_write_manager_failover;
+mod t82_broker_liveness;
+mod t83_consumer_groups;
 
 use bytes::Bytes;
 use raftbus_protocol::RecordBatch;

@@ -1,0 +1,242 @@
+//! Start-up validation of [`Settings`]: everything the types cannot express. Each error names
+//! the dotted key to fix, so a misconfigured node says what is wrong before it binds anything.
+
+use std::net::SocketAddr;
+
+use super::Settings;
+use crate::error::BrokerError;
+
+/// True for `host:port` with a non-empty host name or address (IPv6 in brackets) and a
+/// non-zero port: what peers, managers and clients put in URLs.
+pub(super) fn is_host_port(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let host = match host.strip_prefix('[') {
+        Some(v6) => match v6.strip_suffix(']') {
+            Some(v6) => return v6.parse::<std::net::Ipv6Addr>().is_ok() && valid_port(port),
+            None => return false,
+        },
+        None => host,
+    };
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+        && valid_port(port)
+}
+
+fn valid_port(port: &str) -> bool {
+    port.parse::<u16>().is_ok_and(|p| p != 0)
+}
+
+fn bad(key: &str, reason: String) -> Result<(), BrokerError> {
+    Err(BrokerError::InvalidConfig {
+        key: key.into(),
+        reason,
+    })
+}
+
+impl Settings {
+    /// Checks values the types cannot express.
+    pub fn validate(&self) -> Result<(), BrokerError> {
+        if self.node.id == 0 {
+            return bad(
+                "node.id",
+                "must be set to a positive integer (--node-id or RAFTBUS_NODE__ID)".into(),
+            );
+        }
+        self.validate_addresses()?;
+        if !self.database.url.starts_with("postgres://")
+            && !self.database.url.starts_with("postgresql://")
+        {
+            return bad("database.url", "must be a postgres:// URL".into());
+        }
+        let r = &self.raft;
+        if r.heartbeat_ms == 0 || r.election_min_ms < 2 * r.heartbeat_ms {
+            return bad(
+                "raft.election_min_ms",
+                format!(
+                    "must be at least twice raft.heartbeat_ms ({})",
+                    r.heartbeat_ms
+                ),
+            );
+        }
+        if r.election_max_ms <= r.election_min_ms {
+            return bad(
+                "raft.election_max_ms",
+                "must be greater than raft.election_min_ms".into(),
+            );
+        }
+        if self.limits.max_batch_bytes < 1024 {
+            return bad("limits.max_batch_bytes", "must be at least 1024".into());
+        }
+        if self.server.workers == 0 || self.database.max_connections == 0 {
+            return bad(
+                "server.workers",
+                "workers and database.max_connections must be positive".into(),
+            );
+        }
+        for m in self.manager.addrs() {
+            if !is_host_port(&m) {
+                return bad(
+                    "manager.bootstrap",
+                    format!("{m:?} is not a host:port address (list them comma-separated)"),
+                );
+            }
+        }
+        if self.manager.heartbeat_ms == 0 {
+            return bad("manager.heartbeat_ms", "must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Listen addresses must be bindable; what the broker advertises must be reachable by
+    /// others, so a wildcard listen address needs an explicit advertised one.
+    fn validate_addresses(&self) -> Result<(), BrokerError> {
+        let s = &self.server;
+        let pairs = [
+            (
+                "server.api_addr",
+                &s.api_addr,
+                "server.advertised_api_addr",
+                &s.advertised_api_addr,
+            ),
+            (
+                "server.raft_addr",
+                &s.raft_addr,
+                "server.advertised_raft_addr",
+                &s.advertised_raft_addr,
+            ),
+        ];
+        for (key, listen, adv_key, advertised) in pairs {
+            let Ok(addr) = listen.parse::<SocketAddr>() else {
+                return bad(key, format!("{listen:?} is not an ip:port address"));
+            };
+            match advertised {
+                Some(a) if !is_host_port(a) => {
+                    return bad(adv_key, format!("{a:?} is not a host:port address"));
+                }
+                Some(a)
+                    if a.parse::<SocketAddr>()
+                        .is_ok_and(|a| a.ip().is_unspecified()) =>
+                {
+                    return bad(
+                        adv_key,
+                        format!("{a:?} is a wildcard address; advertise one others can reach"),
+                    );
+                }
+                Some(_) => {}
+                None if addr.ip().is_unspecified() => {
+                    return bad(
+                        adv_key,
+                        format!(
+                            "must be set when {key} listens on the wildcard {listen}: \
+                             others cannot connect there"
+                        ),
+                    );
+                }
+                None => {}
+            }
+        }
+        if s.api_addr == s.raft_addr {
+            return bad(
+                "server.raft_addr",
+                "must differ from server.api_addr".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::settings::Args;
+
+    fn load(args: Args, pairs: &[(&str, &str)]) -> Result<Settings, String> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let args = Args {
+            node_id: Some(1),
+            ..args
+        };
+        Settings::load_from(&args, Some(env)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn host_port_syntax() {
+        for ok in ["a:1", "broker-1.local:9091", "10.0.0.5:80", "[::1]:9091"] {
+            assert!(is_host_port(ok), "{ok}");
+        }
+        for bad in [
+            "", "a", ":1", "a:", "a:0", "a:99999", "::1:9", "[::1:9", "a b:1", "a/b:1",
+        ] {
+            assert!(!is_host_port(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn managers_flag_beats_env_and_defaults_apply() {
+        let s = load(Args::default(), &[]).unwrap();
+        assert!(s.manager.addrs().is_empty(), "no managers by default");
+        assert_eq!(s.manager.heartbeat_ms, 1_000);
+        assert_eq!(s.server.advertised_api(), s.server.api_addr);
+        assert_eq!(s.server.advertised_raft(), s.server.raft_addr);
+        let args = Args {
+            managers: Some("m1:7000, m2:7000,".into()),
+            ..Default::default()
+        };
+        let s = load(
+            args,
+            &[
+                ("RAFTBUS_MANAGER__BOOTSTRAP", "x:1"),
+                ("RAFTBUS_MANAGER__HEARTBEAT_MS", "250"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.manager.addrs(), vec!["m1:7000", "m2:7000"]);
+        assert_eq!(s.manager.heartbeat_ms, 250);
+        let err = load(
+            Args {
+                managers: Some("m1".into()),
+                ..Default::default()
+            },
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.contains("manager.bootstrap"), "{err}");
+    }
+
+    #[test]
+    fn wildcard_listen_needs_an_advertised_address() {
+        let wildcard = || Args {
+            api_addr: Some("0.0.0.0:9091".into()),
+            ..Default::default()
+        };
+        let err = load(wildcard(), &[]).unwrap_err();
+        assert!(err.contains("server.advertised_api_addr"), "{err}");
+        let s = load(
+            wildcard(),
+            &[("RAFTBUS_SERVER__ADVERTISED_API_ADDR", "10.1.2.3:9091")],
+        )
+        .unwrap();
+        assert_eq!(s.server.advertised_api(), "10.1.2.3:9091");
+        let err = load(
+            Args::default(),
+            &[("RAFTBUS_SERVER__ADVERTISED_RAFT_ADDR", "nohost")],
+        )
+        .unwrap_err();
+        assert!(err.contains("server.advertised_raft_addr"), "{err}");
+        let err = load(
+            wildcard(),
+            &[("RAFTBUS_SERVER__ADVERTISED_API_ADDR", "0.0.0.0:9091")],
+        )
+        .unwrap_err();
+        assert!(err.contains("wildcard"), "{err}");
+    }
+}

@@ -1,0 +1,238 @@
+//! Unit tests of the pure apply rules: offsets, producer deduplication, commits, fencing.
+
+use super::*;
+
+fn produce(s: &mut PartitionState, p: Option<ProducerSeq>, n: u32) -> CommandResponse {
+    let mut w = PendingWrites::default();
+    s.apply_command(
+        Command::Produce {
+            producer: p,
+            records: Bytes::from_static(b"x"),
+            count: n,
+        },
+        &mut w,
+    )
+}
+
+fn seq(id: Uuid, seq: u64) -> Option<ProducerSeq> {
+    Some(ProducerSeq { id, seq })
+}
+
+#[test]
+fn offsets_are_dense_per_batch() {
+    let mut s = PartitionState::default();
+    assert_eq!(
+        produce(&mut s, None, 3),
+        CommandResponse::Appended {
+            base_offset: 0,
+            count: 3,
+            duplicate: false
+        }
+    );
+    assert_eq!(
+        produce(&mut s, None, 2),
+        CommandResponse::Appended {
+            base_offset: 3,
+            count: 2,
+            duplicate: false
+        }
+    );
+    assert_eq!(s.next_offset, 5);
+}
+
+#[test]
+fn retried_batch_returns_original_offsets_and_appends_nothing() {
+    let mut s = PartitionState::default();
+    let id = Uuid::new_v4();
+    produce(&mut s, seq(id, 0), 4);
+    produce(&mut s, seq(id, 1), 4);
+    let again = produce(&mut s, seq(id, 0), 4);
+    assert_eq!(
+        again,
+        CommandResponse::Appended {
+            base_offset: 0,
+            count: 4,
+            duplicate: true
+        }
+    );
+    assert_eq!(s.next_offset, 8);
+}
+
+#[test]
+fn gaps_and_forgotten_sequences_are_refused() {
+    let mut s = PartitionState::default();
+    let id = Uuid::new_v4();
+    produce(&mut s, seq(id, 0), 1);
+    assert!(matches!(
+        produce(&mut s, seq(id, 2), 1),
+        CommandResponse::Rejected {
+            code: ErrorCode::OutOfOrderSequence,
+            ..
+        }
+    ));
+    for i in 1..=(PRODUCER_WINDOW as u64 + 1) {
+        produce(&mut s, seq(id, i), 1);
+    }
+    assert!(matches!(
+        produce(&mut s, seq(id, 0), 1),
+        CommandResponse::Rejected {
+            code: ErrorCode::DuplicateSequence,
+            ..
+        }
+    ));
+    assert_eq!(s.next_offset, PRODUCER_WINDOW as u64 + 2);
+}
+
+#[test]
+fn producers_are_independent() {
+    let mut s = PartitionState::default();
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    produce(&mut s, seq(a, 0), 1);
+    assert_eq!(
+        produce(&mut s, seq(b, 0), 1),
+        CommandResponse::Appended {
+            base_offset: 1,
+            count: 1,
+            duplicate: false
+        }
+    );
+}
+
+#[test]
+fn offset_commits_check_range_and_generation() {
+    let mut s = PartitionState::default();
+    produce(&mut s, None, 10);
+    let mut w = PendingWrites::default();
+    assert_eq!(
+        s.apply_command(commit(5, Some(2)), &mut w),
+        CommandResponse::OffsetCommitted
+    );
+    assert!(matches!(
+        s.apply_command(commit(6, Some(1)), &mut w),
+        CommandResponse::Rejected {
+            code: ErrorCode::StaleGeneration,
+            ..
+        }
+    ));
+    assert!(matches!(
+        s.apply_command(commit(11, Some(2)), &mut w),
+        CommandResponse::Rejected {
+            code: ErrorCode::OffsetOutOfRange,
+            ..
+        }
+    ));
+    assert_eq!(
+        s.offsets["g"],
+        CommittedOffset {
+            offset: Some(5),
+            generation: Some(2)
+        }
+    );
+    assert_eq!(w.offsets, vec!["g".to_string()]);
+}
+
+fn commit(o: u64, g: Option<u64>) -> Command {
+    Command::CommitOffset {
+        group: "g".into(),
+        offset: o,
+        generation: g,
+    }
+}
+
+fn fence(g: u64) -> Command {
+    Command::FenceGroup {
+        group: "g".into(),
+        generation: g,
+    }
+}
+
+fn is_stale(r: CommandResponse) -> bool {
+    matches!(
+        r,
+        CommandResponse::Rejected {
+            code: ErrorCode::StaleGeneration,
+            ..
+        }
+    )
+}
+
+#[test]
+fn fence_refuses_older_commits_and_keeps_the_offset() {
+    let mut s = PartitionState::default();
+    produce(&mut s, None, 10);
+    let mut w = PendingWrites::default();
+    s.apply_command(commit(4, Some(1)), &mut w);
+    assert_eq!(
+        s.apply_command(fence(3), &mut w),
+        CommandResponse::GroupFenced {
+            offset: Some(4),
+            generation: 3
+        }
+    );
+    assert_eq!(
+        s.offsets["g"],
+        CommittedOffset {
+            offset: Some(4),
+            generation: Some(3)
+        },
+        "fence keeps the offset"
+    );
+    assert!(is_stale(s.apply_command(commit(6, Some(2)), &mut w)));
+    assert_eq!(
+        s.offsets["g"].offset,
+        Some(4),
+        "stale commit changed nothing"
+    );
+    assert_eq!(
+        s.apply_command(commit(6, Some(3)), &mut w),
+        CommandResponse::OffsetCommitted
+    );
+    assert_eq!(s.offsets["g"].offset, Some(6));
+}
+
+#[test]
+fn lower_fence_is_a_no_op() {
+    let mut s = PartitionState::default();
+    produce(&mut s, None, 10);
+    let mut w = PendingWrites::default();
+    s.apply_command(commit(2, Some(5)), &mut w);
+    let mut w = PendingWrites::default();
+    assert_eq!(
+        s.apply_command(fence(4), &mut w),
+        CommandResponse::GroupFenced {
+            offset: Some(2),
+            generation: 5
+        }
+    );
+    assert!(w.offsets.is_empty(), "nothing to write");
+    assert_eq!(s.offsets["g"].generation, Some(5));
+}
+
+#[test]
+fn fence_before_any_commit_and_unversioned_commits_keep_it() {
+    let mut s = PartitionState::default();
+    produce(&mut s, None, 10);
+    let mut w = PendingWrites::default();
+    assert_eq!(
+        s.apply_command(fence(2), &mut w),
+        CommandResponse::GroupFenced {
+            offset: None,
+            generation: 2
+        }
+    );
+    assert_eq!(w.offsets, vec!["g".to_string()]);
+    assert!(is_stale(s.apply_command(commit(1, Some(1)), &mut w)));
+    assert_eq!(
+        s.apply_command(commit(3, None), &mut w),
+        CommandResponse::OffsetCommitted
+    );
+    assert_eq!(
+        s.offsets["g"],
+        CommittedOffset {
+            offset: Some(3),
+            generation: Some(2)
+        },
+        "a commit without generation does not lift the fence"
+    );
+    assert!(is_stale(s.apply_command(commit(1, Some(1)), &mut w)));
+}

@@ -1,0 +1,248 @@
+//! The broker → manager heartbeat and the reconcile loop it drives.
+//!
+//! Every `manager.heartbeat_ms` the broker reports who it is (advertised addresses) and what
+//! it hosts (leadership and log end offset of every group) to one manager. The reply is the
+//! desired state, which the broker reconciles: it drops groups of deleted topics and creates
+//! the replicas it is assigned but does not host. Managers are the source of truth and each
+//! reply is complete, so a failed step is simply retried at the next tick: errors are logged,
+//! never fatal, and unreachable managers never stop the broker from serving.
+
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use raftbus_protocol::api::{CreatePartitionRequest, Member};
+use raftbus_protocol::meta::{Assignment, BrokerHeartbeat, BrokerHeartbeatReply, HostedGroup};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::error::BrokerError;
+use crate::partition::Registry;
+use crate::settings::Settings;
+
+/// Per-request timeout: a hung manager must not hold up the next one for long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// At most one warning per this interval while no manager answers (a manager outage would
+/// otherwise log every tick).
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// State of the heartbeat loop.
+pub struct Heartbeat {
+    /// This broker as it reports itself.
+    me: Member,
+    /// Manager addresses, in configured order.
+    managers: Vec<String>,
+    /// Tick interval.
+    every: Duration,
+    /// One client for every heartbeat: HTTP/2 connections to managers are reused.
+    http: reqwest::Client,
+    registry: Arc<Registry>,
+    /// Index of the manager to try first: the last one that answered.
+    next: usize,
+    /// Set while no manager answers.
+    failing: bool,
+    /// When the last "no manager answered" warning was logged.
+    last_warn: Option<Instant>,
+}
+
+impl Heartbeat {
+    /// The loop's state, or `None` when no managers are configured.
+    pub fn new(settings: &Settings, registry: Arc<Registry>) -> Result<Option<Self>, BrokerError> {
+        let managers = settings.manager.addrs();
+        if managers.is_empty() {
+            return Ok(None);
+        }
+        let http = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .connect_timeout(REQUEST_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Some(Self {
+            me: Member {
+                id: settings.node.id,
+                api_addr: settings.server.advertised_api().to_string(),
+                raft_addr: settings.server.advertised_raft().to_string(),
+            },
+            managers,
+            every: Duration::from_millis(settings.manager.heartbeat_ms),
+            http,
+            registry,
+            next: 0,
+            failing: false,
+            last_warn: None,
+        }))
+    }
+
+    /// Heartbeats and reconciles until `cancel` fires. Cancellation interrupts a tick's wait
+    /// and its requests, but a create or remove in progress completes first: both leave the
+    /// registry and the database consistent only when they run to the end.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let span = tracing::info_span!("heartbeat", node = self.me.id);
+        async move {
+            tracing::info!(managers = ?self.managers, every_ms = self.every.as_millis() as u64, "started");
+            let mut ticker = tokio::time::interval(self.every);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = ticker.tick() => {}
+                }
+                let beat = self.beat();
+                let reply = tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    r = self.send(&beat) => r,
+                };
+                if let Some(reply) = reply {
+                    self.reconcile(reply, &cancel).await;
+                }
+            }
+            tracing::info!("stopped");
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// What this broker reports: itself and every hosted group.
+    fn beat(&self) -> BrokerHeartbeat {
+        let groups = self
+            .registry
+            .all()
+            .iter()
+            .map(|p| {
+                let l = p.leadership();
+                HostedGroup {
+                    group_id: p.group_id,
+                    is_leader: l.is_leader,
+                    leader: l.leader.map(|(id, _)| id),
+                    log_end_offset: p.marks.borrow().next_offset,
+                }
+            })
+            .collect();
+        BrokerHeartbeat {
+            broker: self.me.clone(),
+            groups,
+        }
+    }
+
+    /// Sends the heartbeat to the managers in order, starting with the last one that
+    /// answered, until one answers 2xx with a reply it can decode.
+    async fn send(&mut self, beat: &BrokerHeartbeat) -> Option<BrokerHeartbeatReply> {
+        let n = self.managers.len();
+        let mut errors = Vec::with_capacity(n);
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let addr = &self.managers[i];
+            match post(&self.http, addr, beat).await {
+                Ok(reply) => {
+                    if std::mem::take(&mut self.failing) {
+                        tracing::info!(manager = %addr, "a manager answers again");
+                    }
+                    self.next = i;
+                    return Some(reply);
+                }
+                Err(e) => {
+                    tracing::debug!(manager = %addr, error = %e, "heartbeat not accepted");
+                    errors.push(format!("{addr}: {e}"));
+                }
+            }
+        }
+        self.failing = true;
+        let now = Instant::now();
+        if self
+            .last_warn
+            .is_none_or(|t| now.duration_since(t) >= WARN_EVERY)
+        {
+            self.last_warn = Some(now);
+            tracing::warn!(errors = %errors.join("; "), "no manager accepted the heartbeat; retrying");
+        }
+        None
+    }
+
+    /// Applies the desired state: removals first (a re-created topic's partition may reuse
+    /// the name of a removed group), then the missing replicas.
+    async fn reconcile(&self, reply: BrokerHeartbeatReply, cancel: &CancellationToken) {
+        for group in reply.removed {
+            if cancel.is_cancelled() {
+                return;
+            }
+            if self.registry.by_id(group).is_none() {
+                continue;
+            }
+            if let Err(e) = self.registry.remove(group).await {
+                tracing::warn!(%group, error = %e, "cannot remove replica; retrying next tick");
+            }
+        }
+        for a in reply.assignments {
+            if cancel.is_cancelled() {
+                return;
+            }
+            if !self.needs_create(&a) {
+                continue;
+            }
+            let (topic, partition, group) = (a.topic, a.partition, a.group_id);
+            let req = CreatePartitionRequest {
+                group_id: group,
+                members: a.members,
+            };
+            match self.registry.create(&topic, partition, req).await {
+                Ok(true) => tracing::info!(%group, "{topic}/{partition}: assigned replica created"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(
+                    %group, error = %e, "{topic}/{partition}: cannot create assigned replica; retrying next tick"
+                ),
+            }
+        }
+    }
+
+    /// A replica must be created when it is not hosted, and re-driven when this broker is
+    /// its preferred leader and it has no membership yet (a crash between opening and
+    /// initializing it would otherwise leave it uninitialized forever).
+    fn needs_create(&self, a: &Assignment) -> bool {
+        match self.registry.by_id(a.group_id) {
+            None => true,
+            Some(p) => a.members.first().is_some_and(|m| m.id == self.me.id) && !p.has_membership(),
+        }
+    }
+}
+
+/// One heartbeat to one manager: the decoded reply, or why it failed.
+async fn post(
+    http: &reqwest::Client,
+    addr: &str,
+    beat: &BrokerHeartbeat,
+) -> Result<BrokerHeartbeatReply, String> {
+    let resp = http
+        .post(format!("http://{addr}/v1/heartbeat/broker"))
+        .json(beat)
+        .send()
+        .await
+        .map_err(|e| chain(&e))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let body = resp.text().await.unwrap_or_default();
+        let body: String = body.chars().take(200).collect();
+        return Err(format!("HTTP {status}: {body}"));
+    }
+    resp.json()
+        .await
+        .map_err(|e| format!("bad reply: {}", chain(&e)))
+}
+
+/// An error with its causes (reqwest's own message hides "connection refused" and the like).
+fn chain(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+//! Cluster views: health, metrics, managers and brokers.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use futures::future::join_all;
+use raftbus_protocol::meta::{BrokerInfo, ManagerInfo, ManagerRole};
+
+use crate::metadata::ClusterMeta;
+use crate::node::Manager;
+
+pub(super) async fn health(m: web::Data<Manager>) -> HttpResponse {
+    let role = if m.is_leader() { "write" } else { "read" };
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok",
+        "node_id": m.id,
+        "role": role,
+        "leader": m.leader().map(|(id, _)| id),
+    }))
+}
+
+/// Every manager with its role as this manager sees it and a live health probe.
+pub(super) async fn managers(m: web::Data<Manager>) -> HttpResponse {
+    let leader = m.leader().map(|(id, _)| id);
+    let probes = m.peers.iter().map(|p| {
+        let m = m.clone();
+        async move {
+            if p.id == m.id {
+                return true;
+            }
+            let url = format!("http://{}/health", p.api_addr);
+            let r = m
+                .http
+                .get(url)
+                .timeout(Duration::from_millis(700))
+                .send()
+                .await;
+            r.is_ok_and(|r| r.status().is_success())
+        }
+    });
+    let healthy = join_all(probes).await;
+    let list: Vec<ManagerInfo> = m
+        .peers
+        .iter()
+        .zip(healthy)
+        .map(|(p, healthy)| ManagerInfo {
+            id: p.id,
+            api_addr: p.api_addr.clone(),
+            role: match (leader == Some(p.id), healthy) {
+                (true, true) => ManagerRole::Write,
+                (false, true) => ManagerRole::Read,
+                _ => ManagerRole::Unknown,
+            },
+            healthy,
+        })
+        .collect();
+    HttpResponse::Ok().json(list)
+}
+
+/// Brokers with their load.
+pub(super) fn broker_infos(meta: &ClusterMeta) -> Vec<BrokerInfo> {
+    meta.brokers
+        .values()
+        .map(|b| {
+            let parts = meta.topics.values().flat_map(|t| t.partitions.iter());
+            let replicas = parts
+                .clone()
+                .filter(|p| p.replicas.contains(&b.member.id))
+                .count();
+            let leaders = parts.filter(|p| p.leader == Some(b.member.id)).count();
+            BrokerInfo {
+                id: b.member.id,
+                api_addr: b.member.api_addr.clone(),
+                raft_addr: b.member.raft_addr.clone(),
+                alive: b.alive,
+                replicas,
+                leaders,
+            }
+        })
+        .collect()
+}
+
+pub(super) async fn brokers(m: web::Data<Manager>) -> HttpResponse {
+    HttpResponse::Ok().json(m.read(broker_infos))
+}
+
+pub(super) async fn metrics(m: web::Data<Manager>) -> HttpResponse {
+    let (brokers, alive, topics, partitions, groups) = m.read(|meta| {
+        (
+            meta.brokers.len(),
+            meta.brokers.values().filter(|b| b.alive).count(),
+            meta.topics.len(),
+            meta.topics
+                .values()
+                .map(|t| t.partitions.len())
+                .sum::<usize>(),
+            meta.groups.len(),
+        )
+    });
+    let mut out = String::new();
+    let gauges = [
+        (
+            "raftbus_manager_is_write",
+            "1 on the write manager (metadata Raft leader)",
+            usize::from(m.is_leader()),
+        ),
+        ("raftbus_brokers", "Brokers known", brokers),
+        (
+            "raftbus_brokers_alive",
+            "Brokers whose heartbeats arrive",
+            alive,
+        ),
+        ("raftbus_topics", "Topics", topics),
+        (
+            "raftbus_partitions_total",
+            "Partitions over all topics",
+            partitions,
+        ),
+        ("raftbus_consumer_groups", "Consumer groups", groups),
+    ];
+    for (name, help, v) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out)
+}

@@ -1,0 +1,206 @@
+//! Heartbeats of brokers, producers and consumers. They may arrive at any manager; read
+//! managers forward them, because liveness lives in the write manager's memory. Only the
+//! changes a heartbeat reveals are proposed to the Raft log.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use raftbus_protocol::ErrorCode;
+use raftbus_protocol::api::Member;
+use raftbus_protocol::meta::{
+    Assignment, BrokerHeartbeat, BrokerHeartbeatReply, ConsumerHeartbeat, ProducerHeartbeat,
+};
+use raftbus_protocol::names::validate_name;
+use uuid::Uuid;
+
+use super::parse;
+use crate::error::ApiError;
+use crate::metadata::ClusterMeta;
+use crate::node::Manager;
+use crate::raft::{MetaCommand, MetaResponse};
+
+/// Changes a broker heartbeat reveals, computed under the read lock.
+struct BrokerChanges {
+    register: bool,
+    revive: bool,
+    leaders: Vec<(Uuid, Option<u64>)>,
+}
+
+fn changes(meta: &ClusterMeta, hb: &BrokerHeartbeat) -> BrokerChanges {
+    let id = hb.broker.id;
+    let known = meta.brokers.get(&id);
+    let mut leaders = Vec::new();
+    for g in &hb.groups {
+        let Some((_, _, p)) = meta.find_group(g.group_id) else {
+            continue;
+        };
+        if g.is_leader && p.leader != Some(id) {
+            leaders.push((g.group_id, Some(id)));
+        } else if !g.is_leader && p.leader == Some(id) {
+            // It stepped down; record whom it follows now (that leader confirms soon).
+            leaders.push((g.group_id, g.leader.filter(|l| *l != id)));
+        }
+    }
+    BrokerChanges {
+        register: known.is_none_or(|b| b.member != hb.broker),
+        revive: known.is_some_and(|b| !b.alive),
+        leaders,
+    }
+}
+
+fn desired(meta: &ClusterMeta, hb: &BrokerHeartbeat) -> BrokerHeartbeatReply {
+    let id = hb.broker.id;
+    let mut assignments = Vec::new();
+    for (topic, t) in &meta.topics {
+        for (i, p) in t.partitions.iter().enumerate() {
+            if !p.replicas.contains(&id) {
+                continue;
+            }
+            let members: Option<Vec<Member>> = p
+                .replicas
+                .iter()
+                .map(|r| meta.brokers.get(r).map(|b| b.member.clone()))
+                .collect();
+            if let Some(members) = members {
+                assignments.push(Assignment {
+                    topic: topic.clone(),
+                    partition: i as u32,
+                    group_id: p.group_id,
+                    members,
+                });
+            }
+        }
+    }
+    let removed = hb
+        .groups
+        .iter()
+        .map(|g| g.group_id)
+        .filter(|g| meta.removed_groups.contains(g))
+        .collect();
+    BrokerHeartbeatReply {
+        assignments,
+        removed,
+    }
+}
+
+/// `POST /v1/heartbeat/broker`: records liveness and leadership, answers the desired replicas.
+pub(super) async fn broker(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if !m.is_leader() {
+        return m.forward(&req, body).await;
+    }
+    let hb: BrokerHeartbeat = parse(&body)?;
+    if hb.broker.id == 0 {
+        return Err(ApiError::bad_request("broker id must be positive"));
+    }
+    m.liveness.touch_broker(hb.broker.id);
+    for g in hb.groups.iter().filter(|g| g.is_leader) {
+        m.liveness.set_leo(g.group_id, g.log_end_offset);
+    }
+    let c = m.read(|meta| changes(meta, &hb));
+    if c.register {
+        tracing::info!(broker = hb.broker.id, api = %hb.broker.api_addr, "broker registered");
+        m.propose(MetaCommand::UpsertBroker {
+            member: hb.broker.clone(),
+        })
+        .await?;
+    } else if c.revive {
+        tracing::info!(broker = hb.broker.id, "broker alive again");
+        m.propose(MetaCommand::SetBrokerAlive {
+            id: hb.broker.id,
+            alive: true,
+        })
+        .await?;
+    }
+    if !c.leaders.is_empty() {
+        m.propose(MetaCommand::SetLeaders { leaders: c.leaders })
+            .await?;
+    }
+    Ok(HttpResponse::Ok().json(m.read(|meta| desired(meta, &hb))))
+}
+
+/// `POST /v1/producers` and `/v1/heartbeat/producer`.
+pub(super) async fn producer(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if !m.is_leader() {
+        return m.forward(&req, body).await;
+    }
+    let hb: ProducerHeartbeat = parse(&body)?;
+    validate_name("topic", &hb.topic).map_err(|e| ApiError::new(ErrorCode::InvalidName, e))?;
+    m.liveness.touch_producer(hb.producer_id);
+    if m.read(|meta| !meta.producers.contains_key(&hb.producer_id)) {
+        let at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        m.propose(MetaCommand::RegisterProducer {
+            producer_id: hb.producer_id,
+            topic: hb.topic,
+            at_ms,
+        })
+        .await?;
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// `POST /v1/consumers` (join) and `/v1/heartbeat/consumer`: answers the consumer's current
+/// generation and partitions, joining (and rebalancing) when it is not a member.
+pub(super) async fn consumer(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if !m.is_leader() {
+        return m.forward(&req, body).await;
+    }
+    let hb: ConsumerHeartbeat = parse(&body)?;
+    validate_name("consumer group", &hb.group)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidName, e))?;
+    m.liveness.touch_consumer(&hb.group, hb.consumer_id);
+    if let Some(a) = m.read(|meta| {
+        meta.groups
+            .get(&hb.group)
+            .filter(|g| g.topic == hb.topic)
+            .and_then(|_| meta.assignment(&hb.group, hb.consumer_id))
+    }) {
+        return Ok(HttpResponse::Ok().json(a));
+    }
+    let cmd = MetaCommand::JoinGroup {
+        group: hb.group.clone(),
+        topic: hb.topic.clone(),
+        consumer_id: hb.consumer_id,
+    };
+    match m.propose(cmd).await? {
+        MetaResponse::Assignment(a) => {
+            tracing::info!(group = %hb.group, consumer = %hb.consumer_id, generation = a.generation, "consumer joined");
+            Ok(HttpResponse::Ok().json(a))
+        }
+        other => Err(crate::error::internal(format!(
+            "unexpected join result {other:?}"
+        ))),
+    }
+}
+
+/// `DELETE /v1/consumers/{group}/{consumer}`: leave at once (clean shutdown), rebalancing.
+pub(super) async fn leave(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    path: web::Path<(String, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    if !m.is_leader() {
+        return m.forward(&req, web::Bytes::new()).await;
+    }
+    let (group, id) = path.into_inner();
+    m.liveness.forget_consumer(&group, id);
+    m.propose(MetaCommand::LeaveGroup {
+        group,
+        consumer_ids: vec![id],
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}

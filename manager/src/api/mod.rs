@@ -1,0 +1,103 @@
+//! The manager HTTP API (`/v1/...`), served by every manager.
+//!
+//! Reads are answered from the local applied metadata (`?consistent=true` asks for a
+//! linearizable read, served by the write manager). Writes are applied by the write manager;
+//! a read manager forwards them, so clients may use any manager.
+
+mod cluster;
+mod groups;
+mod heartbeat;
+mod page;
+mod proxy;
+mod topics;
+
+use actix_web::{HttpResponse, web};
+use openraft::ReadPolicy;
+use raftbus_protocol::http::{json_errors, no_route};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, internal};
+use crate::node::Manager;
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
+    cfg.app_data(state)
+        .configure(json_errors)
+        .route("/", web::get().to(page::index))
+        .route("/health", web::get().to(cluster::health))
+        .route("/metrics", web::get().to(cluster::metrics))
+        .route("/v1/managers", web::get().to(cluster::managers))
+        .route("/v1/brokers", web::get().to(cluster::brokers))
+        .service(
+            web::resource("/v1/topics")
+                .route(web::get().to(topics::list))
+                .route(web::post().to(topics::create)),
+        )
+        .service(
+            web::resource("/v1/topics/{name}")
+                .route(web::get().to(topics::describe))
+                .route(web::delete().to(topics::delete)),
+        )
+        .route(
+            "/v1/topics/{name}/partitions",
+            web::get().to(topics::partitions),
+        )
+        .route("/v1/metadata/{topic}", web::get().to(topics::metadata))
+        .route("/v1/topics/{topic}/records", web::post().to(proxy::produce))
+        .route(
+            "/v1/topics/{topic}/partitions/{partition}/records",
+            web::get().to(proxy::consume),
+        )
+        .route("/v1/heartbeat/broker", web::post().to(heartbeat::broker))
+        .route("/v1/producers", web::post().to(heartbeat::producer))
+        .route(
+            "/v1/heartbeat/producer",
+            web::post().to(heartbeat::producer),
+        )
+        .route("/v1/consumers", web::post().to(heartbeat::consumer))
+        .route(
+            "/v1/heartbeat/consumer",
+            web::post().to(heartbeat::consumer),
+        )
+        .route(
+            "/v1/consumers/{group}/{consumer}",
+            web::delete().to(heartbeat::leave),
+        )
+        .route("/v1/groups", web::get().to(groups::list))
+        .route("/v1/groups/{name}", web::get().to(groups::describe))
+        .default_service(web::to(no_route));
+}
+
+/// `?consistent=true` on reads.
+#[derive(Debug, Default, Deserialize)]
+struct ReadParams {
+    #[serde(default)]
+    consistent: bool,
+}
+
+/// For a consistent read: `Some(forwarded response)` on a read manager, or `None` after the
+/// write manager confirmed its leadership and applied everything committed so far.
+async fn consistent_read(
+    m: &Manager,
+    req: &actix_web::HttpRequest,
+    params: &ReadParams,
+) -> Result<Option<HttpResponse>, ApiError> {
+    if !params.consistent {
+        return Ok(None);
+    }
+    if !m.is_leader() {
+        return m.forward(req, web::Bytes::new()).await.map(Some);
+    }
+    m.raft
+        .ensure_linearizable(ReadPolicy::ReadIndex)
+        .await
+        .map_err(internal)?;
+    Ok(None)
+}
+
+/// Parses a JSON body, answering `bad_request` with serde's message.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}

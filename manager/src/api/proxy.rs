@@ -1,0 +1,120 @@
+//! Produce and consume through a manager: a convenience for plain HTTP clients (curl). The
+//! manager routes to the partition leader; real clients use the sdk and talk to leaders
+//! directly.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use actix_web::{HttpResponse, web};
+use raftbus_protocol::ErrorCode;
+use raftbus_protocol::api::{FetchParams, ProduceJsonRequest};
+use raftbus_protocol::names::partition_for_key;
+use serde::Deserialize;
+
+use super::parse;
+use crate::error::{ApiError, internal};
+use crate::node::Manager;
+
+/// Round-robin position for unkeyed proxy produces.
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ProduceParams {
+    /// Explicit partition; otherwise the first record's key picks it, or round robin.
+    #[serde(default)]
+    partition: Option<u32>,
+}
+
+/// Leader address of `topic/partition`, or the error a client should see.
+fn leader_of(m: &Manager, topic: &str, partition: u32) -> Result<String, ApiError> {
+    m.read(|meta| {
+        let t = meta.topics.get(topic).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownTopic,
+                format!("topic {topic:?} does not exist"),
+            )
+        })?;
+        let p = t.partitions.get(partition as usize).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownPartition,
+                format!("topic {topic:?} has {} partitions", t.partitions.len()),
+            )
+        })?;
+        let addr = p.leader.and_then(|l| meta.api_addr(l)).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotLeader,
+                format!("{topic}/{partition} has no known leader right now; retry"),
+            )
+        })?;
+        Ok(addr.to_string())
+    })
+}
+
+/// Relays a broker's JSON answer (success or error) unchanged.
+async fn relay(
+    r: reqwest::Result<reqwest::Response>,
+    addr: &str,
+) -> Result<HttpResponse, ApiError> {
+    let r = r.map_err(|e| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            format!("broker at {addr} unreachable: {e}"),
+        )
+    })?;
+    let status = actix_web::http::StatusCode::from_u16(r.status().as_u16()).map_err(internal)?;
+    let body = r.bytes().await.map_err(internal)?;
+    Ok(HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body))
+}
+
+pub(super) async fn produce(
+    m: web::Data<Manager>,
+    topic: web::Path<String>,
+    q: web::Query<ProduceParams>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let req: ProduceJsonRequest = parse(&body)?;
+    let n = m
+        .read(|meta| {
+            meta.topics
+                .get(topic.as_str())
+                .map(|t| t.partitions.len() as u32)
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownTopic,
+                format!("topic {:?} does not exist", topic.as_str()),
+            )
+        })?;
+    let partition = match (
+        q.partition,
+        req.records.first().and_then(|r| r.key.as_ref()),
+    ) {
+        (Some(p), _) => p,
+        (None, Some(key)) => partition_for_key(key.as_bytes(), n),
+        (None, None) => NEXT.fetch_add(1, Ordering::Relaxed) % n,
+    };
+    let addr = leader_of(&m, &topic, partition)?;
+    let url = format!("http://{addr}/v1/partitions/{topic}/{partition}/records");
+    relay(
+        m.http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await,
+        &addr,
+    )
+    .await
+}
+
+pub(super) async fn consume(
+    m: web::Data<Manager>,
+    path: web::Path<(String, u32)>,
+    q: web::Query<FetchParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, partition) = path.into_inner();
+    let addr = leader_of(&m, &topic, partition)?;
+    let url = format!("http://{addr}/v1/partitions/{topic}/{partition}/records");
+    relay(m.http.get(url).query(&*q).send().await, &addr).await
+}

@@ -1,0 +1,290 @@
+//! Topics: create, list, describe, delete, and client metadata.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use raftbus_protocol::ErrorCode;
+use raftbus_protocol::meta::{
+    CreateTopicRequest, PartitionInfo, PartitionRoute, TopicInfo, TopicMetadata,
+};
+use raftbus_protocol::names::validate_name;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{ReadParams, consistent_read, parse};
+use crate::error::ApiError;
+use crate::metadata::placement::place_replicas;
+use crate::metadata::{ClusterMeta, TopicRecord};
+use crate::node::Manager;
+use crate::raft::MetaCommand;
+
+/// Most partitions one topic may have.
+const MAX_PARTITIONS: u32 = 1_024;
+
+/// Builds the API view of a topic.
+pub(super) fn topic_info(
+    m: &Manager,
+    meta: &ClusterMeta,
+    name: &str,
+    t: &TopicRecord,
+) -> TopicInfo {
+    let partition_info: Vec<PartitionInfo> = t
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PartitionInfo {
+            partition: i as u32,
+            group_id: p.group_id,
+            replicas: p.replicas.clone(),
+            leader: p.leader,
+            leader_addr: p.leader.and_then(|l| meta.api_addr(l)).map(str::to_string),
+            log_end_offset: m.liveness.leo(p.group_id),
+        })
+        .collect();
+    TopicInfo {
+        name: name.to_string(),
+        partitions: t.partitions.len() as u32,
+        replication_factor: t.replication_factor,
+        created_ms: t.created_ms,
+        ready: partition_info.iter().all(|p| p.leader.is_some()),
+        partition_info,
+    }
+}
+
+fn unknown(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::UnknownTopic,
+        format!("topic {name:?} does not exist"),
+    )
+}
+
+/// Validates, places and proposes a topic; waits up to `wait` for every partition to have a
+/// leader. Runs on the write manager. Placement and creation are one Raft command: nothing
+/// is half-created.
+pub(super) async fn create_topic(
+    m: &Manager,
+    req: CreateTopicRequest,
+    wait: Duration,
+) -> Result<TopicInfo, ApiError> {
+    validate_name("topic", &req.name).map_err(|e| ApiError::new(ErrorCode::InvalidName, e))?;
+    let partitions = req
+        .partitions
+        .unwrap_or(m.settings.topics.default_partitions);
+    let rf = req
+        .replication_factor
+        .unwrap_or(m.settings.topics.default_replication_factor);
+    if partitions == 0 || partitions > MAX_PARTITIONS {
+        return Err(ApiError::bad_request(format!(
+            "partitions must be 1..={MAX_PARTITIONS}, got {partitions}"
+        )));
+    }
+    if rf == 0 {
+        return Err(ApiError::bad_request(
+            "replication_factor must be at least 1",
+        ));
+    }
+    let placed =
+        m.read(|meta| {
+            if meta.topics.contains_key(&req.name) {
+                return Err(ApiError::new(
+                    ErrorCode::TopicExists,
+                    format!("topic {:?} already exists", req.name),
+                ));
+            }
+            // Liveness is the replicated flag the reaper maintains: a new write manager's
+            // in-memory table is empty until heartbeats arrive, but the flag is not.
+            place_replicas(meta, partitions, rf).ok_or_else(|| {
+            let ids: Vec<String> = meta
+                .brokers
+                .values()
+                .filter(|b| b.alive)
+                .map(|b| format!("broker-{}", b.member.id))
+                .collect();
+            ApiError::new(
+                ErrorCode::InsufficientBrokers,
+                format!(
+                    "replication factor {rf} needs {rf} live brokers, only {} alive ({}): {} short",
+                    ids.len(),
+                    if ids.is_empty() { "none".to_string() } else { ids.join(", ") },
+                    rf as usize - ids.len().min(rf as usize)
+                ),
+            )
+        })
+        })?;
+    let created_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let cmd = MetaCommand::CreateTopic {
+        name: req.name.clone(),
+        replication_factor: rf,
+        created_ms,
+        partitions: placed.into_iter().map(|r| (Uuid::new_v4(), r)).collect(),
+    };
+    m.propose(cmd).await?;
+    let deadline = Instant::now() + wait;
+    loop {
+        let info = m.read(|meta| {
+            meta.topics
+                .get(&req.name)
+                .map(|t| topic_info(m, meta, &req.name, t))
+        });
+        let info = info.ok_or_else(|| unknown(&req.name))?;
+        if info.ready || Instant::now() >= deadline {
+            return Ok(info);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct CreateParams {
+    /// Wait up to this long for the topic to become ready (every partition led).
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+pub(super) async fn create(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    q: web::Query<CreateParams>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if !m.is_leader() {
+        return m.forward(&req, body).await;
+    }
+    let r: CreateTopicRequest = parse(&body)?;
+    let info = create_topic(&m, r, Duration::from_millis(q.wait_ms.min(60_000))).await?;
+    Ok(HttpResponse::Created().json(info))
+}
+
+pub(super) async fn list(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    q: web::Query<ReadParams>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = consistent_read(&m, &req, &q).await? {
+        return Ok(r);
+    }
+    let all: Vec<TopicInfo> = m.read(|meta| {
+        meta.topics
+            .iter()
+            .map(|(n, t)| topic_info(&m, meta, n, t))
+            .collect()
+    });
+    Ok(HttpResponse::Ok().json(all))
+}
+
+pub(super) async fn describe(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    q: web::Query<ReadParams>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = consistent_read(&m, &req, &q).await? {
+        return Ok(r);
+    }
+    let info = m.read(|meta| {
+        meta.topics
+            .get(name.as_str())
+            .map(|t| topic_info(&m, meta, &name, t))
+    });
+    Ok(HttpResponse::Ok().json(info.ok_or_else(|| unknown(&name))?))
+}
+
+pub(super) async fn partitions(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    q: web::Query<ReadParams>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = consistent_read(&m, &req, &q).await? {
+        return Ok(r);
+    }
+    let info = m.read(|meta| {
+        meta.topics
+            .get(name.as_str())
+            .map(|t| topic_info(&m, meta, &name, t))
+    });
+    Ok(HttpResponse::Ok().json(info.ok_or_else(|| unknown(&name))?.partition_info))
+}
+
+pub(super) async fn delete(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if !m.is_leader() {
+        return m.forward(&req, body).await;
+    }
+    m.propose(MetaCommand::DeleteTopic {
+        name: name.to_string(),
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": name.as_str() })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct MetadataParams {
+    /// Create the topic with defaults when missing (if `topics.auto_create` allows).
+    #[serde(default)]
+    auto_create: bool,
+}
+
+/// Routes for clients: per partition, the leader's address and all replicas.
+pub(super) async fn metadata(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    topic: web::Path<String>,
+    q: web::Query<MetadataParams>,
+) -> Result<HttpResponse, ApiError> {
+    let routes = |meta: &ClusterMeta| {
+        meta.topics.get(topic.as_str()).map(|t| TopicMetadata {
+            topic: topic.to_string(),
+            partitions: t
+                .partitions
+                .iter()
+                .enumerate()
+                .map(|(i, p)| PartitionRoute {
+                    partition: i as u32,
+                    leader_addr: p.leader.and_then(|l| meta.api_addr(l)).map(str::to_string),
+                    replica_addrs: p
+                        .replicas
+                        .iter()
+                        .filter_map(|r| meta.api_addr(*r))
+                        .map(str::to_string)
+                        .collect(),
+                })
+                .collect(),
+        })
+    };
+    if let Some(md) = m.read(routes) {
+        return Ok(HttpResponse::Ok().json(md));
+    }
+    if !q.auto_create {
+        return Err(unknown(&topic));
+    }
+    if !m.settings.topics.auto_create {
+        return Err(ApiError::new(
+            ErrorCode::UnknownTopic,
+            format!(
+                "topic {:?} does not exist and topics.auto_create is off",
+                topic.as_str()
+            ),
+        ));
+    }
+    if !m.is_leader() {
+        return m.forward(&req, web::Bytes::new()).await;
+    }
+    let r = CreateTopicRequest {
+        name: topic.to_string(),
+        partitions: None,
+        replication_factor: None,
+    };
+    match create_topic(&m, r, Duration::from_secs(10)).await {
+        Ok(_) => {}
+        Err(e) if e.0.code == ErrorCode::TopicExists => {} // raced with another creator
+        Err(e) => return Err(e),
+    }
+    Ok(HttpResponse::Ok().json(m.read(routes).ok_or_else(|| unknown(&topic))?))
+}

@@ -1,0 +1,134 @@
+//! Liveness of brokers, consumers and producers: in the write manager's memory only.
+//!
+//! Heartbeats arrive every second from every client; writing each through Raft would cost a
+//! log entry per heartbeat. Only the *changes* they reveal (a broker died, a consumer left) go
+//! through the log. A manager that becomes write manager starts with an empty table and gives
+//! everyone one full timeout from that moment before declaring anything dead.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+#[derive(Default)]
+struct Inner {
+    /// When this manager last became write manager: the grace start for unseen entities.
+    since: Option<Instant>,
+    brokers: HashMap<u64, Instant>,
+    consumers: HashMap<(String, Uuid), Instant>,
+    producers: HashMap<Uuid, Instant>,
+    /// Log end offset per group, as reported by leaders (for describe).
+    leo: HashMap<Uuid, u64>,
+}
+
+/// Last-seen times; cheap, lock held only for map operations.
+#[derive(Default)]
+pub struct Liveness {
+    inner: Mutex<Inner>,
+}
+
+impl Liveness {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.inner.lock().expect("liveness lock"))
+    }
+
+    /// Forgets everything and starts the grace period (on becoming write manager).
+    pub fn reset(&self, now: Instant) {
+        self.with(|i| {
+            *i = Inner {
+                since: Some(now),
+                ..Default::default()
+            }
+        });
+    }
+
+    /// A broker heartbeat arrived.
+    pub fn touch_broker(&self, id: u64) {
+        self.with(|i| i.brokers.insert(id, Instant::now()));
+    }
+
+    /// A consumer heartbeat arrived.
+    pub fn touch_consumer(&self, group: &str, id: Uuid) {
+        self.with(|i| i.consumers.insert((group.to_string(), id), Instant::now()));
+    }
+
+    /// A consumer left on purpose.
+    pub fn forget_consumer(&self, group: &str, id: Uuid) {
+        self.with(|i| i.consumers.remove(&(group.to_string(), id)));
+    }
+
+    /// A producer heartbeat arrived.
+    pub fn touch_producer(&self, id: Uuid) {
+        self.with(|i| i.producers.insert(id, Instant::now()));
+    }
+
+    /// Records a leader's reported log end offset.
+    pub fn set_leo(&self, group: Uuid, leo: u64) {
+        self.with(|i| i.leo.insert(group, leo));
+    }
+
+    /// Last reported log end offset of a group.
+    pub fn leo(&self, group: Uuid) -> u64 {
+        self.with(|i| i.leo.get(&group).copied().unwrap_or(0))
+    }
+
+    /// True when `id` was heard from within `timeout` (or the grace period is still running).
+    pub fn broker_alive(&self, id: u64, timeout: Duration) -> bool {
+        self.with(|i| fresh(i.brokers.get(&id).copied().or(i.since), timeout))
+    }
+
+    /// Which of `members` of `group` have been silent longer than `timeout`.
+    pub fn silent_consumers(
+        &self,
+        group: &str,
+        members: impl Iterator<Item = Uuid>,
+        timeout: Duration,
+    ) -> Vec<Uuid> {
+        self.with(|i| {
+            members
+                .filter(|id| {
+                    !fresh(
+                        i.consumers
+                            .get(&(group.to_string(), *id))
+                            .copied()
+                            .or(i.since),
+                        timeout,
+                    )
+                })
+                .collect()
+        })
+    }
+}
+
+fn fresh(seen: Option<Instant>, timeout: Duration) -> bool {
+    seen.is_some_and(|t| t.elapsed() <= timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_then_expiry() {
+        let l = Liveness::default();
+        let long_ago = Instant::now() - Duration::from_secs(60);
+        l.reset(long_ago);
+        assert!(
+            !l.broker_alive(1, Duration::from_secs(5)),
+            "grace over and never seen"
+        );
+        l.reset(Instant::now());
+        assert!(l.broker_alive(1, Duration::from_secs(5)), "within grace");
+        l.touch_broker(2);
+        assert!(l.broker_alive(2, Duration::from_secs(5)));
+        let a = Uuid::new_v4();
+        l.reset(long_ago);
+        l.touch_consumer("g", a);
+        let b = Uuid::new_v4();
+        assert_eq!(
+            l.silent_consumers("g", [a, b].into_iter(), Duration::from_secs(5)),
+            vec![b]
+        );
+    }
+}

@@ -1,0 +1,394 @@
+//! Cluster metadata: the state of the managers' Raft group and the deterministic rules that
+//! change it. Every manager applies the same commands in the same order and holds the same
+//! [`ClusterMeta`]; decisions that need judgment (placement) are made by the write manager
+//! *before* proposing, so applying stays deterministic.
+
+pub mod placement;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use raftbus_protocol::ErrorCode;
+use raftbus_protocol::api::Member;
+use raftbus_protocol::meta::ConsumerAssignment;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::raft::{MetaCommand, MetaResponse};
+
+/// How many group ids of deleted topics are remembered so late brokers still drop them.
+const TOMBSTONES: usize = 10_000;
+
+/// A broker known to the cluster (discovered by its heartbeats).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerRecord {
+    /// Id and addresses.
+    pub member: Member,
+    /// False after it missed heartbeats for the timeout.
+    pub alive: bool,
+}
+
+/// One partition's placement and reported leader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionRecord {
+    /// Raft group id.
+    pub group_id: Uuid,
+    /// Replica broker ids, preferred leader first.
+    pub replicas: Vec<u64>,
+    /// Leader as reported by broker heartbeats.
+    pub leader: Option<u64>,
+}
+
+/// A topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicRecord {
+    /// Creation time, ms since the epoch.
+    pub created_ms: u64,
+    /// Replicas per partition.
+    pub replication_factor: u32,
+    /// Partitions by index.
+    pub partitions: Vec<PartitionRecord>,
+}
+
+/// A registered producer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerRecord {
+    /// Topic it writes.
+    pub topic: String,
+    /// Registration time, ms since the epoch.
+    pub registered_ms: u64,
+}
+
+/// A consumer group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// Topic consumed.
+    pub topic: String,
+    /// Bumped on every membership change; offset commits carry it.
+    pub generation: u64,
+    /// Members and their partitions. Kept (possibly empty) so generations never restart.
+    pub members: BTreeMap<Uuid, Vec<u32>>,
+}
+
+/// Everything the managers agree on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterMeta {
+    /// Brokers by id.
+    pub brokers: BTreeMap<u64, BrokerRecord>,
+    /// Topics by name.
+    pub topics: BTreeMap<String, TopicRecord>,
+    /// Group ids of deleted topics (bounded), so brokers drop their replicas.
+    pub removed_groups: BTreeSet<Uuid>,
+    /// Producers by id.
+    pub producers: BTreeMap<Uuid, ProducerRecord>,
+    /// Consumer groups by name.
+    pub groups: BTreeMap<String, GroupRecord>,
+}
+
+impl ClusterMeta {
+    /// Applies one command.
+    pub fn apply(&mut self, cmd: MetaCommand) -> MetaResponse {
+        match cmd {
+            MetaCommand::UpsertBroker { member } => {
+                self.brokers.insert(
+                    member.id,
+                    BrokerRecord {
+                        member,
+                        alive: true,
+                    },
+                );
+                MetaResponse::Ok
+            }
+            MetaCommand::SetBrokerAlive { id, alive } => {
+                if let Some(b) = self.brokers.get_mut(&id) {
+                    b.alive = alive;
+                }
+                if !alive {
+                    // A dead broker leads nothing; clients must not be sent there.
+                    for p in self
+                        .topics
+                        .values_mut()
+                        .flat_map(|t| t.partitions.iter_mut())
+                    {
+                        if p.leader == Some(id) {
+                            p.leader = None;
+                        }
+                    }
+                }
+                MetaResponse::Ok
+            }
+            MetaCommand::CreateTopic {
+                name,
+                replication_factor,
+                created_ms,
+                partitions,
+            } => {
+                if self.topics.contains_key(&name) {
+                    return error(
+                        ErrorCode::TopicExists,
+                        format!("topic {name:?} already exists"),
+                    );
+                }
+                let partitions = partitions
+                    .into_iter()
+                    .map(|(group_id, replicas)| PartitionRecord {
+                        group_id,
+                        replicas,
+                        leader: None,
+                    })
+                    .collect();
+                self.topics.insert(
+                    name,
+                    TopicRecord {
+                        created_ms,
+                        replication_factor,
+                        partitions,
+                    },
+                );
+                MetaResponse::Ok
+            }
+            MetaCommand::DeleteTopic { name } => {
+                let Some(t) = self.topics.remove(&name) else {
+                    return error(
+                        ErrorCode::UnknownTopic,
+                        format!("topic {name:?} does not exist"),
+                    );
+                };
+                self.removed_groups
+                    .extend(t.partitions.iter().map(|p| p.group_id));
+                while self.removed_groups.len() > TOMBSTONES {
+                    self.removed_groups.pop_first();
+                }
+                self.groups.retain(|_, g| g.topic != name);
+                self.producers.retain(|_, p| p.topic != name);
+                MetaResponse::Ok
+            }
+            MetaCommand::SetLeaders { leaders } => {
+                for (group, leader) in leaders {
+                    if let Some(p) = self.partition_mut(group) {
+                        p.leader = leader;
+                    }
+                }
+                MetaResponse::Ok
+            }
+            MetaCommand::RegisterProducer {
+                producer_id,
+                topic,
+                at_ms,
+            } => {
+                self.producers.insert(
+                    producer_id,
+                    ProducerRecord {
+                        topic,
+                        registered_ms: at_ms,
+                    },
+                );
+                MetaResponse::Ok
+            }
+            MetaCommand::JoinGroup {
+                group,
+                topic,
+                consumer_id,
+            } => self.join(group, topic, consumer_id),
+            MetaCommand::LeaveGroup {
+                group,
+                consumer_ids,
+            } => {
+                if let Some(g) = self.groups.get_mut(&group) {
+                    let before = g.members.len();
+                    g.members.retain(|id, _| !consumer_ids.contains(id));
+                    if g.members.len() != before {
+                        g.generation += 1;
+                        self.rebalance(&group);
+                    }
+                }
+                MetaResponse::Ok
+            }
+        }
+    }
+
+    fn join(&mut self, group: String, topic: String, consumer_id: Uuid) -> MetaResponse {
+        let Some(t) = self.topics.get(&topic) else {
+            return error(
+                ErrorCode::UnknownTopic,
+                format!("topic {topic:?} does not exist"),
+            );
+        };
+        let n = t.partitions.len() as u32;
+        let g = self
+            .groups
+            .entry(group.clone())
+            .or_insert_with(|| GroupRecord {
+                topic: topic.clone(),
+                generation: 0,
+                members: BTreeMap::new(),
+            });
+        if g.topic != topic {
+            return error(
+                ErrorCode::Conflict,
+                format!(
+                    "consumer group {group:?} consumes topic {:?}, not {topic:?}",
+                    g.topic
+                ),
+            );
+        }
+        if let std::collections::btree_map::Entry::Vacant(e) = g.members.entry(consumer_id) {
+            e.insert(Vec::new());
+            g.generation += 1;
+            placement::assign_partitions(&mut g.members, n);
+        }
+        MetaResponse::Assignment(
+            self.assignment(&group, consumer_id)
+                .expect("member just added"),
+        )
+    }
+
+    fn rebalance(&mut self, group: &str) {
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
+        let n = self
+            .topics
+            .get(&g.topic)
+            .map_or(0, |t| t.partitions.len() as u32);
+        placement::assign_partitions(&mut g.members, n);
+    }
+
+    /// A member's current assignment, if it is in the group.
+    pub fn assignment(&self, group: &str, consumer_id: Uuid) -> Option<ConsumerAssignment> {
+        let g = self.groups.get(group)?;
+        let partitions = g.members.get(&consumer_id)?.clone();
+        Some(ConsumerAssignment {
+            generation: g.generation,
+            partitions,
+        })
+    }
+
+    fn partition_mut(&mut self, group: Uuid) -> Option<&mut PartitionRecord> {
+        self.topics
+            .values_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .find(|p| p.group_id == group)
+    }
+
+    /// `(topic, index, partition)` of a group id.
+    pub fn find_group(&self, group: Uuid) -> Option<(&str, u32, &PartitionRecord)> {
+        self.topics.iter().find_map(|(name, t)| {
+            t.partitions
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.group_id == group)
+                .map(|(i, p)| (name.as_str(), i as u32, p))
+        })
+    }
+
+    /// Client address of a broker.
+    pub fn api_addr(&self, broker: u64) -> Option<&str> {
+        self.brokers
+            .get(&broker)
+            .map(|b| b.member.api_addr.as_str())
+    }
+}
+
+fn error(code: ErrorCode, message: String) -> MetaResponse {
+    MetaResponse::Error { code, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(meta: &mut ClusterMeta, name: &str, n: u32) {
+        let partitions = (0..n).map(|_| (Uuid::new_v4(), vec![1, 2, 3])).collect();
+        let r = meta.apply(MetaCommand::CreateTopic {
+            name: name.into(),
+            replication_factor: 3,
+            created_ms: 0,
+            partitions,
+        });
+        assert_eq!(r, MetaResponse::Ok);
+    }
+
+    fn join(meta: &mut ClusterMeta, c: Uuid) -> ConsumerAssignment {
+        match meta.apply(MetaCommand::JoinGroup {
+            group: "g".into(),
+            topic: "t".into(),
+            consumer_id: c,
+        }) {
+            MetaResponse::Assignment(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn duplicate_topic_is_refused() {
+        let mut m = ClusterMeta::default();
+        topic(&mut m, "t", 2);
+        let r = m.apply(MetaCommand::CreateTopic {
+            name: "t".into(),
+            replication_factor: 3,
+            created_ms: 0,
+            partitions: vec![],
+        });
+        assert!(matches!(
+            r,
+            MetaResponse::Error {
+                code: ErrorCode::TopicExists,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn joins_and_leaves_rebalance_with_new_generations() {
+        let mut m = ClusterMeta::default();
+        topic(&mut m, "t", 6);
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(
+            join(&mut m, a),
+            ConsumerAssignment {
+                generation: 1,
+                partitions: (0..6).collect()
+            }
+        );
+        let second = join(&mut m, b);
+        assert_eq!(second.generation, 2);
+        let first = m.assignment("g", a).unwrap();
+        assert_eq!(first.partitions.len() + second.partitions.len(), 6);
+        assert!(
+            first
+                .partitions
+                .iter()
+                .all(|p| !second.partitions.contains(p)),
+            "no overlap"
+        );
+        assert_eq!(join(&mut m, b).generation, 2, "rejoining changes nothing");
+        m.apply(MetaCommand::LeaveGroup {
+            group: "g".into(),
+            consumer_ids: vec![b],
+        });
+        assert_eq!(
+            m.assignment("g", a).unwrap(),
+            ConsumerAssignment {
+                generation: 3,
+                partitions: (0..6).collect()
+            }
+        );
+    }
+
+    #[test]
+    fn dead_broker_loses_leadership_and_deleted_topics_leave_tombstones() {
+        let mut m = ClusterMeta::default();
+        topic(&mut m, "t", 1);
+        let g = m.topics["t"].partitions[0].group_id;
+        m.apply(MetaCommand::SetLeaders {
+            leaders: vec![(g, Some(2))],
+        });
+        m.apply(MetaCommand::SetBrokerAlive {
+            id: 2,
+            alive: false,
+        });
+        assert_eq!(m.topics["t"].partitions[0].leader, None);
+        m.apply(MetaCommand::DeleteTopic { name: "t".into() });
+        assert!(m.removed_groups.contains(&g) && m.topics.is_empty());
+    }
+}

@@ -1,0 +1,112 @@
+//! The metadata Raft group's type config and the commands in its log.
+
+use std::fmt;
+
+use raftbus_protocol::ErrorCode;
+use raftbus_protocol::api::Member;
+use raftbus_protocol::meta::ConsumerAssignment;
+use raftbus_raft::NodeAddr;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::store::MetaStateMachine;
+
+openraft::declare_raft_types!(
+    /// Type config of the managers' metadata group.
+    pub MetaConfig:
+        D = MetaCommand,
+        R = MetaResponse,
+        NodeId = u64,
+        Node = NodeAddr,
+);
+
+/// The metadata group's Raft handle.
+pub type MetaRaft = openraft::Raft<MetaConfig, MetaStateMachine>;
+
+/// The one metadata group's id (all managers host exactly this group).
+pub const META_GROUP: Uuid = Uuid::nil();
+
+/// A metadata change. Only state changes go through the log; liveness stays in memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetaCommand {
+    /// A broker appeared or changed addresses; marks it alive.
+    UpsertBroker {
+        /// Its id and addresses.
+        member: Member,
+    },
+    /// A broker missed its heartbeats (or came back).
+    SetBrokerAlive {
+        /// Broker id.
+        id: u64,
+        /// New liveness.
+        alive: bool,
+    },
+    /// A topic with its placement, decided by the write manager.
+    CreateTopic {
+        /// Name.
+        name: String,
+        /// Replicas per partition.
+        replication_factor: u32,
+        /// Creation time.
+        created_ms: u64,
+        /// Per partition: group id and replica broker ids.
+        partitions: Vec<(Uuid, Vec<u64>)>,
+    },
+    /// Deletes a topic; its group ids become tombstones.
+    DeleteTopic {
+        /// Name.
+        name: String,
+    },
+    /// Leaders reported by broker heartbeats changed.
+    SetLeaders {
+        /// `(group, leader)`.
+        leaders: Vec<(Uuid, Option<u64>)>,
+    },
+    /// A producer registered.
+    RegisterProducer {
+        /// Its id.
+        producer_id: Uuid,
+        /// Topic.
+        topic: String,
+        /// When.
+        at_ms: u64,
+    },
+    /// A consumer joins a group (rebalances when new).
+    JoinGroup {
+        /// Group.
+        group: String,
+        /// Topic.
+        topic: String,
+        /// Consumer.
+        consumer_id: Uuid,
+    },
+    /// Consumers left or timed out (rebalances).
+    LeaveGroup {
+        /// Group.
+        group: String,
+        /// Consumers removed.
+        consumer_ids: Vec<Uuid>,
+    },
+}
+
+impl fmt::Display for MetaCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// Result of applying a [`MetaCommand`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetaResponse {
+    /// Applied.
+    Ok,
+    /// Refused deterministically.
+    Error {
+        /// Stable code.
+        code: ErrorCode,
+        /// Why.
+        message: String,
+    },
+    /// The joining consumer's assignment.
+    Assignment(ConsumerAssignment),
+}

@@ -1,0 +1,200 @@
+//! Start-up and graceful shutdown of a manager.
+//!
+//! Start: pool, migrations, metadata state machine, Raft (the lowest-id manager initializes a
+//! pristine group with every peer), listeners, loops. Shutdown: cancel loops and await them,
+//! stop the API, shut Raft down, stop the Raft listener, close the pool.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpServer, web};
+use raftbus_raft::server::GroupLookup;
+use raftbus_raft::{NetworkFactory, NodeAddr, PgLogStore, Router};
+use raftbus_sdk::BrokerClient;
+use sqlx::postgres::PgPoolOptions;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::api;
+use crate::error::ManagerError;
+use crate::liveness::Liveness;
+use crate::node::Manager;
+use crate::raft::{META_GROUP, MetaConfig, MetaRaft};
+use crate::settings::Settings;
+use crate::store::MetaStateMachine;
+use crate::tasks;
+
+/// Routes Raft RPCs for the single metadata group.
+struct MetaLookup {
+    id: u64,
+    raft: MetaRaft,
+}
+
+impl GroupLookup<MetaConfig, MetaStateMachine> for MetaLookup {
+    fn node_id(&self) -> u64 {
+        self.id
+    }
+
+    fn raft(&self, group: Uuid) -> Option<MetaRaft> {
+        (group == META_GROUP).then(|| self.raft.clone())
+    }
+}
+
+async fn connect(s: &Settings) -> Result<sqlx::PgPool, ManagerError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = PgPoolOptions::new()
+            .max_connections(s.database.max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&s.database.url)
+            .await;
+        match r {
+            Ok(p) => return Ok(p),
+            Err(e @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut))
+                if Instant::now() < deadline =>
+            {
+                tracing::warn!(error = %e, "database not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Migrations of a manager database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/manager");
+
+/// Runs a manager until SIGINT or SIGTERM.
+pub async fn run(settings: Settings) -> Result<(), ManagerError> {
+    let settings = Arc::new(settings);
+    let peers = settings.peers()?;
+    let db = connect(&settings).await?;
+    raftbus_raft::migrate(&raftbus_raft::MIGRATOR, &db).await?;
+    raftbus_raft::migrate(&MIGRATOR, &db).await?;
+
+    let router = Router::new(Duration::from_millis(500), Duration::from_millis(200));
+    let (sm, meta) = MetaStateMachine::open(db.clone()).await?;
+    let network = NetworkFactory {
+        router: router.clone(),
+        group: META_GROUP,
+    };
+    let log = PgLogStore::<MetaConfig>::new(db.clone(), META_GROUP);
+    let raft = MetaRaft::new(
+        settings.node.id,
+        Arc::new(settings.raft_config()?),
+        network,
+        log,
+        sm,
+    )
+    .await
+    .map_err(|e| ManagerError::Raft(e.to_string()))?;
+    let lowest = peers.iter().map(|p| p.id).min();
+    if lowest == Some(settings.node.id)
+        && !raft
+            .is_initialized()
+            .await
+            .map_err(|e| ManagerError::Raft(e.to_string()))?
+    {
+        let nodes: BTreeMap<u64, NodeAddr> = peers
+            .iter()
+            .map(|p| {
+                (
+                    p.id,
+                    NodeAddr {
+                        raft_addr: p.raft_addr.clone(),
+                        api_addr: p.api_addr.clone(),
+                    },
+                )
+            })
+            .collect();
+        if let Err(e) = raft.initialize(nodes).await {
+            tracing::info!(error = %e, "metadata group initialize skipped");
+        }
+    }
+
+    let http = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .connect_timeout(Duration::from_millis(700))
+        .timeout(Duration::from_secs(15))
+        .no_proxy()
+        .build()
+        .map_err(|e| ManagerError::Raft(e.to_string()))?;
+    let m = Arc::new(Manager {
+        id: settings.node.id,
+        settings: settings.clone(),
+        peers,
+        raft: raft.clone(),
+        meta,
+        liveness: Liveness::default(),
+        http,
+        brokers: BrokerClient::new(Duration::from_secs(10)),
+    });
+
+    let lookup = Arc::new(MetaLookup {
+        id: settings.node.id,
+        raft: raft.clone(),
+    });
+    let raft_server = HttpServer::new(move || {
+        App::new().configure(|cfg| raftbus_raft::server::configure(cfg, lookup.clone()))
+    })
+    .workers(1)
+    .disable_signals()
+    // Clients keep HTTP/2 connections open; do not let them hold a shutdown for 30 s.
+    .shutdown_timeout(3)
+    .bind_auto_h2c(&settings.server.raft_addr)
+    .map_err(|source| ManagerError::Bind {
+        addr: settings.server.raft_addr.clone(),
+        source,
+    })?
+    .run();
+    let data = web::Data::from(m.clone());
+    let api_server =
+        HttpServer::new(move || App::new().configure(|cfg| api::configure(cfg, data.clone())))
+            .workers(settings.server.workers)
+            .disable_signals()
+            // Clients keep HTTP/2 connections open; do not let them hold a shutdown for 30 s.
+            .shutdown_timeout(3)
+            .bind_auto_h2c(&settings.server.api_addr)
+            .map_err(|source| ManagerError::Bind {
+                addr: settings.server.api_addr.clone(),
+                source,
+            })?
+            .run();
+    let (raft_handle, api_handle) = (raft_server.handle(), api_server.handle());
+    let raft_task = tokio::spawn(raft_server);
+    let api_task = tokio::spawn(api_server);
+
+    let cancel = CancellationToken::new();
+    let every =
+        Duration::from_millis(settings.heartbeat.interval_ms / 2).max(Duration::from_millis(100));
+    let loops = vec![
+        tasks::reap::spawn(m.clone(), every, cancel.clone()),
+        tasks::fence::spawn(m.clone(), Duration::from_millis(500), cancel.clone()),
+    ];
+    tracing::info!(node = settings.node.id, api = %settings.server.api_addr, raft = %settings.server.raft_addr, "manager ready");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    cancel.cancel();
+    for l in loops {
+        let _ = l.await;
+    }
+    api_handle.stop(true).await;
+    if let Err(e) = raft.shutdown().await {
+        tracing::warn!(error = %e, "raft shutdown failed");
+    }
+    raft_handle.stop(true).await;
+    let _ = tokio::join!(raft_task, api_task);
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

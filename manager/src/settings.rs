@@ -1,0 +1,361 @@
+//! Manager settings: defaults < TOML file (`--config`) < `RAFTBUS_<SECTION>__<KEY>` environment
+//! < flags. Validated at start-up; errors name the key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use config::{Config, Environment, File};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ManagerError;
+
+/// Flags of `manager serve`; each overrides the matching setting.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// TOML settings file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Node id (`node.id`), one of the ids in `cluster.peers`.
+    #[arg(long)]
+    pub node_id: Option<u64>,
+    /// Client API listen address (`server.api_addr`).
+    #[arg(long)]
+    pub api_addr: Option<String>,
+    /// Raft RPC listen address (`server.raft_addr`).
+    #[arg(long)]
+    pub raft_addr: Option<String>,
+    /// Postgres URL of this manager's own database (`database.url`).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// All managers as `id/api_addr/raft_addr,...` (`cluster.peers`).
+    #[arg(long)]
+    pub peers: Option<String>,
+}
+
+/// All manager settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Identity.
+    pub node: NodeSettings,
+    /// Listeners.
+    pub server: ServerSettings,
+    /// This manager's database.
+    pub database: DatabaseSettings,
+    /// The metadata group's members.
+    pub cluster: ClusterSettings,
+    /// Raft timings.
+    pub raft: RaftSettings,
+    /// Liveness of brokers, producers and consumers.
+    pub heartbeat: HeartbeatSettings,
+    /// Topic defaults.
+    pub topics: TopicSettings,
+}
+
+/// `[node]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeSettings {
+    /// This manager's id, > 0 and listed in `cluster.peers`.
+    pub id: u64,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Client/admin API listen address.
+    pub api_addr: String,
+    /// Raft RPC listen address.
+    pub raft_addr: String,
+    /// Worker threads per listener.
+    pub workers: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            api_addr: "127.0.0.1:9081".into(),
+            raft_addr: "127.0.0.1:9181".into(),
+            workers: 2,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Postgres URL; one database per manager.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "postgres://postgres@127.0.0.1:5432/raftbus_manager".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+/// `[cluster]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Every manager as `id/api_addr/raft_addr`, comma-separated. The lowest id initializes the
+    /// metadata group on first start.
+    pub peers: String,
+}
+
+/// One manager peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Node id.
+    pub id: u64,
+    /// Client API address.
+    pub api_addr: String,
+    /// Raft address.
+    pub raft_addr: String,
+}
+
+/// `[raft]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaftSettings {
+    /// Leader heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// Election timeout lower bound.
+    pub election_min_ms: u64,
+    /// Election timeout upper bound.
+    pub election_max_ms: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 250,
+            election_min_ms: 1_000,
+            election_max_ms: 2_000,
+        }
+    }
+}
+
+/// `[heartbeat]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeartbeatSettings {
+    /// How often brokers, producers and consumers are expected to heartbeat.
+    pub interval_ms: u64,
+    /// Silence after which a broker is marked dead and a consumer leaves its group.
+    pub timeout_ms: u64,
+}
+
+impl Default for HeartbeatSettings {
+    fn default() -> Self {
+        Self {
+            interval_ms: 1_000,
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+/// `[topics]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicSettings {
+    /// Create unknown topics on first use by a client that asks for it.
+    pub auto_create: bool,
+    /// Partitions of a topic created without a count.
+    pub default_partitions: u32,
+    /// Replication factor of a topic created without one.
+    pub default_replication_factor: u32,
+}
+
+impl Default for TopicSettings {
+    fn default() -> Self {
+        Self {
+            auto_create: true,
+            default_partitions: 3,
+            default_replication_factor: 3,
+        }
+    }
+}
+
+impl Settings {
+    /// Layers defaults, file, environment and flags, then validates.
+    pub fn load(args: &ServeArgs) -> Result<Self, ManagerError> {
+        Self::load_from(args, None)
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (tests).
+    pub fn load_from(
+        args: &ServeArgs,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ManagerError> {
+        let mut b = Config::builder().add_source(Config::try_from(&Settings::default())?);
+        if let Some(path) = &args.config {
+            b = b.add_source(File::from(path.as_path()).required(true));
+        }
+        b = b.add_source(
+            Environment::with_prefix("RAFTBUS")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .source(env),
+        );
+        b = b
+            .set_override_option("node.id", args.node_id)?
+            .set_override_option("server.api_addr", args.api_addr.clone())?
+            .set_override_option("server.raft_addr", args.raft_addr.clone())?
+            .set_override_option("database.url", args.database_url.clone())?
+            .set_override_option("cluster.peers", args.peers.clone())?;
+        let s: Settings = b.build()?.try_deserialize()?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Parsed `cluster.peers`.
+    pub fn peers(&self) -> Result<Vec<Peer>, ManagerError> {
+        let bad = |reason: String| ManagerError::InvalidConfig {
+            key: "cluster.peers".into(),
+            reason,
+        };
+        let mut peers = Vec::new();
+        for entry in self
+            .cluster
+            .peers
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            let parts: Vec<&str> = entry.split('/').collect();
+            let [id, api, raft] = parts[..] else {
+                return Err(bad(format!("{entry:?} is not id/api_addr/raft_addr")));
+            };
+            let id = id
+                .parse::<u64>()
+                .ok()
+                .filter(|&i| i > 0)
+                .ok_or_else(|| bad(format!("bad id in {entry:?}")))?;
+            if peers.iter().any(|p: &Peer| p.id == id) {
+                return Err(bad(format!("id {id} listed twice")));
+            }
+            peers.push(Peer {
+                id,
+                api_addr: api.into(),
+                raft_addr: raft.into(),
+            });
+        }
+        if peers.is_empty() {
+            return Err(bad(
+                "must list the managers (id/api_addr/raft_addr,...)".into()
+            ));
+        }
+        Ok(peers)
+    }
+
+    /// Checks what the types cannot express.
+    pub fn validate(&self) -> Result<(), ManagerError> {
+        let bad = |key: &str, reason: String| {
+            Err(ManagerError::InvalidConfig {
+                key: key.into(),
+                reason,
+            })
+        };
+        if self.node.id == 0 {
+            return bad(
+                "node.id",
+                "must be set to a positive integer (--node-id or RAFTBUS_NODE__ID)".into(),
+            );
+        }
+        for (key, v) in [
+            ("server.api_addr", &self.server.api_addr),
+            ("server.raft_addr", &self.server.raft_addr),
+        ] {
+            if v.parse::<SocketAddr>().is_err() {
+                return bad(key, format!("{v:?} is not an ip:port address"));
+            }
+        }
+        if !self.peers()?.iter().any(|p| p.id == self.node.id) {
+            return bad(
+                "cluster.peers",
+                format!("does not list this manager's id {}", self.node.id),
+            );
+        }
+        let r = &self.raft;
+        if r.heartbeat_ms == 0
+            || r.election_min_ms < 2 * r.heartbeat_ms
+            || r.election_max_ms <= r.election_min_ms
+        {
+            return bad(
+                "raft.election_min_ms",
+                "need 2 * heartbeat_ms <= election_min_ms < election_max_ms".into(),
+            );
+        }
+        if self.heartbeat.interval_ms == 0
+            || self.heartbeat.timeout_ms <= self.heartbeat.interval_ms
+        {
+            return bad(
+                "heartbeat.timeout_ms",
+                "must be greater than heartbeat.interval_ms".into(),
+            );
+        }
+        if self.topics.default_partitions == 0 || self.topics.default_replication_factor == 0 {
+            return bad(
+                "topics.default_partitions",
+                "defaults must be positive".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// openraft configuration of the metadata group.
+    pub fn raft_config(&self) -> Result<openraft::Config, ManagerError> {
+        openraft::Config {
+            cluster_name: "raftbus-metadata".into(),
+            heartbeat_interval: self.raft.heartbeat_ms,
+            election_timeout_min: self.raft.election_min_ms,
+            election_timeout_max: self.raft.election_max_ms,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(5_000),
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| ManagerError::InvalidConfig {
+            key: "raft".into(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ServeArgs {
+        ServeArgs {
+            node_id: Some(2),
+            peers: Some("1/a:1/a:2, 2/b:1/b:2,3/c:1/c:2".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn peers_parse_and_must_include_self() {
+        let s = Settings::load_from(&args(), Some(Default::default())).unwrap();
+        assert_eq!(s.peers().unwrap().len(), 3);
+        let mut a = args();
+        a.node_id = Some(9);
+        let e = Settings::load_from(&a, Some(Default::default()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cluster.peers"), "{e}");
+        a.peers = Some("1/a:1".into());
+        let e = Settings::load_from(&a, Some(Default::default()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("id/api_addr/raft_addr"), "{e}");
+    }
+}

@@ -1,0 +1,335 @@
+//! Client of the managers' API: cluster status, topics, consumer groups, producer and consumer
+//! registration. Every manager serves every route (followers forward writes to the write
+//! manager), so any one live manager suffices: calls fail over between the bootstrap addresses.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use raftbus_protocol::meta::{
+    BrokerInfo, ConsumerAssignment, ConsumerHeartbeat, CreateTopicRequest, GroupInfo, ManagerInfo,
+    ProducerHeartbeat, TopicInfo, TopicMetadata,
+};
+use reqwest::{RequestBuilder, Response, Url};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::SdkError;
+use crate::broker::{json, ok};
+
+/// Connect timeout per manager: short, so a dead manager costs little before failing over.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Request timeout; calls that wait server-side (topic creation) add their wait to it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// HTTP client of the managers. Remembers which manager answered last and asks it first.
+#[derive(Debug)]
+pub struct Admin {
+    http: reqwest::Client,
+    managers: Vec<String>,
+    /// Index into `managers` of the last manager that answered (success or API error).
+    last_good: AtomicUsize,
+}
+
+impl Admin {
+    /// A client of the managers listed in `bootstrap`: comma-separated `host:port` or
+    /// `http://host:port` entries. Fails with [`SdkError::InvalidArgument`] naming the bad entry
+    /// on an empty list, an `https://` (unsupported) or otherwise unparsable address.
+    pub fn new(bootstrap: &str) -> Result<Admin, SdkError> {
+        let managers = parse_bootstrap(bootstrap)?;
+        let http = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .tcp_nodelay(true)
+            .no_proxy()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| SdkError::InvalidArgument(format!("cannot build HTTP client: {e}")))?;
+        Ok(Admin {
+            http,
+            managers,
+            last_good: AtomicUsize::new(0),
+        })
+    }
+
+    /// The normalized (`host:port`) manager addresses this client uses.
+    pub fn bootstrap(&self) -> &[String] {
+        &self.managers
+    }
+
+    /// Every manager with its role and health, as seen by the answering manager.
+    pub async fn managers(&self) -> Result<Vec<ManagerInfo>, SdkError> {
+        self.call("/v1/managers", &[], |h, u| h.get(u)).await
+    }
+
+    /// Every broker the managers know, alive or not.
+    pub async fn brokers(&self) -> Result<Vec<BrokerInfo>, SdkError> {
+        self.call("/v1/brokers", &[], |h, u| h.get(u)).await
+    }
+
+    /// Creates a topic. With `wait_ready`, the manager waits up to that long for every
+    /// partition to elect a leader before answering; check [`TopicInfo::ready`] either way.
+    pub async fn create_topic(
+        &self,
+        req: &CreateTopicRequest,
+        wait_ready: Option<Duration>,
+    ) -> Result<TopicInfo, SdkError> {
+        let wait = wait_ready.filter(|w| !w.is_zero());
+        self.call("/v1/topics", &[], |h, u| {
+            let r = h.post(u).json(req);
+            match wait {
+                Some(w) => r
+                    .query(&[("wait_ms", w.as_millis().min(u64::MAX as u128) as u64)])
+                    .timeout(REQUEST_TIMEOUT.saturating_add(w)),
+                None => r,
+            }
+        })
+        .await
+    }
+
+    /// Every topic with its partitions.
+    pub async fn list_topics(&self) -> Result<Vec<TopicInfo>, SdkError> {
+        self.call("/v1/topics", &[], |h, u| h.get(u)).await
+    }
+
+    /// One topic with placement, leaders and log end offsets of its partitions.
+    pub async fn describe_topic(&self, name: &str) -> Result<TopicInfo, SdkError> {
+        self.call("/v1/topics", &[name], |h, u| h.get(u)).await
+    }
+
+    /// Deletes a topic; brokers drop its replicas on their next heartbeat.
+    pub async fn delete_topic(&self, name: &str) -> Result<(), SdkError> {
+        self.call_unit("/v1/topics", &[name], |h, u| h.delete(u))
+            .await
+    }
+
+    /// Where the partitions of `topic` live, creating the topic with defaults first when
+    /// `auto_create` is set and the managers allow it.
+    pub async fn metadata(
+        &self,
+        topic: &str,
+        auto_create: bool,
+    ) -> Result<TopicMetadata, SdkError> {
+        self.call("/v1/metadata", &[topic], |h, u| {
+            h.get(u).query(&[("auto_create", auto_create)])
+        })
+        .await
+    }
+
+    /// Every consumer group.
+    pub async fn groups(&self) -> Result<Vec<GroupInfo>, SdkError> {
+        self.call("/v1/groups", &[], |h, u| h.get(u)).await
+    }
+
+    /// One consumer group with its members' partitions.
+    pub async fn group(&self, name: &str) -> Result<GroupInfo, SdkError> {
+        self.call("/v1/groups", &[name], |h, u| h.get(u)).await
+    }
+
+    /// Joins a consumer group; the answer is this consumer's partitions and generation.
+    pub async fn join_group(&self, hb: &ConsumerHeartbeat) -> Result<ConsumerAssignment, SdkError> {
+        self.call("/v1/consumers", &[], |h, u| h.post(u).json(hb))
+            .await
+    }
+
+    /// Keeps a consumer in its group; the answer reflects any rebalance since the last call.
+    pub async fn consumer_heartbeat(
+        &self,
+        hb: &ConsumerHeartbeat,
+    ) -> Result<ConsumerAssignment, SdkError> {
+        self.call("/v1/heartbeat/consumer", &[], |h, u| h.post(u).json(hb))
+            .await
+    }
+
+    /// Leaves a consumer group at once (instead of waiting for the heartbeat timeout).
+    pub async fn leave_group(&self, group: &str, consumer_id: Uuid) -> Result<(), SdkError> {
+        let id = consumer_id.to_string();
+        self.call_unit("/v1/consumers", &[group, &id], |h, u| h.delete(u))
+            .await
+    }
+
+    /// Registers an idempotent producer for a topic.
+    pub async fn register_producer(&self, hb: &ProducerHeartbeat) -> Result<(), SdkError> {
+        self.call_unit("/v1/producers", &[], |h, u| h.post(u).json(hb))
+            .await
+    }
+
+    /// Keeps a producer registration alive.
+    pub async fn producer_heartbeat(&self, hb: &ProducerHeartbeat) -> Result<(), SdkError> {
+        self.call_unit("/v1/heartbeat/producer", &[], |h, u| h.post(u).json(hb))
+            .await
+    }
+
+    /// [`Self::send`], then decodes the JSON answer.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        names: &[&str],
+        build: impl Fn(&reqwest::Client, Url) -> RequestBuilder,
+    ) -> Result<T, SdkError> {
+        let (addr, resp) = self.send(path, names, build).await?;
+        json(addr, Ok(resp)).await
+    }
+
+    /// [`Self::send`], ignoring whatever body a successful answer has.
+    async fn call_unit(
+        &self,
+        path: &str,
+        names: &[&str],
+        build: impl Fn(&reqwest::Client, Url) -> RequestBuilder,
+    ) -> Result<(), SdkError> {
+        let (_, resp) = self.send(path, names, build).await?;
+        // Drain the body so the stream ends cleanly; its content does not matter.
+        let _ = resp.bytes().await;
+        Ok(())
+    }
+
+    /// Sends the request built by `build` for `path` + percent-encoded `names` to the managers,
+    /// starting with the last one that answered. Moves on only on transport errors; an answer
+    /// (even an error status) is final. Returns the answering address with the response.
+    async fn send(
+        &self,
+        path: &str,
+        names: &[&str],
+        build: impl Fn(&reqwest::Client, Url) -> RequestBuilder,
+    ) -> Result<(&str, Response), SdkError> {
+        for name in names {
+            if name.is_empty() || *name == "." || *name == ".." {
+                return Err(SdkError::InvalidArgument(format!("invalid name {name:?}")));
+            }
+        }
+        let n = self.managers.len();
+        let start = self.last_good.load(Ordering::Relaxed);
+        let mut last_err = None;
+        for i in 0..n {
+            let idx = (start + i) % n;
+            let addr = self.managers[idx].as_str();
+            let url = endpoint(addr, path, names)?;
+            match ok(addr, build(&self.http, url).send().await).await {
+                Err(e @ SdkError::Transport { .. }) => {
+                    tracing::debug!(manager = addr, error = %e, "manager unreachable, trying next");
+                    last_err = Some(e);
+                }
+                answered => {
+                    self.last_good.store(idx, Ordering::Relaxed);
+                    return answered.map(|resp| (addr, resp));
+                }
+            }
+        }
+        Err(last_err.unwrap_or_else(|| SdkError::InvalidArgument("no manager address".into())))
+    }
+}
+
+/// `http://{addr}{path}/{names...}` with each name percent-encoded as one path segment.
+fn endpoint(addr: &str, path: &str, names: &[&str]) -> Result<Url, SdkError> {
+    let bad = |e: &dyn std::fmt::Display| SdkError::InvalidArgument(format!("bad URL: {e}"));
+    let mut url = Url::parse(&format!("http://{addr}{path}")).map_err(|e| bad(&e))?;
+    url.path_segments_mut()
+        .map_err(|()| bad(&"URL cannot have a path"))?
+        .extend(names);
+    Ok(url)
+}
+
+/// Splits and normalizes a bootstrap list to `host:port` entries (empty items are skipped).
+fn parse_bootstrap(list: &str) -> Result<Vec<String>, SdkError> {
+    let managers = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(parse_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+    if managers.is_empty() {
+        return Err(SdkError::InvalidArgument(
+            "no manager address given (expected host:port[,host:port...])".into(),
+        ));
+    }
+    Ok(managers)
+}
+
+fn parse_entry(raw: &str) -> Result<String, SdkError> {
+    let bad = |why: &str| SdkError::InvalidArgument(format!("bad manager address {raw:?}: {why}"));
+    let s = match raw.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("http://") => &raw[7..],
+        _ if raw.contains("://") => return Err(bad("only http:// is supported")),
+        _ => raw,
+    };
+    let s = s.trim_end_matches('/');
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected host:port"))?;
+    if host.is_empty()
+        || host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "/?#@\\".contains(c))
+    {
+        return Err(bad("bad host"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p != 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
+        _ => return Err(bad("bad port")),
+    }
+    Url::parse(&format!("http://{s}/")).map_err(|e| bad(&e.to_string()))?;
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(s: &str) -> String {
+        match parse_bootstrap(s) {
+            Err(SdkError::InvalidArgument(m)) => m,
+            other => panic!("{s:?} should be rejected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bootstrap_accepts_host_port_and_http() {
+        let ok = |s: &str| parse_bootstrap(s).unwrap();
+        assert_eq!(ok("127.0.0.1:9000"), ["127.0.0.1:9000"]);
+        assert_eq!(
+            ok(" http://a:1/ , HTTP://b.c:2,d:3,"),
+            ["a:1", "b.c:2", "d:3"]
+        );
+        assert_eq!(ok("[::1]:80"), ["[::1]:80"]);
+    }
+
+    #[test]
+    fn bootstrap_rejects_bad_entries_naming_them() {
+        assert!(rejected("").contains("no manager address"));
+        assert!(rejected(" , ").contains("no manager address"));
+        assert!(rejected("a:1,https://b:2").contains("https://b:2"));
+        assert!(rejected("ftp://a:1").contains("only http://"));
+        for bad in [
+            "x",
+            ":80",
+            "a:",
+            "a:0",
+            "a:99999",
+            "a:+1",
+            "a b:1",
+            "http://a:1/x",
+            "::1:8",
+        ] {
+            assert!(rejected(bad).contains(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn endpoint_encodes_names() {
+        let u = endpoint("a:1", "/v1/consumers", &["g/1", "x y"]).unwrap();
+        assert_eq!(u.as_str(), "http://a:1/v1/consumers/g%2F1/x%20y");
+    }
+
+    #[tokio::test]
+    async fn bad_names_fail_without_network_and_all_down_gives_last_error() {
+        let admin = Admin::new("127.0.0.1:1,127.0.0.1:2").unwrap();
+        for name in ["", ".", ".."] {
+            let err = admin.describe_topic(name).await.unwrap_err();
+            assert!(matches!(err, SdkError::InvalidArgument(_)), "{err:?}");
+        }
+        match admin.list_topics().await {
+            Err(SdkError::Transport { addr, .. }) => assert_eq!(addr, "127.0.0.1:2"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
