@@ -187,15 +187,20 @@ wait_healthy() {
 # Creates the demo topic through the managers (they place replicas; brokers pick them up on
 # their next heartbeat). An existing topic is fine: `up` may be run again.
 create_topic() {
-    local topic="$1" partitions="$2" out
-    if out="$("$BIN_DIR/manager" --bootstrap "$(bootstrap)" topic create "$topic" \
-        --partitions "$partitions" --replication-factor "$((BROKERS < 3 ? BROKERS : 3))" --wait-ms 30000 2>&1)"; then
-        say "$out"
-    elif [[ "$out" == *already\ exists* ]]; then
-        say "topic $topic exists"
-    else
-        die "creating topic $topic failed: $out"
-    fi
+    local topic="$1" partitions="$2" out deadline=$((SECONDS + 30))
+    while :; do # bounded retry while the managers elect a write manager / brokers register
+        if out="$("$BIN_DIR/manager" --bootstrap "$(bootstrap)" topic create "$topic" \
+            --partitions "$partitions" --replication-factor "$((BROKERS < 3 ? BROKERS : 3))" --wait-ms 30000 2>&1)"; then
+            say "$out"
+            return
+        elif [[ "$out" == *already\ exists* ]]; then
+            say "topic $topic exists"
+            return
+        elif [[ "$out" != *not_leader* && "$out" != *insufficient_brokers* ]] || ((SECONDS >= deadline)); then
+            die "creating topic $topic failed: $out"
+        fi
+        sleep 0.5
+    done
 }
 
 # ---- print_usage: how to talk to the cluster --------------------------------------------------

@@ -51,9 +51,31 @@ pub struct ProduceJsonRequest {
     pub records: Vec<JsonRecord>,
 }
 
+/// When a produce is answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Acks {
+    /// After Raft commit (durable on a majority); the answer carries the offsets.
+    #[default]
+    All,
+    /// As soon as the leader accepted the batch into its Raft pipeline: not yet durable, no
+    /// offsets (HTTP 202 with [`AcceptedResponse`]). A leader crash can lose it.
+    Leader,
+}
+
+/// Reply to an `acks=leader` produce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedResponse {
+    /// Records in the accepted batch.
+    pub record_count: u32,
+}
+
 /// Query parameters of a produce request (both body formats).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProduceParams {
+    /// Acknowledgement mode (default `all`).
+    #[serde(default)]
+    pub acks: Acks,
     /// Idempotent producer id; absent for a non-idempotent send.
     #[serde(default)]
     pub producer_id: Option<Uuid>,

@@ -22,12 +22,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// HTTP client of the managers. Remembers which manager answered last and asks it first.
-#[derive(Debug)]
+/// Cheap to clone; clones share connections and the "last good" manager.
+#[derive(Debug, Clone)]
 pub struct Admin {
     http: reqwest::Client,
-    managers: Vec<String>,
+    managers: std::sync::Arc<Vec<String>>,
     /// Index into `managers` of the last manager that answered (success or API error).
-    last_good: AtomicUsize,
+    last_good: std::sync::Arc<AtomicUsize>,
 }
 
 impl Admin {
@@ -46,8 +47,8 @@ impl Admin {
             .map_err(|e| SdkError::InvalidArgument(format!("cannot build HTTP client: {e}")))?;
         Ok(Admin {
             http,
-            managers,
-            last_good: AtomicUsize::new(0),
+            managers: std::sync::Arc::new(managers),
+            last_good: std::sync::Arc::new(AtomicUsize::new(0)),
         })
     }
 

@@ -79,6 +79,43 @@ impl BrokerClient {
         json(addr, req.send().await).await
     }
 
+    /// Like [`BrokerClient::produce`] with a choice of acknowledgement: with `acks_leader` the
+    /// broker answers once the leader accepted the batch (no offsets: `Ok(None)`), otherwise
+    /// after commit with the base offset.
+    pub async fn produce_acks(
+        &self,
+        addr: &str,
+        topic: &str,
+        partition: u32,
+        batch: Bytes,
+        producer: Option<(Uuid, u64)>,
+        acks_leader: bool,
+    ) -> Result<Option<u64>, SdkError> {
+        if !acks_leader {
+            return Ok(Some(
+                self.produce(addr, topic, partition, batch, producer)
+                    .await?
+                    .base_offset,
+            ));
+        }
+        let mut req = self
+            .http
+            .post(format!(
+                "http://{addr}/v1/partitions/{topic}/{partition}/records"
+            ))
+            .header("content-type", BINARY_CONTENT_TYPE)
+            .query(&[("acks", "leader")])
+            .body(batch);
+        if let Some((id, seq)) = producer {
+            req = req.query(&[
+                ("producer_id", id.to_string()),
+                ("sequence", seq.to_string()),
+            ]);
+        }
+        let _: raftbus_protocol::api::AcceptedResponse = json(addr, req.send().await).await?;
+        Ok(None)
+    }
+
     /// Fetches committed batches from `offset` on, waiting up to `wait` for new ones.
     pub async fn fetch(
         &self,

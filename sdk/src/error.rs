@@ -33,6 +33,20 @@ pub enum SdkError {
     /// The caller passed something invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A record was not acknowledged: its batch was refused, or retries ran past the
+    /// delivery timeout.
+    #[error("delivery to partition {partition} failed: {message}")]
+    Delivery {
+        /// The record's partition.
+        partition: u32,
+        /// The server's code when the last attempt got an answer.
+        code: Option<ErrorCode>,
+        /// What went wrong (the last attempt's error).
+        message: String,
+    },
+    /// The client was closed while the operation was pending.
+    #[error("the client was closed")]
+    Closed,
 }
 
 impl SdkError {
@@ -49,7 +63,10 @@ impl SdkError {
         match self {
             SdkError::Api { body, .. } => body.code.is_retryable(),
             SdkError::Transport { .. } => true,
-            SdkError::Protocol { .. } | SdkError::InvalidArgument(_) => false,
+            SdkError::Protocol { .. }
+            | SdkError::InvalidArgument(_)
+            | SdkError::Delivery { .. }
+            | SdkError::Closed => false,
         }
     }
 

@@ -10,7 +10,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use openraft::error::{ClientWriteError, RaftError};
-use raftbus_protocol::api::{ProduceJsonRequest, ProduceParams, ProduceResponse};
+use raftbus_protocol::api::{
+    AcceptedResponse, Acks, ProduceJsonRequest, ProduceParams, ProduceResponse,
+};
 use raftbus_protocol::{ErrorCode, RecordBatch};
 
 use super::{ApiState, partition, require_leader};
@@ -87,6 +89,18 @@ pub(super) async fn produce(
         records: batch.into_bytes(),
         count,
     };
+    if params.acks == Acks::Leader {
+        // Accepted into the leader's Raft pipeline; not yet durable anywhere.
+        p.raft.client_write_ff(cmd, None).await.map_err(|f| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                format!("{} is stopped: {f}", p.name()),
+            )
+        })?;
+        return Ok(HttpResponse::Accepted().json(AcceptedResponse {
+            record_count: count,
+        }));
+    }
     let resp = write(&state, &p, cmd).await;
     state.metrics.produced(&resp, count, bytes);
     match resp? {

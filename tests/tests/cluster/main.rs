@@ -14,6 +14,7 @@ mod t80_topics;
 mod t81_write_manager_failover;
 mod t82_broker_liveness;
 mod t83_consumer_groups;
+mod t84_sdk;
 
 use bytes::Bytes;
 use raftbus_protocol::RecordBatch;

@@ -1,0 +1,170 @@
+//! One task per partition: batch, sequence, send, retry.
+//!
+//! ### To ensure correctness
+//! - Sequence numbers are assigned when a batch is closed, in order, and never reused for other
+//!   records: a retry resends the *same bytes* with the *same* `(producer id, sequence)`, so
+//!   the broker can recognise it.
+//! - At most `max_in_flight` (<= 8) batches are unacknowledged, within the broker's dedup
+//!   window, so any retry is recognised.
+//! - If a batch fails for good, later sequences of that producer id can never be accepted (the
+//!   broker refuses gaps), so the worker switches to a fresh producer id starting at 0.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use raftbus_protocol::{BatchBuilder, ErrorCode};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{Delivery, Pending, Shared};
+use crate::SdkError;
+
+/// Longest pause between retries of one batch.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The partition worker's loop; ends when the producer is closed and everything is resolved.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    partition: u32,
+    producer_id: Uuid,
+    mut rx: mpsc::Receiver<Pending>,
+) {
+    let cfg = shared.config.clone();
+    let mut id = producer_id;
+    let mut next_seq = 0u64;
+    let mut batch: Vec<Pending> = Vec::new();
+    let mut bytes = 0usize;
+    let mut inflight = FuturesUnordered::new();
+    let mut open = true;
+    loop {
+        let full = bytes >= cfg.batch_bytes;
+        let can_send = inflight.len() < cfg.max_in_flight;
+        let linger_at = batch
+            .first()
+            .map(|p| tokio::time::Instant::from_std(p.enqueued + cfg.linger));
+        let due = !batch.is_empty() && can_send && (full || !open);
+        if due {
+            let records = std::mem::take(&mut batch);
+            bytes = 0;
+            let seq = next_seq;
+            next_seq += 1;
+            inflight.push(send_batch(shared.clone(), partition, id, seq, records));
+            continue;
+        }
+        if !open && batch.is_empty() && inflight.is_empty() {
+            return;
+        }
+        tokio::select! {
+            Some(failed) = inflight.next(), if !inflight.is_empty() => {
+                if failed {
+                    id = Uuid::new_v4();
+                    next_seq = 0;
+                }
+            }
+            r = rx.recv(), if open && !full => match r {
+                Some(p) => {
+                    bytes += p.key.as_ref().map_or(0, Bytes::len) + p.value.len() + 8;
+                    batch.push(p);
+                }
+                None => open = false,
+            },
+            _ = tokio::time::sleep_until(linger_at.unwrap_or_else(tokio::time::Instant::now)), if linger_at.is_some() && can_send => {
+                let records = std::mem::take(&mut batch);
+                bytes = 0;
+                let seq = next_seq;
+                next_seq += 1;
+                inflight.push(send_batch(shared.clone(), partition, id, seq, records));
+            }
+        }
+    }
+}
+
+/// Sends one batch until it is acknowledged, refused, or out of time; resolves its records.
+/// Returns true when the batch failed for good.
+async fn send_batch(
+    shared: Arc<Shared>,
+    partition: u32,
+    id: Uuid,
+    seq: u64,
+    records: Vec<Pending>,
+) -> bool {
+    let cfg = &shared.config;
+    let mut b = BatchBuilder::new(records[0].timestamp_ms);
+    for r in &records {
+        b.push(r.key.as_deref(), &r.value, r.timestamp_ms);
+    }
+    let data = b.finish();
+    let deadline = records[0].enqueued + cfg.delivery_timeout;
+    let producer = cfg.idempotent.then_some((id, seq));
+    let acks_leader = cfg.acks == super::Acks::Leader;
+    let mut backoff = Duration::from_millis(25);
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let err = match shared.routes.leader(partition) {
+            None => {
+                shared.routes.refresh().await;
+                SdkError::Delivery {
+                    partition,
+                    code: Some(ErrorCode::NotLeader),
+                    message: "no known leader".into(),
+                }
+            }
+            Some(addr) => {
+                let r = shared
+                    .client
+                    .produce_acks(
+                        &addr,
+                        &shared.topic,
+                        partition,
+                        data.clone(),
+                        producer,
+                        acks_leader,
+                    )
+                    .await;
+                match r {
+                    Ok(resp) => {
+                        for (i, rec) in records.into_iter().enumerate() {
+                            let offset = resp.map_or(u64::MAX, |base| base + i as u64);
+                            let _ = rec.tx.send(Ok(Delivery { partition, offset }));
+                        }
+                        return false;
+                    }
+                    Err(e) if e.is_retryable() => {
+                        if let Some((_, leader)) = e.leader_hint() {
+                            shared.routes.hint(partition, leader);
+                            if Instant::now() < deadline && attempts < 1_000 {
+                                continue; // a fresh hint: retry at once
+                            }
+                        } else {
+                            shared.routes.forget(partition);
+                            shared.routes.refresh().await;
+                        }
+                        e
+                    }
+                    Err(e) => return fail(records, partition, &e, attempts),
+                }
+            }
+        };
+        if Instant::now() + backoff >= deadline {
+            return fail(records, partition, &err, attempts);
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn fail(records: Vec<Pending>, partition: u32, e: &SdkError, attempts: u32) -> bool {
+    let message = format!("{e} (after {attempts} attempts)");
+    for r in records {
+        let _ = r.tx.send(Err(SdkError::Delivery {
+            partition,
+            code: e.code(),
+            message: message.clone(),
+        }));
+    }
+    true
+}
