@@ -185,6 +185,10 @@ pub struct RaftSettings {
     pub connect_timeout_ms: u64,
     /// Pause before retrying an unreachable peer.
     pub backoff_ms: u64,
+    /// How often followers probe their leaders' Raft ports; a refused connection (the leader
+    /// process is gone) starts an election at once instead of after the election timeout.
+    /// 0 disables the probe.
+    pub leader_probe_ms: u64,
 }
 
 impl Default for RaftSettings {
@@ -197,6 +201,7 @@ impl Default for RaftSettings {
             max_payload_entries: 64,
             connect_timeout_ms: 500,
             backoff_ms: 200,
+            leader_probe_ms: 200,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! [`Registry::shutdown`] stops the groups or after the pool is closed.
 
 pub mod heartbeat;
+pub mod leader_probe;
 
 use std::sync::Arc;
 
@@ -29,6 +30,11 @@ impl Tasks {
         let mut handles = Vec::new();
         if let Some(hb) = heartbeat::Heartbeat::new(settings, registry.clone())? {
             handles.push(("heartbeat", tokio::spawn(hb.run(cancel.child_token()))));
+        }
+        if settings.raft.leader_probe_ms > 0 {
+            let every = std::time::Duration::from_millis(settings.raft.leader_probe_ms);
+            let probe = leader_probe::run(registry.clone(), every, cancel.child_token());
+            handles.push(("leader_probe", tokio::spawn(probe)));
         }
         Ok(Self { cancel, handles })
     }
