@@ -6,12 +6,10 @@
 //! Raft group, stop the Raft listener, close the pool.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use raftbus_raft::Router;
-use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 
 use crate::api::{self, ApiState};
 use crate::error::BrokerError;
@@ -19,38 +17,18 @@ use crate::partition::Registry;
 use crate::settings::Settings;
 use crate::tasks::Tasks;
 
-/// Connects to the broker database, retrying for a while: in containers Postgres may still be
-/// starting when the broker does.
-async fn connect(s: &Settings) -> Result<PgPool, BrokerError> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = PgPoolOptions::new()
-            .max_connections(s.database.max_connections)
-            .acquire_timeout(Duration::from_millis(s.database.acquire_timeout_ms))
-            .connect(&s.database.url)
-            .await;
-        match r {
-            Ok(pool) => return Ok(pool),
-            Err(e) if Instant::now() < deadline && is_transient(&e) => {
-                tracing::warn!(error = %e, "database not reachable yet; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-fn is_transient(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
-        || e.as_database_error()
-            .and_then(|d| d.code())
-            .is_some_and(|c| c == "57P03")
-}
-
 /// Runs a broker until SIGINT or SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     let settings = Arc::new(settings);
-    let db = connect(&settings).await?;
+    let d = &settings.database;
+    let acquire = Duration::from_millis(d.acquire_timeout_ms);
+    let db = raftbus_raft::runtime::connect_db(
+        &d.url,
+        d.max_connections,
+        acquire,
+        Duration::from_secs(30),
+    )
+    .await?;
     crate::migrate(&db).await?;
     let router = Router::new(
         Duration::from_millis(settings.raft.connect_timeout_ms),
@@ -110,7 +88,7 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
         "broker ready"
     );
 
-    shutdown_signal().await;
+    raftbus_raft::runtime::shutdown_signal().await;
     tracing::info!("shutting down");
     tasks.cancel();
     api_handle.stop(true).await;
@@ -121,20 +99,4 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     db.close().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM (containers stop with SIGTERM).
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("install SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -6,13 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use raftbus_raft::server::GroupLookup;
 use raftbus_raft::{NetworkFactory, NodeAddr, PgLogStore, Router};
 use raftbus_sdk::BrokerClient;
-use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -41,27 +40,6 @@ impl GroupLookup<MetaConfig, MetaStateMachine> for MetaLookup {
     }
 }
 
-async fn connect(s: &Settings) -> Result<sqlx::PgPool, ManagerError> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = PgPoolOptions::new()
-            .max_connections(s.database.max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&s.database.url)
-            .await;
-        match r {
-            Ok(p) => return Ok(p),
-            Err(e @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut))
-                if Instant::now() < deadline =>
-            {
-                tracing::warn!(error = %e, "database not reachable yet; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
 /// Migrations of a manager database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/manager");
 
@@ -69,7 +47,14 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/man
 pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     let settings = Arc::new(settings);
     let peers = settings.peers()?;
-    let db = connect(&settings).await?;
+    let d = &settings.database;
+    let db = raftbus_raft::runtime::connect_db(
+        &d.url,
+        d.max_connections,
+        Duration::from_secs(5),
+        Duration::from_secs(30),
+    )
+    .await?;
     raftbus_raft::migrate(&raftbus_raft::MIGRATOR, &db).await?;
     raftbus_raft::migrate(&MIGRATOR, &db).await?;
 
@@ -174,7 +159,7 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     ];
     tracing::info!(node = settings.node.id, api = %settings.server.api_addr, raft = %settings.server.raft_addr, "manager ready");
 
-    shutdown_signal().await;
+    raftbus_raft::runtime::shutdown_signal().await;
     tracing::info!("shutting down");
     cancel.cancel();
     for l in loops {
@@ -188,13 +173,4 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     let _ = tokio::join!(raft_task, api_task);
     db.close().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("install SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

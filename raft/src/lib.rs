@@ -11,11 +11,13 @@
 //! - [`server`]: the actix-web handlers that receive those RPCs and route them by group id.
 //! - [`NodeAddr`]: the node type of every group (a node's Raft and client API addresses).
 //! - [`codec`]: the compact binary (MessagePack) encoding used in rows and RPC bodies.
+//! - [`runtime`]: connecting to the node's database, shutdown signals.
 
 pub mod codec;
 mod log_store;
 mod network;
 mod node;
+pub mod runtime;
 pub mod server;
 
 pub use log_store::PgLogStore;

@@ -10,28 +10,10 @@ use raftbus_raft::NodeAddr;
 use super::Registry;
 use crate::error::ApiError;
 
-/// Longest topic name, as in Kafka.
-pub const MAX_TOPIC_LEN: usize = 249;
-
-/// Checks a topic or consumer-group name: 1..=249 characters of `[A-Za-z0-9._-]`.
+/// Checks a topic or consumer-group name (the rule lives in `raftbus_protocol::names`).
 pub fn validate_name(kind: &str, name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_TOPIC_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        && name != "."
-        && name != "..";
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::InvalidName,
-            format!(
-                "invalid {kind} name {name:?}: use 1 to {MAX_TOPIC_LEN} characters of A-Z a-z 0-9 . _ -"
-            ),
-        ))
-    }
+    raftbus_protocol::names::validate_name(kind, name)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidName, e))
 }
 
 fn validate_members(node_id: u64, members: &[Member]) -> Result<(), ApiError> {
@@ -154,16 +136,6 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn topic_names() {
-        for ok in ["a", "orders.v1", "A_b-9"] {
-            assert!(validate_name("topic", ok).is_ok(), "{ok}");
-        }
-        for bad in ["", ".", "..", "a/b", "sp ace", &"x".repeat(250)] {
-            assert!(validate_name("topic", bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn members_must_include_self_once() {
