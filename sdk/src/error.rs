@@ -14,7 +14,7 @@ pub enum SdkError {
         body: ErrorBody,
     },
     /// The request never got an answer: connection refused or reset, timeout.
-    #[error("cannot reach {addr}: {source}")]
+    #[error("cannot reach {addr}: {}", chain(source))]
     Transport {
         /// Where we tried to go.
         addr: String,
@@ -47,6 +47,22 @@ pub enum SdkError {
     /// The client was closed while the operation was pending.
     #[error("the client was closed")]
     Closed,
+}
+
+/// An error and its causes, `a: b: c` (reqwest's own message hides the cause, e.g. "connection
+/// refused", in its source chain).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let msg = s.to_string();
+        if !out.contains(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        cur = s.source();
+    }
+    out
 }
 
 impl SdkError {

@@ -70,8 +70,19 @@ impl Consumer {
                 done
             };
             let mut out = Vec::new();
+            let mut failed = None;
             for (p, r) in results {
-                match r? {
+                // A fatal error on one partition must not drop records already taken from
+                // another whose position moved: return those, report the error on a poll
+                // that has nothing else to return.
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                        continue;
+                    }
+                };
+                match r {
                     Outcome::Records(recs, next) => {
                         if let Some(o) = self.owned.get_mut(&p) {
                             o.position = Some(next);
@@ -85,6 +96,11 @@ impl Consumer {
                     }
                     Outcome::Retry => {}
                 }
+            }
+            if out.is_empty()
+                && let Some(e) = failed
+            {
+                return Err(e);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if !out.is_empty() || left.is_zero() {

@@ -160,6 +160,19 @@ impl Consumer {
         self.member.as_ref().map(|m| m.generation)
     }
 
+    /// Moves the next read of `partition` to `offset`: the following `poll` starts there and a
+    /// commit stores it. Use it to commit exactly what was processed (e.g. after handling only
+    /// part of a poll's records) or to re-read.
+    pub fn seek(&mut self, partition: u32, offset: u64) -> Result<(), SdkError> {
+        let o = self.owned.get_mut(&partition).ok_or_else(|| {
+            SdkError::InvalidArgument(format!(
+                "partition {partition} is not assigned to this consumer"
+            ))
+        })?;
+        o.position = Some(offset);
+        Ok(())
+    }
+
     /// Next offset per owned partition (resolved ones).
     pub fn positions(&self) -> BTreeMap<u32, u64> {
         self.owned

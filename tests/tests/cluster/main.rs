@@ -15,6 +15,7 @@ mod t81_write_manager_failover;
 mod t82_broker_liveness;
 mod t83_consumer_groups;
 mod t84_sdk;
+mod t90_cli;
 
 use bytes::Bytes;
 use raftbus_protocol::RecordBatch;

@@ -1,0 +1,105 @@
+//! Command-line arguments of `producer`, kept apart from `main` so the binary stays a thin
+//! "parse, then call" shim and the flags are documented in one place.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `producer`: Kafka console-producer conventions (records from stdin, one per line).
+#[derive(Debug, Parser)]
+#[command(
+    name = "producer",
+    version,
+    about = "Raftbus producer: sends stdin lines (or --value) as records to a topic",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    /// Console mode (the default when no subcommand is given).
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+    /// `perf`: the throughput/latency benchmark.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send synthetic records as fast as allowed and report throughput and latency.
+    Perf(PerfArgs),
+}
+
+/// Where to send and how to batch; shared by console and perf modes.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Managers to bootstrap from (comma-separated host:port; any live one suffices).
+    #[arg(long, env = "RAFTBUS_BOOTSTRAP", default_value = "127.0.0.1:9081")]
+    pub bootstrap: String,
+    /// Topic to send to.
+    #[arg(long, required = true)]
+    pub topic: Option<String>,
+    /// Acknowledgement: `all` (committed on a majority, with offsets) or `leader`.
+    #[arg(long, value_enum, default_value_t = AcksArg::All)]
+    pub acks: AcksArg,
+    /// How long a batch waits for more records before it is sent.
+    #[arg(long, default_value_t = 5)]
+    pub linger_ms: u64,
+    /// A batch is sent as soon as it reaches this many bytes.
+    #[arg(long, default_value_t = 262_144)]
+    pub batch_bytes: usize,
+    /// Fail instead of creating the topic when it does not exist.
+    #[arg(long)]
+    pub no_auto_create: bool,
+}
+
+impl ConnectArgs {
+    /// The topic; clap enforces presence, so the fallback is never used in practice.
+    pub fn topic(&self) -> &str {
+        self.topic.as_deref().unwrap_or_default()
+    }
+}
+
+/// `--acks` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AcksArg {
+    /// Committed by Raft on a majority of replicas.
+    All,
+    /// Accepted by the leader (no offsets, may be lost on a leader crash).
+    Leader,
+}
+
+/// Console mode.
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleArgs {
+    /// Connection and batching.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Send this one record instead of reading stdin.
+    #[arg(long)]
+    pub value: Option<String>,
+    /// Text before the first SEP is the key; a line without SEP has no key.
+    #[arg(long, value_name = "SEP", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub key_separator: Option<String>,
+    /// Send every record to this partition (instead of by key hash or round robin).
+    #[arg(long)]
+    pub partition: Option<u32>,
+    /// Print `partition<TAB>offset` per record to stdout, in input order.
+    #[arg(long)]
+    pub print_offsets: bool,
+}
+
+/// `producer perf`.
+#[derive(Debug, Clone, Args)]
+pub struct PerfArgs {
+    /// Connection and batching.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// How many records to send.
+    #[arg(long)]
+    pub num_records: u64,
+    /// Bytes per record value.
+    #[arg(long)]
+    pub record_size: usize,
+    /// Upper bound in records/s; -1 means unlimited.
+    #[arg(long, default_value_t = -1.0, allow_negative_numbers = true)]
+    pub throughput: f64,
+}
