@@ -49,8 +49,8 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     })
     .workers(settings.server.workers)
     .disable_signals()
-    // Clients keep HTTP/2 connections open; do not let them hold a shutdown for 30 s.
-    .shutdown_timeout(3)
+    // Clients and peers keep HTTP/2 connections open: give in-flight requests 1 s, not 30.
+    .shutdown_timeout(1)
     .bind_auto_h2c(&settings.server.raft_addr)
     .map_err(|source| BrokerError::Bind {
         addr: settings.server.raft_addr.clone(),
@@ -67,8 +67,8 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
         HttpServer::new(move || App::new().configure(|cfg| api::configure(cfg, state.clone())))
             .workers(settings.server.workers)
             .disable_signals()
-            // Clients keep HTTP/2 connections open; do not let them hold a shutdown for 30 s.
-            .shutdown_timeout(3)
+            // Clients and peers keep HTTP/2 connections open: give in-flight requests 1 s, not 30.
+            .shutdown_timeout(1)
             .bind_auto_h2c(&settings.server.api_addr)
             .map_err(|source| BrokerError::Bind {
                 addr: settings.server.api_addr.clone(),
@@ -94,7 +94,8 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     api_handle.stop(true).await;
     tasks.join().await;
     registry.shutdown().await;
-    raft_handle.stop(true).await;
+    // The groups are stopped: nothing useful can still arrive on the Raft listener.
+    raft_handle.stop(false).await;
     let _ = tokio::join!(raft_task, api_task);
     db.close().await;
     tracing::info!("stopped");

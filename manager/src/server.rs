@@ -125,8 +125,8 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     })
     .workers(1)
     .disable_signals()
-    // Clients keep HTTP/2 connections open; do not let them hold a shutdown for 30 s.
-    .shutdown_timeout(3)
+    // Clients and peers keep HTTP/2 connections open: give in-flight requests 1 s, not 30.
+    .shutdown_timeout(1)
     .bind_auto_h2c(&settings.server.raft_addr)
     .map_err(|source| ManagerError::Bind {
         addr: settings.server.raft_addr.clone(),
@@ -138,8 +138,8 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
         HttpServer::new(move || App::new().configure(|cfg| api::configure(cfg, data.clone())))
             .workers(settings.server.workers)
             .disable_signals()
-            // Clients keep HTTP/2 connections open; do not let them hold a shutdown for 30 s.
-            .shutdown_timeout(3)
+            // Clients and peers keep HTTP/2 connections open: give in-flight requests 1 s, not 30.
+            .shutdown_timeout(1)
             .bind_auto_h2c(&settings.server.api_addr)
             .map_err(|source| ManagerError::Bind {
                 addr: settings.server.api_addr.clone(),
@@ -169,7 +169,8 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     if let Err(e) = raft.shutdown().await {
         tracing::warn!(error = %e, "raft shutdown failed");
     }
-    raft_handle.stop(true).await;
+    // The groups are stopped: nothing useful can still arrive on the Raft listener.
+    raft_handle.stop(false).await;
     let _ = tokio::join!(raft_task, api_task);
     db.close().await;
     Ok(())

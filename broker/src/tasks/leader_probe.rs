@@ -3,9 +3,13 @@
 //! Followers probe the Raft port of every node that leads one of their groups with a plain TCP
 //! connect. A *refused* connection is proof that the leader process is gone (its port is
 //! closed; a hung or partitioned leader times out instead and is left to the election timeout).
-//! Then, for each group that node led, the surviving voter with the lowest id hands the
-//! leadership to itself with openraft's leadership-transfer path: it votes for itself at once,
-//! and voters grant the vote without waiting for the dead leader's lease to expire.
+//! Then, for each group that node led, every survivor nominates the same successor: the
+//! survivor with the longest log (asked through the survivors' status endpoints; ties go to
+//! the lowest id, and an unreachable survivor is left out). Each survivor hands the
+//! leadership to the nominee with openraft's leadership-transfer path: the nominee campaigns
+//! at once and every survivor drops the dead leader's lease, so votes are granted without
+//! waiting for it to expire. If the nominee still loses (a log it could not see), the normal
+//! election timeout follows, without a lease wait.
 //!
 //! ### Safety
 //! Only the lease wait is skipped; votes still require an up-to-date log and a majority, so at
@@ -22,6 +26,8 @@ use openraft::raft::TransferLeaderRequest;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use raftbus_protocol::api::PartitionStatus;
+
 use crate::partition::{Partition, Registry};
 
 /// Runs until cancelled.
@@ -32,19 +38,31 @@ pub async fn run(registry: Arc<Registry>, every: Duration, cancel: CancellationT
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // `(group, term)` already handed over, so one death triggers one transfer per group.
         let mut done: HashSet<(uuid::Uuid, u64)> = HashSet::new();
+        // Survivors ask each other for their log length; short timeouts, no proxy.
+        let http = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .timeout(every)
+            .no_proxy()
+            .build()
+            .expect("static reqwest configuration is valid");
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            probe_once(&registry, every, &mut done).await;
+            probe_once(&registry, &http, every, &mut done).await;
         }
     }
     .instrument(span)
     .await
 }
 
-async fn probe_once(registry: &Registry, every: Duration, done: &mut HashSet<(uuid::Uuid, u64)>) {
+async fn probe_once(
+    registry: &Registry,
+    http: &reqwest::Client,
+    every: Duration,
+    done: &mut HashSet<(uuid::Uuid, u64)>,
+) {
     let me = registry.node_id();
     // Leader node -> (its raft address, the groups it leads that we follow).
     let mut leaders: BTreeMap<u64, (String, Vec<Arc<Partition>>)> = BTreeMap::new();
@@ -75,29 +93,48 @@ async fn probe_once(registry: &Registry, every: Duration, done: &mut HashSet<(uu
             continue;
         }
         for p in parts {
-            take_over(me, leader, &p, done).await;
+            take_over(me, leader, &p, http, done).await;
         }
     }
 }
 
-/// Starts a leadership transfer away from the dead `leader` in `p`'s group, if this node is
-/// the chosen successor (lowest surviving voter id) and still follows that leader.
-async fn take_over(me: u64, leader: u64, p: &Partition, done: &mut HashSet<(uuid::Uuid, u64)>) {
+/// Hands leadership of `p`'s group away from the dead `leader` to the nominated survivor.
+async fn take_over(
+    me: u64,
+    leader: u64,
+    p: &Partition,
+    http: &reqwest::Client,
+    done: &mut HashSet<(uuid::Uuid, u64)>,
+) {
     let m = p.raft.metrics().borrow_watched().clone();
     if m.current_leader != Some(leader) || !done.insert((p.group_id, m.current_term)) {
         return;
     }
-    let successor = m
-        .membership_config
-        .membership()
-        .voter_ids()
-        .filter(|v| *v != leader)
-        .min();
-    if successor != Some(me) {
-        return;
+    let membership = m.membership_config.membership();
+    // (last log index, Reverse(id)): longest log first, then lowest id.
+    let mut best = (m.last_log_index.unwrap_or(0), std::cmp::Reverse(me));
+    for id in membership.voter_ids().filter(|v| *v != leader && *v != me) {
+        let Some(node) = membership.get_node(&id) else {
+            continue;
+        };
+        let url = format!(
+            "http://{}/v1/partitions/{}/{}",
+            node.api_addr, p.topic, p.partition
+        );
+        let status = match http.get(url).send().await {
+            Ok(r) if r.status().is_success() => r.json::<PartitionStatus>().await.ok(),
+            _ => None,
+        };
+        if let Some(s) = status {
+            best = best.max((s.last_log_index.unwrap_or(0), std::cmp::Reverse(id)));
+        }
     }
-    tracing::info!(partition = %p.name(), dead_leader = leader, term = m.current_term, "leader's port refused connections: taking over");
-    let req = TransferLeaderRequest::new(m.vote, me, None);
+    let successor = best.1.0;
+    tracing::info!(
+        partition = %p.name(), dead_leader = leader, term = m.current_term, successor,
+        "leader's port refused connections: handing leadership over"
+    );
+    let req = TransferLeaderRequest::new(m.vote, successor, None);
     if let Err(e) = p.raft.handle_transfer_leader(req).await {
         tracing::warn!(partition = %p.name(), error = %e, "leadership transfer failed");
     }

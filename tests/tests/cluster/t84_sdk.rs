@@ -11,8 +11,14 @@ use raftbus_tests::manager::ManagedCluster;
 
 const N: usize = 20_000;
 
-async fn read_group(bootstrap: &str, want: usize, deadline: Duration) -> Vec<raftbus_sdk::ConsumerRecord> {
-    let cfg = ConsumerConfig::new(bootstrap).group(Some("g".into())).start(StartFrom::Earliest);
+async fn read_group(
+    bootstrap: &str,
+    want: usize,
+    deadline: Duration,
+) -> Vec<raftbus_sdk::ConsumerRecord> {
+    let cfg = ConsumerConfig::new(bootstrap)
+        .group(Some("g".into()))
+        .start(StartFrom::Earliest);
     let mut c = Consumer::connect(cfg, "events").await.unwrap();
     let mut out = Vec::new();
     let until = Instant::now() + deadline;
@@ -26,10 +32,22 @@ async fn read_group(bootstrap: &str, want: usize, deadline: Duration) -> Vec<raf
 #[tokio::test(flavor = "multi_thread")]
 async fn producer_and_group_consumer_round_trip() {
     let c = ManagedCluster::start(3, 3, &[]).await.unwrap();
-    let req = CreateTopicRequest { name: "events".into(), partitions: Some(6), replication_factor: Some(3) };
-    assert!(c.admin.create_topic(&req, Some(Duration::from_secs(30))).await.unwrap().ready);
+    let req = CreateTopicRequest {
+        name: "events".into(),
+        partitions: Some(6),
+        replication_factor: Some(3),
+    };
+    assert!(
+        c.admin
+            .create_topic(&req, Some(Duration::from_secs(30)))
+            .await
+            .unwrap()
+            .ready
+    );
 
-    let p = Producer::connect(ProducerConfig::new(c.bootstrap()), "events").await.unwrap();
+    let p = Producer::connect(ProducerConfig::new(c.bootstrap()), "events")
+        .await
+        .unwrap();
     let started = Instant::now();
     let mut futures = Vec::with_capacity(N);
     for i in 0..N {
@@ -38,22 +56,36 @@ async fn producer_and_group_consumer_round_trip() {
     }
     let mut deliveries = Vec::with_capacity(N);
     for f in futures {
-        deliveries.push(f.await.unwrap_or_else(|e| panic!("delivery failed: {e}\n{}", c.logs(20))));
+        deliveries.push(
+            f.await
+                .unwrap_or_else(|e| panic!("delivery failed: {e}\n{}", c.logs(20))),
+        );
     }
     let secs = started.elapsed().as_secs_f64();
     p.close().await.unwrap();
-    println!("producer: {N} records acknowledged in {secs:.2}s ({:.0} records/s, debug build)", N as f64 / secs);
+    println!(
+        "producer: {N} records acknowledged in {secs:.2}s ({:.0} records/s, debug build)",
+        N as f64 / secs
+    );
 
     // Offsets are dense per partition, and each key stays in one partition in send order.
     let mut per_partition: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
     let mut key_partition: BTreeMap<usize, u32> = BTreeMap::new();
     for (i, d) in deliveries.iter().enumerate() {
         per_partition.entry(d.partition).or_default().push(d.offset);
-        assert_eq!(*key_partition.entry(i % 37).or_insert(d.partition), d.partition, "key moved partitions");
+        assert_eq!(
+            *key_partition.entry(i % 37).or_insert(d.partition),
+            d.partition,
+            "key moved partitions"
+        );
     }
     for (part, mut offs) in per_partition {
         offs.sort();
-        assert_eq!(offs, (0..offs.len() as u64).collect::<Vec<_>>(), "partition {part} offsets dense");
+        assert_eq!(
+            offs,
+            (0..offs.len() as u64).collect::<Vec<_>>(),
+            "partition {part} offsets dense"
+        );
     }
 
     // First half through one member; it commits on close.
@@ -63,7 +95,11 @@ async fn producer_and_group_consumer_round_trip() {
     // (nothing repeats because the first member committed everything it returned).
     let rest = read_group(&c.bootstrap(), N - first.len(), Duration::from_secs(60)).await;
     let all: Vec<_> = first.iter().chain(rest.iter()).collect();
-    assert_eq!(all.len(), N, "every record exactly once across both members");
+    assert_eq!(
+        all.len(),
+        N,
+        "every record exactly once across both members"
+    );
     let distinct: HashSet<(u32, u64)> = all.iter().map(|r| (r.partition, r.offset)).collect();
     assert_eq!(distinct.len(), N);
     // Per key, values arrive in the order they were produced.
