@@ -27,4 +27,14 @@ cargo build --bins
 stage "cargo test --workspace"
 cargo test --workspace
 
+# A short crash run (about 2 minutes of faults) against the Docker cluster, when an engine is
+# available: builds the images (nothing is pulled), kills brokers and managers while traffic
+# flows, and fails the suite if the checker finds any anomaly.
+stage "Short crash test (docker)"
+if docker info >/dev/null 2>&1; then
+    scripts/crash-test.sh --seed "${CRASH_SEED:-42}" --duration 120 --kill-every 12
+else
+    echo "SKIPPED: no Docker engine is reachable here (docker info failed), so the crash test did not run"
+fi
+
 stage "All checks passed"
