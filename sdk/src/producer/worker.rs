@@ -7,7 +7,11 @@
 //! - At most `max_in_flight` (<= 8) batches are unacknowledged, within the broker's dedup
 //!   window, so any retry is recognised.
 //! - If a batch fails for good, later sequences of that producer id can never be accepted (the
-//!   broker refuses gaps), so the worker switches to a fresh producer id starting at 0.
+//!   broker refuses gaps), so the worker switches to a fresh producer id starting at 0 — but
+//!   only after every other in-flight batch of the old id is resolved. A "failed" batch may in
+//!   fact have been committed (a timeout is an unknown outcome), and then later old-id batches
+//!   can still succeed; sending new-id batches meanwhile would let records sent later land
+//!   before records sent earlier.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,9 +43,16 @@ pub(super) async fn run(
     let mut bytes = 0usize;
     let mut inflight = FuturesUnordered::new();
     let mut open = true;
+    // A batch failed for good: dispatch nothing until the old id's batches are all resolved.
+    let mut draining = false;
     loop {
+        if draining && inflight.is_empty() {
+            draining = false;
+            id = Uuid::new_v4();
+            next_seq = 0;
+        }
         let full = bytes >= cfg.batch_bytes;
-        let can_send = inflight.len() < cfg.max_in_flight;
+        let can_send = !draining && inflight.len() < cfg.max_in_flight;
         let linger_at = batch
             .first()
             .map(|p| tokio::time::Instant::from_std(p.enqueued + cfg.linger));
@@ -60,8 +71,7 @@ pub(super) async fn run(
         tokio::select! {
             Some(failed) = inflight.next(), if !inflight.is_empty() => {
                 if failed {
-                    id = Uuid::new_v4();
-                    next_seq = 0;
+                    draining = true;
                 }
             }
             r = rx.recv(), if open && !full => match r {
