@@ -90,11 +90,19 @@ impl Routes {
         }
     }
 
-    /// Forgets what we believed about `partition`'s leader (it did not answer).
-    pub(crate) fn forget(&self, partition: u32) {
+    /// The leader at `dead` did not answer: try the next replica of `partition` instead. Any
+    /// live replica answers `not_leader` naming the current leader, which is faster than
+    /// waiting for the managers' metadata to learn about the new leader.
+    pub(crate) fn forget(&self, partition: u32, dead: &str) {
         let mut s = self.state.write().expect("routes lock");
-        if let Some(h) = s.hints.get_mut(partition as usize) {
-            *h = None;
+        let i = partition as usize;
+        let next = s.meta.partitions.get(i).and_then(|p| {
+            let r = &p.replica_addrs;
+            let at = r.iter().position(|a| a == dead)?;
+            (1..r.len()).map(|k| &r[(at + k) % r.len()]).next().cloned()
+        });
+        if let Some(h) = s.hints.get_mut(i) {
+            *h = next;
         }
     }
 

@@ -165,8 +165,8 @@ impl Consumer {
                 match e.leader_hint() {
                     Some((_, l)) => self.routes.hint(p, l),
                     None => {
-                        self.routes.forget(p);
                         self.routes.refresh().await;
+                        self.routes.forget(p, &addr);
                         // Do not spin on a dead leader while the cluster elects a new one.
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }

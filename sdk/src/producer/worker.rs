@@ -150,8 +150,12 @@ async fn send_batch(
                                 continue; // a fresh hint: retry at once
                             }
                         } else {
-                            shared.routes.forget(partition);
-                            shared.routes.refresh().await;
+                            // Ask the next replica (it names the new leader); now and then
+                            // also the managers, in case the replica set itself changed.
+                            if attempts.is_multiple_of(4) {
+                                shared.routes.refresh().await;
+                            }
+                            shared.routes.forget(partition, &addr);
                         }
                         e
                     }
