@@ -1,10 +1,14 @@
 //! Broker settings: built-in defaults < TOML file (`--config`) < `RAFTBUS_<SECTION>__<KEY>`
 //! environment variables < command-line flags. Validated once at start-up; an error names the
 //! offending key. The checks themselves are in `settings/validate.rs`.
+//!
+//! `[unsafe]` holds switches that deliberately break guarantees, for crash-test negative
+//! controls only (see [`UnsafeSettings`]); never set them on a cluster holding real data.
 
 mod validate;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use config::{Config, Environment, File};
@@ -56,6 +60,34 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// The managers this broker reports to.
     pub manager: ManagerSettings,
+    /// UNSAFE switches for crash-test negative controls (`[unsafe]`; `unsafe` is a keyword).
+    #[serde(rename = "unsafe")]
+    pub unsafe_opts: UnsafeSettings,
+}
+
+/// `[unsafe]`: **UNSAFE** switches that break Raftbus's guarantees on purpose. They exist
+/// only so crash tests can check that their checker catches the resulting violations
+/// (negative controls). All default to off; a broker with any of them on logs a loud warning
+/// at start. Every broker of a cluster must use the same values: they change what the
+/// replicated state machine does with an entry, so replicas that disagreed would diverge.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UnsafeSettings {
+    /// UNSAFE, crash-test negative controls only (`RAFTBUS_UNSAFE__SKIP_DEDUP`). When true the
+    /// partition state machine ignores producer ids and sequence numbers: every produced
+    /// batch is appended, so a batch the producer retries (its first attempt was committed
+    /// but the reply was lost) is stored twice. Breaks exactly-once appends.
+    pub skip_dedup: bool,
+}
+
+/// The process-wide copy of `unsafe.skip_dedup`, set by [`Settings::load`] (the broker
+/// binary's entry point) and read where partition state machines are opened. Tests that build
+/// settings with [`Settings::load_from`] never set it, so it stays off for them.
+static UNSAFE_SKIP_DEDUP: AtomicBool = AtomicBool::new(false);
+
+/// True when this broker process runs with the UNSAFE `[unsafe] skip_dedup` switch.
+pub fn unsafe_skip_dedup() -> bool {
+    UNSAFE_SKIP_DEDUP.load(Ordering::Relaxed)
 }
 
 /// `[node]`
@@ -231,13 +263,34 @@ impl Default for LimitSettings {
     }
 }
 
+impl UnsafeSettings {
+    /// Makes the switches visible process-wide and logs a warning for each one that is on.
+    fn publish(&self) {
+        if self.skip_dedup {
+            for _ in 0..3 {
+                tracing::warn!(
+                    "UNSAFE: [unsafe] skip_dedup = true (RAFTBUS_UNSAFE__SKIP_DEDUP): producer \
+                     sequence numbers are IGNORED, retried batches are DUPLICATED. For crash-test \
+                     negative controls only; never use this broker for real data"
+                );
+            }
+        }
+        UNSAFE_SKIP_DEDUP.store(self.skip_dedup, Ordering::Relaxed);
+    }
+}
+
 impl Settings {
     /// Layers defaults, the optional file, the environment and the flags, then validates.
+    /// This also publishes the `[unsafe]` switches process-wide (see [`unsafe_skip_dedup`])
+    /// and warns loudly about any that is on.
     pub fn load(args: &Args) -> Result<Self, BrokerError> {
-        Self::load_from(args, None)
+        let s = Self::load_from(args, None)?;
+        s.unsafe_opts.publish();
+        Ok(s)
     }
 
-    /// Like [`Settings::load`], with an explicit environment (for tests).
+    /// Like [`Settings::load`], with an explicit environment (for tests); it does not publish
+    /// the `[unsafe]` switches.
     pub fn load_from(
         args: &Args,
         env: Option<std::collections::HashMap<String, String>>,
@@ -314,6 +367,24 @@ mod tests {
         .unwrap();
         assert_eq!(s.node.id, 7, "flags beat the environment");
         assert_eq!(s.raft.heartbeat_ms, 400);
+        assert!(!s.unsafe_opts.skip_dedup, "unsafe switches default to off");
+    }
+
+    #[test]
+    fn unsafe_skip_dedup_comes_from_the_environment() {
+        let args = Args {
+            node_id: Some(1),
+            ..Default::default()
+        };
+        let s = Settings::load_from(&args, env(&[("RAFTBUS_UNSAFE__SKIP_DEDUP", "true")])).unwrap();
+        assert!(s.unsafe_opts.skip_dedup);
+        let s =
+            Settings::load_from(&args, env(&[("RAFTBUS_UNSAFE__SKIP_DEDUP", "false")])).unwrap();
+        assert!(!s.unsafe_opts.skip_dedup);
+        let err = Settings::load_from(&args, env(&[("RAFTBUS_UNSAFE__BOGUS", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::Partition;
 use crate::error::BrokerError;
 use crate::raft::{PartitionRaft, TypeConfig};
 use crate::state_machine::PartitionStateMachine;
+use crate::state_machine::state::Dedup;
 
 /// All partition replicas of this broker.
 pub struct Registry {
@@ -87,7 +88,15 @@ impl Registry {
             self.router.remember(m.id, &m.raft_addr);
         }
         let log = PgLogStore::<TypeConfig>::new(self.db.clone(), group_id);
-        let (sm, marks) = PartitionStateMachine::open(self.db.clone(), group_id).await?;
+        // UNSAFE negative control: set process-wide by `Settings::load` from `[unsafe]`.
+        let dedup = if crate::settings::unsafe_skip_dedup() {
+            tracing::warn!(group = %group_id, "UNSAFE: producer deduplication is OFF for this group");
+            Dedup::Off
+        } else {
+            Dedup::On
+        };
+        let (sm, marks) =
+            PartitionStateMachine::open_with(self.db.clone(), group_id, dedup).await?;
         let network = NetworkFactory {
             router: self.router.clone(),
             group: group_id,

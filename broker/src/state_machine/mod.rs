@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 pub use snapshot::PartitionSnapshotBuilder;
-use state::{CommittedOffset, PartitionState, PendingWrites, ProducerState};
+use state::{CommittedOffset, Dedup, PartitionState, PendingWrites, ProducerState};
 
 use crate::raft::{CommandResponse, LogId, StoredMembership, TypeConfig};
 
@@ -48,11 +48,23 @@ pub struct PartitionStateMachine {
     state: PartitionState,
     /// Publishes the watermarks to fetch long-polls.
     marks: watch::Sender<Watermarks>,
+    /// Producer deduplication; [`Dedup::Off`] only under the UNSAFE `[unsafe] skip_dedup`.
+    dedup: Dedup,
 }
 
 impl PartitionStateMachine {
-    /// Loads the persisted state of `group` (empty if it has none).
+    /// Loads the persisted state of `group` (empty if it has none), deduplicating produces.
     pub async fn open(db: PgPool, group: Uuid) -> io::Result<(Self, watch::Receiver<Watermarks>)> {
+        Self::open_with(db, group, Dedup::On).await
+    }
+
+    /// [`PartitionStateMachine::open`] with an explicit [`Dedup`], which must be the same on
+    /// every replica of the group ([`Dedup::Off`] is UNSAFE).
+    pub async fn open_with(
+        db: PgPool,
+        group: Uuid,
+        dedup: Dedup,
+    ) -> io::Result<(Self, watch::Receiver<Watermarks>)> {
         let state = load(&db, group).await?;
         let (marks, rx) = watch::channel(Watermarks {
             next_offset: state.next_offset,
@@ -64,6 +76,7 @@ impl PartitionStateMachine {
                 group,
                 state,
                 marks,
+                dedup,
             },
             rx,
         ))
@@ -131,7 +144,9 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
             self.state.last_applied = Some(entry.log_id);
             let resp = match entry.payload {
                 EntryPayload::Blank => CommandResponse::Nothing,
-                EntryPayload::Normal(cmd) => self.state.apply_command(cmd, &mut pending),
+                EntryPayload::Normal(cmd) => {
+                    self.state.apply_command_with(cmd, self.dedup, &mut pending)
+                }
                 EntryPayload::Membership(m) => {
                     self.state.membership = StoredMembership::new(Some(entry.log_id), m);
                     CommandResponse::Nothing

@@ -18,6 +18,21 @@ use crate::raft::{Command, CommandResponse, LogId, ProducerSeq, StoredMembership
 /// most this many batches in flight per partition, so any retry it can send is recognised.
 pub const PRODUCER_WINDOW: usize = 8;
 
+/// Whether produce deduplicates batches by producer id and sequence number.
+///
+/// It must be the same on every replica of a group (it decides what an entry does), so it
+/// comes from a broker setting that the whole cluster shares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dedup {
+    /// Normal operation: a retried batch gets its original offsets back and is not appended
+    /// again; sequence gaps and forgotten sequences are refused.
+    #[default]
+    On,
+    /// **UNSAFE**, for crash-test negative controls only (`[unsafe] skip_dedup`): producer ids
+    /// and sequence numbers are ignored, every batch is appended, so a retry duplicates it.
+    Off,
+}
+
 /// Idempotent-producer state on one partition.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProducerState {
@@ -76,14 +91,33 @@ pub struct PartitionState {
 }
 
 impl PartitionState {
-    /// Applies one command, recording the rows to write in `pending`.
+    /// Applies one command with deduplication on, recording the rows to write in `pending`.
     pub fn apply_command(&mut self, cmd: Command, pending: &mut PendingWrites) -> CommandResponse {
+        self.apply_command_with(cmd, Dedup::On, pending)
+    }
+
+    /// Applies one command, recording the rows to write in `pending`; `dedup` says whether
+    /// produce honours producer sequence numbers ([`Dedup::Off`] is UNSAFE).
+    pub fn apply_command_with(
+        &mut self,
+        cmd: Command,
+        dedup: Dedup,
+        pending: &mut PendingWrites,
+    ) -> CommandResponse {
         match cmd {
             Command::Produce {
                 producer,
                 records,
                 count,
-            } => self.produce(producer, records, count, pending),
+            } => {
+                // UNSAFE negative control: without the producer the batch is appended as if
+                // it came from a non-idempotent client, retries included.
+                let producer = match dedup {
+                    Dedup::On => producer,
+                    Dedup::Off => None,
+                };
+                self.produce(producer, records, count, pending)
+            }
             Command::CommitOffset {
                 group,
                 offset,

@@ -236,3 +236,60 @@ fn fence_before_any_commit_and_unversioned_commits_keep_it() {
     );
     assert!(is_stale(s.apply_command(commit(1, Some(1)), &mut w)));
 }
+
+#[test]
+fn unsafe_skip_dedup_appends_every_retry() {
+    let mut s = PartitionState::default();
+    let id = Uuid::new_v4();
+    let mut w = PendingWrites::default();
+    let batch = |seq: u64| Command::Produce {
+        producer: Some(ProducerSeq { id, seq }),
+        records: Bytes::from_static(b"x"),
+        count: 2,
+    };
+    let appended = |base_offset| CommandResponse::Appended {
+        base_offset,
+        count: 2,
+        duplicate: false,
+    };
+    assert_eq!(
+        s.apply_command_with(batch(0), Dedup::Off, &mut w),
+        appended(0)
+    );
+    // The retry of seq 0 is appended again instead of returning offset 0.
+    assert_eq!(
+        s.apply_command_with(batch(0), Dedup::Off, &mut w),
+        appended(2)
+    );
+    // Gaps and old sequences are not refused either.
+    assert_eq!(
+        s.apply_command_with(batch(7), Dedup::Off, &mut w),
+        appended(4)
+    );
+    assert_eq!(
+        s.apply_command_with(batch(3), Dedup::Off, &mut w),
+        appended(6)
+    );
+    assert_eq!(s.next_offset, 8);
+    assert_eq!(w.batches.len(), 4);
+    assert!(s.producers.is_empty(), "no producer state is kept");
+    assert!(w.producers.is_empty());
+
+    // The same entries with dedup on (the default): the retry returns the original offsets.
+    let mut safe = PartitionState::default();
+    let mut w = PendingWrites::default();
+    assert_eq!(
+        safe.apply_command_with(batch(0), Dedup::On, &mut w),
+        appended(0)
+    );
+    assert_eq!(
+        safe.apply_command_with(batch(0), Dedup::On, &mut w),
+        CommandResponse::Appended {
+            base_offset: 0,
+            count: 2,
+            duplicate: true
+        }
+    );
+    assert_eq!(safe.next_offset, 2);
+    assert_eq!(Dedup::default(), Dedup::On);
+}
