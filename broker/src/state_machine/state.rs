@@ -136,6 +136,21 @@ impl PartitionState {
         count: u32,
         pending: &mut PendingWrites,
     ) -> CommandResponse {
+        // A producer id this partition has never seen must start at sequence 0: otherwise its
+        // second batch could land before its first (both in flight after an id switch), and
+        // the first would then be refused as a duplicate.
+        if let Some(p) = producer
+            && p.seq != 0
+            && !self.producers.contains_key(&p.id)
+        {
+            return rejected(
+                ErrorCode::OutOfOrderSequence,
+                format!(
+                    "expected sequence 0 from new producer {}, got {}",
+                    p.id, p.seq
+                ),
+            );
+        }
         if let Some(p) = producer
             && let Some(state) = self.producers.get(&p.id)
         {

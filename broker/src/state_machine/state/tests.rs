@@ -293,3 +293,22 @@ fn unsafe_skip_dedup_appends_every_retry() {
     assert_eq!(safe.next_offset, 2);
     assert_eq!(Dedup::default(), Dedup::On);
 }
+
+#[test]
+fn a_new_producer_must_start_at_sequence_zero() {
+    let mut s = PartitionState::default();
+    let id = Uuid::new_v4();
+    assert!(matches!(
+        produce(&mut s, seq(id, 1), 1),
+        CommandResponse::Rejected {
+            code: ErrorCode::OutOfOrderSequence,
+            ..
+        }
+    ));
+    assert_eq!(s.next_offset, 0, "nothing appended");
+    produce(&mut s, seq(id, 0), 1);
+    assert!(matches!(
+        produce(&mut s, seq(id, 1), 1),
+        CommandResponse::Appended { base_offset: 1, .. }
+    ));
+}
