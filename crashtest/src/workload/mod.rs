@@ -25,6 +25,9 @@ use tokio::sync::watch;
 use crate::CrashtestError;
 use crate::history::HistoryWriter;
 
+/// How long consumers keep polling after the producers stopped (see its use).
+const CONSUMER_DRAIN: Duration = Duration::from_secs(2);
+
 pub use produce::classify;
 
 /// Settings of a run (also the `raftbus-workload` command line).
@@ -168,8 +171,10 @@ pub async fn run(mut cfg: Config) -> Result<Summary, CrashtestError> {
             *total += n;
         }
     }
-    // Let the consumers catch up with the last deliveries before they leave.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A drain window, not a wait for a condition: consumers keep polling a little longer so
+    // the history shows them reading the last deliveries. Nothing depends on it — the final
+    // read below checks completeness on its own.
+    tokio::time::sleep(CONSUMER_DRAIN).await;
     let _ = stop_tx.send(true);
     for c in consumers {
         let (polled, commits) = c.await.unwrap_or_default();
