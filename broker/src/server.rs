@@ -44,19 +44,12 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     tracing::info!(node = settings.node.id, partitions = n, "broker starting");
 
     let lookup = registry.clone();
-    let raft_server = HttpServer::new(move || {
-        App::new().configure(|cfg| raftbus_raft::server::configure(cfg, lookup.clone()))
-    })
-    .workers(settings.server.workers)
-    .disable_signals()
-    // Clients and peers keep HTTP/2 connections open: give in-flight requests 1 s, not 30.
-    .shutdown_timeout(1)
-    .bind_auto_h2c(&settings.server.raft_addr)
-    .map_err(|source| BrokerError::Bind {
-        addr: settings.server.raft_addr.clone(),
-        source,
-    })?
-    .run();
+    let raft_server =
+        raftbus_raft::server::listen(&settings.server.raft_addr, settings.server.workers, lookup)
+            .map_err(|source| BrokerError::Bind {
+            addr: settings.server.raft_addr.clone(),
+            source,
+        })?;
 
     let state = web::Data::new(ApiState {
         registry: registry.clone(),

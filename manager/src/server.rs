@@ -120,19 +120,13 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
         id: settings.node.id,
         raft: raft.clone(),
     });
-    let raft_server = HttpServer::new(move || {
-        App::new().configure(|cfg| raftbus_raft::server::configure(cfg, lookup.clone()))
-    })
-    .workers(1)
-    .disable_signals()
-    // Clients and peers keep HTTP/2 connections open: give in-flight requests 1 s, not 30.
-    .shutdown_timeout(1)
-    .bind_auto_h2c(&settings.server.raft_addr)
-    .map_err(|source| ManagerError::Bind {
-        addr: settings.server.raft_addr.clone(),
-        source,
-    })?
-    .run();
+    let raft_server =
+        raftbus_raft::server::listen(&settings.server.raft_addr, 1, lookup).map_err(|source| {
+            ManagerError::Bind {
+                addr: settings.server.raft_addr.clone(),
+                source,
+            }
+        })?;
     let data = web::Data::from(m.clone());
     let api_server =
         HttpServer::new(move || App::new().configure(|cfg| api::configure(cfg, data.clone())))

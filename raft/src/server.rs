@@ -61,6 +61,30 @@ where
         .route("/raft/v1/{group}/{rpc}", web::post().to(handle::<C, SM, L>));
 }
 
+/// Binds the node's Raft RPC listener (HTTP/2 cleartext, also HTTP/1) and returns the server
+/// to spawn. Signals are left to the caller, which stops the listener after its groups.
+pub fn listen<C, SM, L>(
+    addr: &str,
+    workers: usize,
+    lookup: Arc<L>,
+) -> std::io::Result<actix_web::dev::Server>
+where
+    C: RaftTypeConfig,
+    SM: RaftStateMachine<C, SnapshotData = Cursor<Vec<u8>>>,
+    L: GroupLookup<C, SM>,
+{
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().configure(|cfg| configure::<C, SM, L>(cfg, lookup.clone()))
+    })
+    .workers(workers)
+    .disable_signals()
+    // Peers keep HTTP/2 connections open: give in-flight requests 1 s, not 30.
+    .shutdown_timeout(1)
+    .bind_auto_h2c(addr)?
+    .run();
+    Ok(server)
+}
+
 async fn handle<C, SM, L>(
     req: HttpRequest,
     path: web::Path<(Uuid, String)>,

@@ -174,6 +174,12 @@ pub(super) async fn list(
     Ok(HttpResponse::Ok().json(all))
 }
 
+/// The API view of one topic, or `unknown_topic`.
+fn find(m: &Manager, name: &str) -> Result<TopicInfo, ApiError> {
+    m.read(|meta| meta.topics.get(name).map(|t| topic_info(m, meta, name, t)))
+        .ok_or_else(|| unknown(name))
+}
+
 pub(super) async fn describe(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -183,12 +189,7 @@ pub(super) async fn describe(
     if let Some(r) = consistent_read(&m, &req, &q).await? {
         return Ok(r);
     }
-    let info = m.read(|meta| {
-        meta.topics
-            .get(name.as_str())
-            .map(|t| topic_info(&m, meta, &name, t))
-    });
-    Ok(HttpResponse::Ok().json(info.ok_or_else(|| unknown(&name))?))
+    Ok(HttpResponse::Ok().json(find(&m, &name)?))
 }
 
 pub(super) async fn partitions(
@@ -200,12 +201,7 @@ pub(super) async fn partitions(
     if let Some(r) = consistent_read(&m, &req, &q).await? {
         return Ok(r);
     }
-    let info = m.read(|meta| {
-        meta.topics
-            .get(name.as_str())
-            .map(|t| topic_info(&m, meta, &name, t))
-    });
-    Ok(HttpResponse::Ok().json(info.ok_or_else(|| unknown(&name))?.partition_info))
+    Ok(HttpResponse::Ok().json(find(&m, &name)?.partition_info))
 }
 
 pub(super) async fn delete(
