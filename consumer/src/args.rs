@@ -2,6 +2,7 @@
 //! "parse, then call" shim and the flags are documented in one place.
 
 use clap::{Args, Parser, Subcommand};
+use raftbus_sdk::ResetPolicy;
 
 /// `consumer`: Kafka console-consumer conventions (one record value per line on stdout).
 #[derive(Debug, Parser)]
@@ -46,6 +47,27 @@ impl ConnectArgs {
     }
 }
 
+/// `--reset`: the SDK's [`ResetPolicy`] as a flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reset {
+    /// Continue from the first stored record.
+    Earliest,
+    /// Continue from the end.
+    Latest,
+    /// Stop with the `offset_out_of_range` error.
+    Fail,
+}
+
+impl From<Reset> for ResetPolicy {
+    fn from(r: Reset) -> Self {
+        match r {
+            Reset::Earliest => ResetPolicy::Earliest,
+            Reset::Latest => ResetPolicy::Latest,
+            Reset::Fail => ResetPolicy::Fail,
+        }
+    }
+}
+
 /// Console mode.
 #[derive(Debug, Clone, Args)]
 pub struct ConsoleArgs {
@@ -65,6 +87,10 @@ pub struct ConsoleArgs {
     /// Start at the first stored record instead of the end.
     #[arg(long)]
     pub from_beginning: bool,
+    /// When the position is no longer stored (retention moved the log start past it):
+    /// continue from the earliest stored record, from the end, or fail.
+    #[arg(long, value_enum, default_value_t = Reset::Earliest)]
+    pub reset: Reset,
     /// Exit after printing this many records.
     #[arg(long, value_name = "N")]
     pub max_messages: Option<u64>,

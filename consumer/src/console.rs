@@ -34,6 +34,7 @@ pub async fn run(args: ConsoleArgs) -> Result<(), CliError> {
         args.group.clone(),
         args.partition,
         start,
+        args.reset.into(),
     )
     .await?;
     let (printed, stop) = read_loop(&mut consumer, &args).await;

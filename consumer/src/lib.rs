@@ -8,7 +8,7 @@ pub mod error;
 pub mod format;
 pub mod perf;
 
-use raftbus_sdk::{Consumer, ConsumerConfig, SdkError, StartFrom};
+use raftbus_sdk::{Consumer, ConsumerConfig, ResetPolicy, SdkError, StartFrom};
 
 /// Connects a consumer of `topic`: a group member when `group` is set (the managers assign
 /// partitions), else a standalone reader of `partition` or, without one, of every partition.
@@ -18,9 +18,13 @@ pub async fn connect(
     group: Option<String>,
     partition: Option<u32>,
     start: StartFrom,
+    reset: ResetPolicy,
 ) -> Result<Consumer, SdkError> {
     let standalone = group.is_none();
-    let config = ConsumerConfig::new(bootstrap).group(group).start(start);
+    let config = ConsumerConfig::new(bootstrap)
+        .group(group)
+        .start(start)
+        .reset(reset);
     let mut consumer = Consumer::connect(config, topic).await?;
     if standalone {
         let partitions: Vec<(u32, StartFrom)> = match partition {

@@ -1,9 +1,10 @@
 //! `consumer perf`: reads `--messages` records from the beginning as fast as possible and
-//! reports the throughput, like Kafka's `kafka-consumer-perf-test`.
+//! reports the throughput, like Kafka's `kafka-consumer-perf-test`, then one `RESULT ...`
+//! line for scripts (`scripts/bench.sh`), in the same style as `producer perf`'s.
 
 use std::time::{Duration, Instant};
 
-use raftbus_sdk::StartFrom;
+use raftbus_sdk::{ResetPolicy, StartFrom};
 
 use crate::args::PerfArgs;
 use crate::error::CliError;
@@ -21,6 +22,7 @@ pub async fn run(args: PerfArgs) -> Result<(), CliError> {
         args.group.clone(),
         None,
         StartFrom::Earliest,
+        ResetPolicy::Earliest,
     )
     .await?;
     let idle_limit = Duration::from_millis(args.timeout_ms);
@@ -54,11 +56,12 @@ pub async fn run(args: PerfArgs) -> Result<(), CliError> {
         }
     }
     let secs = last_record.duration_since(started).as_secs_f64().max(1e-9);
-    println!(
-        "{records} records, {:.1} records/sec, {:.2} MB/sec, elapsed {secs:.2} s",
+    let (rps, mbps) = (
         records as f64 / secs,
-        bytes as f64 / secs / (1024.0 * 1024.0)
+        bytes as f64 / secs / (1024.0 * 1024.0),
     );
+    println!("{records} records, {rps:.1} records/sec, {mbps:.2} MB/sec, elapsed {secs:.2} s");
+    println!("RESULT records={records} rec_per_s={rps:.1} mb_per_s={mbps:.2} elapsed_s={secs:.3}");
     let closed = consumer.close().await;
     match failure {
         Some(e) => Err(e),

@@ -20,7 +20,15 @@ struct Inner {
     producers: HashMap<Uuid, Instant>,
     /// Log end offset per group, as reported by leaders (for describe).
     leo: HashMap<Uuid, u64>,
+    /// Start of each broker's current run of heartbeats (leadership goes back to a preferred
+    /// leader only after it has been up a while, so it does not fight failover).
+    up_since: HashMap<u64, Instant>,
+    /// Log start offset and learners per group, as reported by leaders (for describe).
+    extent: HashMap<Uuid, (u64, Vec<u64>)>,
 }
+
+/// A heartbeat after this much silence starts a new run (the broker restarted or was cut off).
+const UP_GAP: Duration = Duration::from_secs(3);
 
 /// Last-seen times; cheap, lock held only for map operations.
 #[derive(Default)]
@@ -45,7 +53,24 @@ impl Liveness {
 
     /// A broker heartbeat arrived.
     pub fn touch_broker(&self, id: u64) {
-        self.with(|i| i.brokers.insert(id, Instant::now()));
+        let now = Instant::now();
+        self.with(|i| {
+            if let Some(last) = i.brokers.insert(id, now)
+                && now.duration_since(last) <= UP_GAP
+            {
+                i.up_since.entry(id).or_insert(now);
+            } else {
+                i.up_since.insert(id, now);
+            }
+        });
+    }
+
+    /// True when broker `id` has heartbeated without a gap for at least `d`.
+    pub fn broker_up_for(&self, id: u64, d: Duration) -> bool {
+        self.with(|i| {
+            i.up_since.get(&id).is_some_and(|t| t.elapsed() >= d)
+                && i.brokers.get(&id).is_some_and(|t| t.elapsed() <= UP_GAP)
+        })
     }
 
     /// A consumer heartbeat arrived.
@@ -66,6 +91,16 @@ impl Liveness {
     /// Records a leader's reported log end offset.
     pub fn set_leo(&self, group: Uuid, leo: u64) {
         self.with(|i| i.leo.insert(group, leo));
+    }
+
+    /// Records a leader's reported log start offset and learners.
+    pub fn set_extent(&self, group: Uuid, log_start: u64, learners: Vec<u64>) {
+        self.with(|i| i.extent.insert(group, (log_start, learners)));
+    }
+
+    /// Last reported log start offset and learners of a group.
+    pub fn extent(&self, group: Uuid) -> (u64, Vec<u64>) {
+        self.with(|i| i.extent.get(&group).cloned().unwrap_or_default())
     }
 
     /// Last reported log end offset of a group.
@@ -122,6 +157,7 @@ mod tests {
         assert!(l.broker_alive(1, Duration::from_secs(5)), "within grace");
         l.touch_broker(2);
         assert!(l.broker_alive(2, Duration::from_secs(5)));
+        assert!(l.broker_up_for(2, Duration::ZERO) && !l.broker_up_for(2, Duration::from_secs(5)));
         let a = Uuid::new_v4();
         l.reset(long_ago);
         l.touch_consumer("g", a);

@@ -5,6 +5,7 @@ use std::fmt;
 use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::Member;
 use raftbus_protocol::meta::ConsumerAssignment;
+use raftbus_protocol::retention::RetentionSpec;
 use raftbus_raft::NodeAddr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -51,6 +52,9 @@ pub enum MetaCommand {
         created_ms: u64,
         /// Per partition: group id and replica broker ids.
         partitions: Vec<(Uuid, Vec<u64>)>,
+        /// Retention set at creation (unset fields follow the cluster defaults).
+        #[serde(default)]
+        retention: RetentionSpec,
     },
     /// Deletes a topic; its group ids become tombstones.
     DeleteTopic {
@@ -61,6 +65,35 @@ pub enum MetaCommand {
     SetLeaders {
         /// `(group, leader)`.
         leaders: Vec<(Uuid, Option<u64>)>,
+    },
+    /// Starts moving a partition to another replica set (decided by the write manager).
+    StartMove {
+        /// The partition's group.
+        group: Uuid,
+        /// New replicas, preferred leader first.
+        target: Vec<u64>,
+    },
+    /// The partition's leader reported the target membership: the move is done.
+    CompleteMove {
+        /// The partition's group.
+        group: Uuid,
+        /// The target that was reached.
+        replicas: Vec<u64>,
+    },
+    /// Points a running move elsewhere (a broker it was adding died): applies only while the
+    /// move's target is still `from`, so a late or repeated redirect changes nothing.
+    RedirectMove {
+        /// The partition's group.
+        group: Uuid,
+        /// The target being replaced.
+        from: Vec<u64>,
+        /// The new target.
+        target: Vec<u64>,
+    },
+    /// Records (or clears) a requested rebalance, so a new write manager carries it on.
+    SetRebalance {
+        /// What it covers; `None` when done.
+        scope: Option<crate::metadata::moves::RebalanceScope>,
     },
     /// A producer registered.
     RegisterProducer {
@@ -86,6 +119,13 @@ pub enum MetaCommand {
         group: String,
         /// Consumers removed.
         consumer_ids: Vec<Uuid>,
+    },
+    /// `manager topic alter`: changes the fields of a topic's retention that are set.
+    SetRetention {
+        /// Topic.
+        name: String,
+        /// Validated change (fields left unset keep their value).
+        change: RetentionSpec,
     },
 }
 

@@ -147,9 +147,12 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     let cancel = CancellationToken::new();
     let every =
         Duration::from_millis(settings.heartbeat.interval_ms / 2).max(Duration::from_millis(100));
+    let healing_every = Duration::from_millis(settings.healing.interval_ms);
     let loops = vec![
         tasks::reap::spawn(m.clone(), every, cancel.clone()),
         tasks::fence::spawn(m.clone(), Duration::from_millis(500), cancel.clone()),
+        tasks::heal::spawn(m.clone(), healing_every, cancel.clone()),
+        tasks::balance::spawn(m.clone(), healing_every, cancel.clone()),
     ];
     tracing::info!(node = settings.node.id, api = %settings.server.api_addr, raft = %settings.server.raft_addr, "manager ready");
 

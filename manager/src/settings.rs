@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ManagerError;
 
+mod healing;
+pub use healing::HealingSettings;
+
 /// Flags of `manager serve`; each overrides the matching setting.
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -50,6 +53,8 @@ pub struct Settings {
     pub heartbeat: HeartbeatSettings,
     /// Topic defaults.
     pub topics: TopicSettings,
+    /// Replica healing, rebalance and leadership balance.
+    pub healing: HealingSettings,
 }
 
 /// `[node]`
@@ -172,6 +177,11 @@ pub struct TopicSettings {
     pub default_partitions: u32,
     /// Replication factor of a topic created without one.
     pub default_replication_factor: u32,
+    /// Retention by age of topics that set none, in ms (`-1`: unlimited). Default 7 days.
+    pub retention_ms: i64,
+    /// Retention by size per partition of topics that set none, in bytes (`-1`: unlimited,
+    /// the default).
+    pub retention_bytes: i64,
 }
 
 impl Default for TopicSettings {
@@ -180,6 +190,18 @@ impl Default for TopicSettings {
             auto_create: true,
             default_partitions: 3,
             default_replication_factor: 3,
+            retention_ms: 7 * 24 * 3_600_000,
+            retention_bytes: raftbus_protocol::retention::UNLIMITED,
+        }
+    }
+}
+
+impl TopicSettings {
+    /// The cluster's retention defaults, for topics that leave a field unset.
+    pub fn retention_defaults(&self) -> raftbus_protocol::retention::RetentionSpec {
+        raftbus_protocol::retention::RetentionSpec {
+            retention_ms: Some(self.retention_ms),
+            retention_bytes: Some(self.retention_bytes),
         }
     }
 }
@@ -309,6 +331,17 @@ impl Settings {
                 "defaults must be positive".into(),
             );
         }
+        if let Err(reason) = self.topics.retention_defaults().validate() {
+            let key = if reason.starts_with("retention_ms") {
+                "topics.retention_ms"
+            } else {
+                "topics.retention_bytes"
+            };
+            return bad(key, reason);
+        }
+        if let Some((key, reason)) = self.healing.check() {
+            return bad(key, reason);
+        }
         Ok(())
     }
 
@@ -352,6 +385,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("cluster.peers"), "{e}");
+        let mut env = std::collections::HashMap::new();
+        env.insert(
+            "RAFTBUS_TOPICS__RETENTION_BYTES".to_string(),
+            "0".to_string(),
+        );
+        let e = Settings::load_from(&args(), Some(env))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("topics.retention_bytes"), "{e}");
+        let s = Settings::load_from(&args(), Some(Default::default())).unwrap();
+        assert_eq!(s.topics.retention_ms, 604_800_000, "7 days by default");
         a.peers = Some("1/a:1".into());
         let e = Settings::load_from(&a, Some(Default::default()))
             .unwrap_err()

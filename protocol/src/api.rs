@@ -174,6 +174,16 @@ pub enum Role {
     Stopped,
 }
 
+/// Which groups a broker leads right now (`GET /v1/node/leadership`): the node-level
+/// liveness answer that stands in for the per-group heartbeats of idle groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeLeadership {
+    /// The answering broker.
+    pub node_id: u64,
+    /// Groups whose Raft is running on this broker and leading.
+    pub leading: Vec<Uuid>,
+}
+
 /// Status of one partition replica (`GET /v1/partitions/{topic}/{partition}` and
 /// `GET /v1/partitions`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,8 @@
 //!   retryable errors (`not_leader`, `timeout`) from fatal ones.
 //! - [`api`]: JSON bodies of the broker's client API.
 //! - [`fetch`]: the binary framing of fetch responses.
+//! - [`moves`]: JSON bodies of replica reassignment and rebalance.
+//! - [`retention`]: topic retention as set by operators and as handed to brokers.
 
 pub mod api;
 pub mod batch;
@@ -15,7 +17,9 @@ pub mod fetch;
 #[cfg(feature = "actix")]
 pub mod http;
 pub mod meta;
+pub mod moves;
 pub mod names;
+pub mod retention;
 mod varint;
 
 pub use batch::{BatchBuilder, BatchError, Record, RecordBatch};

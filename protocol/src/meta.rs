@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::Member;
+use crate::retention::{Retention, RetentionSpec};
 
 /// Role of a manager in the metadata Raft group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +60,9 @@ pub struct CreateTopicRequest {
     /// Replicas per partition (default 3).
     #[serde(default)]
     pub replication_factor: Option<u32>,
+    /// Retention (`retention_ms`, `retention_bytes`); unset fields take the cluster defaults.
+    #[serde(default, flatten)]
+    pub retention: RetentionSpec,
 }
 
 /// One partition of a topic, with placement and observed leadership.
@@ -76,6 +80,16 @@ pub struct PartitionInfo {
     pub leader_addr: Option<String>,
     /// Log end offset as last reported by the leader.
     pub log_end_offset: u64,
+    /// First stored offset as last reported by the leader (retention moves it up).
+    #[serde(default)]
+    pub log_start_offset: u64,
+    /// Learners (non-voting replicas: those a move adds, still catching up) as last reported
+    /// by the leader.
+    #[serde(default)]
+    pub learners: Vec<u64>,
+    /// While a replica move is in progress: the replica set it moves to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_replicas: Option<Vec<u64>>,
 }
 
 /// A topic and its partitions.
@@ -91,8 +105,18 @@ pub struct TopicInfo {
     pub created_ms: u64,
     /// True once every partition has a leader.
     pub ready: bool,
+    /// Effective retention by age in ms (`-1`: unlimited).
+    #[serde(default = "unlimited")]
+    pub retention_ms: i64,
+    /// Effective retention by size in bytes per partition (`-1`: unlimited).
+    #[serde(default = "unlimited")]
+    pub retention_bytes: i64,
     /// Per-partition detail.
     pub partition_info: Vec<PartitionInfo>,
+}
+
+fn unlimited() -> i64 {
+    crate::retention::UNLIMITED
 }
 
 /// Partition state a broker reports in its heartbeat.
@@ -106,6 +130,19 @@ pub struct HostedGroup {
     pub leader: Option<u64>,
     /// Log end offset on this replica.
     pub log_end_offset: u64,
+    /// First stored offset on this replica.
+    #[serde(default)]
+    pub log_start_offset: u64,
+    /// Voters of the group's membership as this replica sees it (both halves while joint).
+    #[serde(default)]
+    pub voters: Vec<u64>,
+    /// Learners of the group's membership as this replica sees it (meaningful from the
+    /// leader).
+    #[serde(default)]
+    pub learners: Vec<u64>,
+    /// True while the membership is a joint configuration (a change is half done).
+    #[serde(default)]
+    pub joint: bool,
 }
 
 /// `POST /v1/heartbeat/broker`.
@@ -126,8 +163,20 @@ pub struct Assignment {
     pub partition: u32,
     /// Group id.
     pub group_id: Uuid,
-    /// Replica set, preferred leader first.
+    /// Every broker the replica may talk to: the current replicas (preferred leader first,
+    /// which initializes a brand-new group), then those a move adds.
     pub members: Vec<Member>,
+    /// Voter set the group should have (the move target while a move is in progress). The
+    /// partition leader converges its membership to it. Empty: the members are the voters.
+    #[serde(default)]
+    pub voters: Vec<u64>,
+    /// Set when the managers want leadership on this broker (the preferred leader, alive long
+    /// enough): the current leader transfers it there once it is caught up.
+    #[serde(default)]
+    pub preferred_leader: Option<u64>,
+    /// Effective retention of the partition (the leader's `retention` loop enforces it).
+    #[serde(default)]
+    pub retention: Retention,
 }
 
 /// Reply to a broker heartbeat: the desired state (reconciled by the broker).

@@ -9,6 +9,7 @@ use raftbus_protocol::meta::{
     BrokerInfo, ConsumerAssignment, ConsumerHeartbeat, CreateTopicRequest, GroupInfo, ManagerInfo,
     ProducerHeartbeat, TopicInfo, TopicMetadata,
 };
+use raftbus_protocol::moves::{MovesReply, ReassignRequest, RebalanceRequest};
 use reqwest::{RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -95,6 +96,48 @@ impl Admin {
     /// One topic with placement, leaders and log end offsets of its partitions.
     pub async fn describe_topic(&self, name: &str) -> Result<TopicInfo, SdkError> {
         self.call("/v1/topics", &[name], |h, u| h.get(u)).await
+    }
+
+    /// Moves a partition to another replica set (preferred leader first); the move runs in
+    /// the background, throttled, and `describe_topic` shows it until it completes.
+    pub async fn reassign(
+        &self,
+        topic: &str,
+        partition: u32,
+        replicas: &[u64],
+    ) -> Result<MovesReply, SdkError> {
+        let body = ReassignRequest {
+            replicas: replicas.to_vec(),
+        };
+        let p = partition.to_string();
+        self.call(
+            "/v1/topics",
+            &[topic, "partitions", &p, "reassign"],
+            |h, u| h.post(u).json(&body),
+        )
+        .await
+    }
+
+    /// Evens out replicas and preferred leaders over the live brokers (one topic or all);
+    /// the managers keep starting the remaining moves until none is left.
+    pub async fn rebalance(&self, topic: Option<&str>) -> Result<MovesReply, SdkError> {
+        let body = RebalanceRequest {
+            topic: topic.map(str::to_string),
+        };
+        self.call("/v1/rebalance", &[], |h, u| h.post(u).json(&body))
+            .await
+    }
+
+    /// Changes a topic's retention (the fields of `change` that are set); answers the topic as
+    /// it is afterwards. Partition leaders apply the new limits within a heartbeat and one
+    /// retention interval.
+    pub async fn alter_topic(
+        &self,
+        name: &str,
+        change: &crate::protocol::retention::RetentionSpec,
+    ) -> Result<TopicInfo, SdkError> {
+        self.call("/v1/topics", &[name], |h, u| h.patch(u).json(change))
+            .await
     }
 
     /// Deletes a topic; brokers drop its replicas on their next heartbeat.

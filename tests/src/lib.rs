@@ -18,6 +18,7 @@ pub mod manager;
 pub mod ports;
 pub mod postgres;
 pub mod process;
+pub mod traffic;
 pub mod wait;
 
 pub use ports::free_port;

@@ -157,11 +157,24 @@ pub async fn start_brokers(
     log_dir: &Path,
     managers: &str,
 ) -> anyhow::Result<Vec<BrokerProcess>> {
+    start_brokers_with_env(pg, n, log_dir, managers, &[]).await
+}
+
+/// [`start_brokers`] with extra environment for every broker (e.g. `RAFTBUS_RETENTION__...`).
+pub async fn start_brokers_with_env(
+    pg: &PgServer,
+    n: u64,
+    log_dir: &Path,
+    managers: &str,
+    env: &[(String, String)],
+) -> anyhow::Result<Vec<BrokerProcess>> {
     let mut brokers = Vec::new();
     for id in 1..=n {
         let url = pg.create_database(&format!("broker_{id}"))?;
         let extra = vec!["--managers".to_string(), managers.to_string()];
-        brokers.push(BrokerProcess::with_args(id, &url, log_dir, extra)?);
+        let mut b = BrokerProcess::with_args(id, &url, log_dir, extra)?;
+        b.daemon_mut().add_env(env);
+        brokers.push(b);
     }
     for b in &mut brokers {
         b.start()?;
@@ -190,8 +203,19 @@ pub struct ManagedCluster {
 }
 
 impl ManagedCluster {
-    /// Starts `m` managers then `b` brokers pointed at them, all healthy.
+    /// Starts `m` managers then `b` brokers pointed at them, all healthy; `env` goes to the
+    /// managers.
     pub async fn start(m: u64, b: u64, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_with_env(m, b, env, &[]).await
+    }
+
+    /// [`ManagedCluster::start`] with separate environments for managers and brokers.
+    pub async fn start_with_env(
+        m: u64,
+        b: u64,
+        env: &[(&str, &str)],
+        broker_env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let slot = crate::cluster::slots()
             .acquire_owned()
             .await
@@ -210,7 +234,11 @@ impl ManagedCluster {
             .map(ManagerProcess::addr)
             .collect::<Vec<_>>()
             .join(",");
-        let brokers = start_brokers(&pg, b, dir.path(), &bootstrap).await?;
+        let broker_env: Vec<(String, String)> = broker_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let brokers = start_brokers_with_env(&pg, b, dir.path(), &bootstrap, &broker_env).await?;
         let admin = raftbus_sdk::Admin::new(&bootstrap)?;
         let client = raftbus_sdk::BrokerClient::new(Duration::from_secs(15));
         // Brokers are discovered by their heartbeats: wait until every one is registered.

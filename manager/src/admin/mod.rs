@@ -7,6 +7,7 @@
 
 mod broker;
 mod group;
+mod partition;
 mod status;
 mod table;
 mod topic;
@@ -17,17 +18,24 @@ use raftbus_sdk::{Admin, SdkError};
 
 pub use broker::BrokerCmd;
 pub use group::GroupCmd;
+pub use partition::PartitionCmd;
 pub use table::Table;
 pub use topic::TopicCmd;
 
 /// The admin commands, to be flattened into the binary's top-level clap command.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum AdminCommand {
-    /// Create, list, describe and delete topics.
+    /// Create, list, describe, alter and delete topics.
     Topic {
         /// Topic operation.
         #[command(subcommand)]
         cmd: TopicCmd,
+    },
+    /// Move partition replicas: reassign one partition, or rebalance.
+    Partition {
+        /// Partition operation.
+        #[command(subcommand)]
+        cmd: PartitionCmd,
     },
     /// Inspect brokers.
     Broker {
@@ -64,6 +72,7 @@ pub async fn run(bootstrap: &str, cmd: AdminCommand) -> Result<(), SdkError> {
 pub async fn render(admin: &Admin, cmd: AdminCommand) -> Result<String, SdkError> {
     match cmd {
         AdminCommand::Topic { cmd } => topic::run(admin, cmd).await,
+        AdminCommand::Partition { cmd } => partition::run(admin, cmd).await,
         AdminCommand::Broker { cmd } => broker::run(admin, cmd).await,
         AdminCommand::Group { cmd } => group::run(admin, cmd).await,
         AdminCommand::Status => status::run(admin).await,
@@ -109,6 +118,7 @@ mod tests {
             partitions: 3,
             replication_factor: 3,
             wait_ms: 10_000,
+            retention: Default::default(),
         };
         assert_eq!(
             parse(&["topic", "create", "orders"]).unwrap(),
@@ -133,7 +143,8 @@ mod tests {
                     name: "t".into(),
                     partitions: 6,
                     replication_factor: 1,
-                    wait_ms: 0
+                    wait_ms: 0,
+                    retention: Default::default(),
                 }
             }
         );
@@ -154,6 +165,28 @@ mod tests {
                 cmd: GroupCmd::Describe { name: "g".into() }
             }
         );
+        assert_eq!(
+            parse(&[
+                "topic",
+                "alter",
+                "t",
+                "--retention-ms",
+                "unlimited",
+                "--retention-bytes",
+                "1024"
+            ])
+            .unwrap(),
+            AdminCommand::Topic {
+                cmd: TopicCmd::Alter {
+                    name: "t".into(),
+                    retention: topic::RetentionArgs {
+                        retention_ms: Some(-1),
+                        retention_bytes: Some(1024),
+                    },
+                }
+            }
+        );
+        assert!(parse(&["topic", "alter", "t", "--retention-ms", "0"]).is_err());
         assert!(parse(&["topic", "create"]).is_err());
         assert!(parse(&["topic", "create", "t", "--partitions", "x"]).is_err());
         assert!(parse(&["topic", "delete"]).is_err());

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use raftbus_sdk::protocol::meta::{CreateTopicRequest, TopicInfo};
+use raftbus_sdk::protocol::meta::{CreateTopicRequest, PartitionInfo, TopicInfo};
+use raftbus_sdk::protocol::retention::{RetentionSpec, UNLIMITED};
 use raftbus_sdk::{Admin, SdkError};
 
 use super::{Table, broker_name, join_or_dash, yes_no};
@@ -23,10 +24,22 @@ pub enum TopicCmd {
         /// How long to wait for leaders to be elected, in ms; 0 = return at once.
         #[arg(long, default_value_t = 10_000)]
         wait_ms: u64,
+        /// Retention (default: the cluster's).
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
+    /// Change a topic's retention; flags left out keep their value.
+    Alter {
+        /// Topic name.
+        name: String,
+        /// New retention.
+        #[command(flatten)]
+        retention: RetentionArgs,
     },
     /// List every topic.
     List,
-    /// Show a topic's partitions: leader, replicas, log end offset, Raft group.
+    /// Show a topic's retention and partitions: leader, replicas, learners, log start and end
+    /// offsets, Raft group.
     Describe {
         /// Topic name.
         name: String,
@@ -38,6 +51,46 @@ pub enum TopicCmd {
     },
 }
 
+/// `--retention-ms` and `--retention-bytes`: a positive number, or `-1` / `unlimited`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct RetentionArgs {
+    /// Delete batches older than this many ms (`unlimited` or -1: never).
+    #[arg(long, value_parser = parse_limit, allow_hyphen_values = true)]
+    pub retention_ms: Option<i64>,
+    /// Keep at most this many bytes per partition, newest first (`unlimited` or -1: no limit).
+    #[arg(long, value_parser = parse_limit, allow_hyphen_values = true)]
+    pub retention_bytes: Option<i64>,
+}
+
+impl RetentionArgs {
+    fn spec(&self) -> RetentionSpec {
+        RetentionSpec {
+            retention_ms: self.retention_ms,
+            retention_bytes: self.retention_bytes,
+        }
+    }
+}
+
+/// A retention limit: a positive integer, or `unlimited` / `-1`.
+fn parse_limit(s: &str) -> Result<i64, String> {
+    if s.eq_ignore_ascii_case("unlimited") || s == "-1" {
+        return Ok(UNLIMITED);
+    }
+    match s.parse::<i64>() {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number, -1 or unlimited")),
+    }
+}
+
+/// A limit as operators read it.
+fn show_limit(v: i64, unit: &str) -> String {
+    if v == UNLIMITED {
+        "unlimited".into()
+    } else {
+        format!("{v}{unit}")
+    }
+}
+
 /// Runs one topic command; returns the text to print.
 pub(super) async fn run(admin: &Admin, cmd: TopicCmd) -> Result<String, SdkError> {
     match cmd {
@@ -46,11 +99,13 @@ pub(super) async fn run(admin: &Admin, cmd: TopicCmd) -> Result<String, SdkError
             partitions,
             replication_factor,
             wait_ms,
+            retention,
         } => {
             let req = CreateTopicRequest {
                 name,
                 partitions: Some(partitions),
                 replication_factor: Some(replication_factor),
+                retention: retention.spec(),
             };
             let wait = (wait_ms > 0).then(|| Duration::from_millis(wait_ms));
             let topic = admin.create_topic(&req, wait).await?;
@@ -73,6 +128,21 @@ pub(super) async fn run(admin: &Admin, cmd: TopicCmd) -> Result<String, SdkError
                 ]);
             }
             Ok(t.to_string())
+        }
+        TopicCmd::Alter { name, retention } => {
+            let spec = retention.spec();
+            if spec == RetentionSpec::default() {
+                return Err(SdkError::InvalidArgument(
+                    "nothing to alter: give --retention-ms and/or --retention-bytes".into(),
+                ));
+            }
+            let topic = admin.alter_topic(&name, &spec).await?;
+            Ok(format!(
+                "altered topic {}: retention-ms {}  retention-bytes {}\n",
+                topic.name,
+                show_limit(topic.retention_ms, ""),
+                show_limit(topic.retention_bytes, "")
+            ))
         }
         TopicCmd::Describe { name } => Ok(describe(&admin.describe_topic(&name).await?)),
         TopicCmd::Delete { name } => {
@@ -114,11 +184,14 @@ fn created(topic: &TopicInfo, waited: bool) -> String {
 
 fn describe(topic: &TopicInfo) -> String {
     let mut out = format!(
-        "topic: {}  partitions: {}  replication-factor: {}  ready: {}\n",
+        "topic: {}  partitions: {}  replication-factor: {}  ready: {}\n\
+         retention-ms: {}  retention-bytes: {}\n",
         topic.name,
         topic.partitions,
         topic.replication_factor,
-        yes_no(topic.ready)
+        yes_no(topic.ready),
+        show_limit(topic.retention_ms, ""),
+        show_limit(topic.retention_bytes, "")
     );
     let mut parts: Vec<_> = topic.partition_info.iter().collect();
     parts.sort_by_key(|p| p.partition);
@@ -126,6 +199,8 @@ fn describe(topic: &TopicInfo) -> String {
         "PARTITION",
         "LEADER",
         "REPLICAS",
+        "LEARNERS",
+        "LOG-START-OFFSET",
         "LOG-END-OFFSET",
         "GROUP-ID",
     ]);
@@ -133,7 +208,9 @@ fn describe(topic: &TopicInfo) -> String {
         t.row([
             p.partition.to_string(),
             p.leader.map_or_else(|| "-".into(), broker_name),
-            join_or_dash(&p.replicas),
+            replicas(p),
+            join_or_dash(&p.learners),
+            p.log_start_offset.to_string(),
             p.log_end_offset.to_string(),
             p.group_id.to_string(),
         ]);
@@ -142,10 +219,17 @@ fn describe(topic: &TopicInfo) -> String {
     out
 }
 
+/// The replica list, with the target while a move runs (`1,2,3->1,2,4`).
+fn replicas(p: &PartitionInfo) -> String {
+    match &p.target_replicas {
+        Some(t) => format!("{}->{}", join_or_dash(&p.replicas), join_or_dash(t)),
+        None => join_or_dash(&p.replicas),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raftbus_sdk::protocol::meta::PartitionInfo;
 
     fn topic(leaders: &[Option<u64>]) -> TopicInfo {
         TopicInfo {
@@ -154,6 +238,8 @@ mod tests {
             replication_factor: 3,
             created_ms: 0,
             ready: leaders.iter().all(Option::is_some),
+            retention_ms: 3_600_000,
+            retention_bytes: UNLIMITED,
             partition_info: (0..leaders.len())
                 .rev()
                 .map(|i| PartitionInfo {
@@ -163,6 +249,9 @@ mod tests {
                     leader: leaders[i],
                     leader_addr: None,
                     log_end_offset: 10 * i as u64,
+                    log_start_offset: 4 * i as u64,
+                    learners: if i == 1 { vec![4] } else { vec![] },
+                    target_replicas: (i == 1).then(|| vec![1, 2, 4]),
                 })
                 .collect(),
         }
@@ -176,11 +265,23 @@ mod tests {
             out,
             format!(
                 "topic: orders  partitions: 2  replication-factor: 3  ready: no\n\
-                 PARTITION  LEADER    REPLICAS  LOG-END-OFFSET  GROUP-ID\n\
-                 0          broker-2  1,2,3     0               {nil}\n\
-                 1          -         1,2,3     10              {nil}\n"
+                 retention-ms: 3600000  retention-bytes: unlimited\n\
+                 PARTITION  LEADER    REPLICAS      LEARNERS  LOG-START-OFFSET  LOG-END-OFFSET  GROUP-ID\n\
+                 0          broker-2  1,2,3         -         0                 0               {nil}\n\
+                 1          -         1,2,3->1,2,4  4         4                 10              {nil}\n"
             )
         );
+    }
+
+    #[test]
+    fn limits_parse_and_show() {
+        assert_eq!(parse_limit("unlimited"), Ok(UNLIMITED));
+        assert_eq!(parse_limit("-1"), Ok(UNLIMITED));
+        assert_eq!(parse_limit("4096"), Ok(4096));
+        assert!(parse_limit("0").is_err());
+        assert!(parse_limit("-5").is_err());
+        assert!(parse_limit("10k").is_err());
+        assert_eq!(show_limit(UNLIMITED, ""), "unlimited");
     }
 
     #[test]

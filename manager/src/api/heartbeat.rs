@@ -2,20 +2,20 @@
 //! managers forward them, because liveness lives in the write manager's memory. Only the
 //! changes a heartbeat reveals are proposed to the Raft log.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use raftbus_protocol::ErrorCode;
-use raftbus_protocol::api::Member;
 use raftbus_protocol::meta::{
-    Assignment, BrokerHeartbeat, BrokerHeartbeatReply, ConsumerHeartbeat, ProducerHeartbeat,
+    BrokerHeartbeat, BrokerHeartbeatReply, ConsumerHeartbeat, ProducerHeartbeat,
 };
 use raftbus_protocol::names::validate_name;
+use raftbus_protocol::retention::RetentionSpec;
 use uuid::Uuid;
 
 use super::parse;
 use crate::error::ApiError;
-use crate::metadata::ClusterMeta;
+use crate::metadata::{ClusterMeta, moves};
 use crate::node::Manager;
 use crate::raft::{MetaCommand, MetaResponse};
 
@@ -31,7 +31,12 @@ fn changes(meta: &ClusterMeta, hb: &BrokerHeartbeat) -> BrokerChanges {
     let known = meta.brokers.get(&id);
     let mut leaders = Vec::new();
     for g in &hb.groups {
-        let Some((_, _, p)) = meta.find_group(g.group_id) else {
+        // A broker moved off a partition may still claim it (a restarted stale replica
+        // briefly restores its old leadership) until it drops the replica: ignore it.
+        let Some((_, _, p)) = meta
+            .find_group(g.group_id)
+            .filter(|(_, _, p)| p.involves(id))
+        else {
             continue;
         };
         if g.is_leader && p.leader != Some(id) {
@@ -48,38 +53,17 @@ fn changes(meta: &ClusterMeta, hb: &BrokerHeartbeat) -> BrokerChanges {
     }
 }
 
-fn desired(meta: &ClusterMeta, hb: &BrokerHeartbeat) -> BrokerHeartbeatReply {
-    let id = hb.broker.id;
-    let mut assignments = Vec::new();
-    for (topic, t) in &meta.topics {
-        for (i, p) in t.partitions.iter().enumerate() {
-            if !p.replicas.contains(&id) {
-                continue;
-            }
-            let members: Option<Vec<Member>> = p
-                .replicas
-                .iter()
-                .map(|r| meta.brokers.get(r).map(|b| b.member.clone()))
-                .collect();
-            if let Some(members) = members {
-                assignments.push(Assignment {
-                    topic: topic.clone(),
-                    partition: i as u32,
-                    group_id: p.group_id,
-                    members,
-                });
-            }
-        }
-    }
-    let removed = hb
-        .groups
-        .iter()
-        .map(|g| g.group_id)
-        .filter(|g| meta.removed_groups.contains(g))
-        .collect();
+fn desired(
+    m: &Manager,
+    meta: &ClusterMeta,
+    hb: &BrokerHeartbeat,
+    defaults: RetentionSpec,
+) -> BrokerHeartbeatReply {
+    let after = Duration::from_millis(m.settings.healing.leader_balance_after_ms);
+    let lead_ok = |b| !after.is_zero() && m.liveness.broker_up_for(b, after);
     BrokerHeartbeatReply {
-        assignments,
-        removed,
+        assignments: moves::assignments(meta, hb.broker.id, lead_ok, defaults),
+        removed: moves::removable(meta, hb.broker.id, &hb.groups),
     }
 }
 
@@ -99,6 +83,8 @@ pub(super) async fn broker(
     m.liveness.touch_broker(hb.broker.id);
     for g in hb.groups.iter().filter(|g| g.is_leader) {
         m.liveness.set_leo(g.group_id, g.log_end_offset);
+        m.liveness
+            .set_extent(g.group_id, g.log_start_offset, g.learners.clone());
     }
     let c = m.read(|meta| changes(meta, &hb));
     if c.register {
@@ -119,7 +105,13 @@ pub(super) async fn broker(
         m.propose(MetaCommand::SetLeaders { leaders: c.leaders })
             .await?;
     }
-    Ok(HttpResponse::Ok().json(m.read(|meta| desired(meta, &hb))))
+    for (group, replicas) in m.read(|meta| moves::completed(meta, &hb.groups)) {
+        tracing::info!(%group, ?replicas, "replica move complete");
+        m.propose(MetaCommand::CompleteMove { group, replicas })
+            .await?;
+    }
+    let defaults = m.settings.topics.retention_defaults();
+    Ok(HttpResponse::Ok().json(m.read(|meta| desired(&m, meta, &hb, defaults))))
 }
 
 /// `POST /v1/producers` and `/v1/heartbeat/producer`.

@@ -7,8 +7,10 @@
 mod cluster;
 mod groups;
 mod heartbeat;
+mod moves;
 mod page;
 mod proxy;
+mod retention;
 mod topics;
 
 use actix_web::{HttpResponse, web};
@@ -37,12 +39,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
         .service(
             web::resource("/v1/topics/{name}")
                 .route(web::get().to(topics::describe))
+                .route(web::patch().to(retention::alter))
                 .route(web::delete().to(topics::delete)),
         )
         .route(
             "/v1/topics/{name}/partitions",
             web::get().to(topics::partitions),
         )
+        .route(
+            "/v1/topics/{topic}/partitions/{partition}/reassign",
+            web::post().to(moves::reassign),
+        )
+        .route("/v1/rebalance", web::post().to(moves::rebalance))
         .route("/v1/metadata/{topic}", web::get().to(topics::metadata))
         .route("/v1/topics/{topic}/records", web::post().to(proxy::produce))
         .route(

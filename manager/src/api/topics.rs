@@ -32,26 +32,36 @@ pub(super) fn topic_info(
         .partitions
         .iter()
         .enumerate()
-        .map(|(i, p)| PartitionInfo {
-            partition: i as u32,
-            group_id: p.group_id,
-            replicas: p.replicas.clone(),
-            leader: p.leader,
-            leader_addr: p.leader.and_then(|l| meta.api_addr(l)).map(str::to_string),
-            log_end_offset: m.liveness.leo(p.group_id),
+        .map(|(i, p)| {
+            let (log_start_offset, learners) = m.liveness.extent(p.group_id);
+            PartitionInfo {
+                partition: i as u32,
+                group_id: p.group_id,
+                replicas: p.replicas.clone(),
+                leader: p.leader,
+                leader_addr: p.leader.and_then(|l| meta.api_addr(l)).map(str::to_string),
+                log_end_offset: m.liveness.leo(p.group_id),
+                log_start_offset,
+                learners,
+                target_replicas: p.target.clone(),
+            }
         })
         .collect();
+    let retention = t.retention.resolve(m.settings.topics.retention_defaults());
     TopicInfo {
         name: name.to_string(),
         partitions: t.partitions.len() as u32,
         replication_factor: t.replication_factor,
         created_ms: t.created_ms,
         ready: partition_info.iter().all(|p| p.leader.is_some()),
+        retention_ms: retention.retention_ms(),
+        retention_bytes: retention.retention_bytes(),
         partition_info,
     }
 }
 
-fn unknown(name: &str) -> ApiError {
+/// `unknown_topic` naming the topic.
+pub(super) fn unknown(name: &str) -> ApiError {
     ApiError::new(
         ErrorCode::UnknownTopic,
         format!("topic {name:?} does not exist"),
@@ -83,6 +93,7 @@ pub(super) async fn create_topic(
             "replication_factor must be at least 1",
         ));
     }
+    req.retention.validate().map_err(ApiError::bad_request)?;
     let placed =
         m.read(|meta| {
             if meta.topics.contains_key(&req.name) {
@@ -119,6 +130,7 @@ pub(super) async fn create_topic(
         replication_factor: rf,
         created_ms,
         partitions: placed.into_iter().map(|r| (Uuid::new_v4(), r)).collect(),
+        retention: req.retention,
     };
     m.propose(cmd).await?;
     let deadline = Instant::now() + wait;
@@ -175,7 +187,7 @@ pub(super) async fn list(
 }
 
 /// The API view of one topic, or `unknown_topic`.
-fn find(m: &Manager, name: &str) -> Result<TopicInfo, ApiError> {
+pub(super) fn find(m: &Manager, name: &str) -> Result<TopicInfo, ApiError> {
     m.read(|meta| meta.topics.get(name).map(|t| topic_info(m, meta, name, t)))
         .ok_or_else(|| unknown(name))
 }
@@ -276,6 +288,7 @@ pub(super) async fn metadata(
         name: topic.to_string(),
         partitions: None,
         replication_factor: None,
+        retention: Default::default(),
     };
     match create_topic(&m, r, Duration::from_secs(10)).await {
         Ok(_) => {}

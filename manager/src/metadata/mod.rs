@@ -3,13 +3,17 @@
 //! [`ClusterMeta`]; decisions that need judgment (placement) are made by the write manager
 //! *before* proposing, so applying stays deterministic.
 
+pub mod balance;
+pub mod moves;
 pub mod placement;
+pub mod retention;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::Member;
 use raftbus_protocol::meta::ConsumerAssignment;
+use raftbus_protocol::retention::RetentionSpec;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -36,6 +40,9 @@ pub struct PartitionRecord {
     pub replicas: Vec<u64>,
     /// Leader as reported by broker heartbeats.
     pub leader: Option<u64>,
+    /// While a replica move runs: the replica set it moves to (see [`moves`]).
+    #[serde(default)]
+    pub target: Option<Vec<u64>>,
 }
 
 /// A topic.
@@ -47,6 +54,10 @@ pub struct TopicRecord {
     pub replication_factor: u32,
     /// Partitions by index.
     pub partitions: Vec<PartitionRecord>,
+    /// Retention set on the topic; unset fields follow the cluster defaults. Last field and
+    /// `serde(default)`, so metadata stored before retention existed still loads.
+    #[serde(default)]
+    pub retention: RetentionSpec,
 }
 
 /// A registered producer.
@@ -82,6 +93,9 @@ pub struct ClusterMeta {
     pub producers: BTreeMap<Uuid, ProducerRecord>,
     /// Consumer groups by name.
     pub groups: BTreeMap<String, GroupRecord>,
+    /// A requested rebalance still being carried out (see [`balance`]).
+    #[serde(default)]
+    pub rebalance: Option<moves::RebalanceScope>,
 }
 
 impl ClusterMeta {
@@ -121,6 +135,7 @@ impl ClusterMeta {
                 replication_factor,
                 created_ms,
                 partitions,
+                retention,
             } => {
                 if self.topics.contains_key(&name) {
                     return error(
@@ -134,6 +149,7 @@ impl ClusterMeta {
                         group_id,
                         replicas,
                         leader: None,
+                        target: None,
                     })
                     .collect();
                 self.topics.insert(
@@ -142,6 +158,7 @@ impl ClusterMeta {
                         created_ms,
                         replication_factor,
                         partitions,
+                        retention,
                     },
                 );
                 MetaResponse::Ok
@@ -170,6 +187,10 @@ impl ClusterMeta {
                 }
                 MetaResponse::Ok
             }
+            cmd @ (MetaCommand::StartMove { .. }
+            | MetaCommand::CompleteMove { .. }
+            | MetaCommand::RedirectMove { .. }
+            | MetaCommand::SetRebalance { .. }) => self.apply_move(cmd),
             MetaCommand::RegisterProducer {
                 producer_id,
                 topic,
@@ -203,6 +224,7 @@ impl ClusterMeta {
                 }
                 MetaResponse::Ok
             }
+            MetaCommand::SetRetention { name, change } => self.set_retention(&name, change),
         }
     }
 
@@ -304,6 +326,7 @@ mod tests {
             replication_factor: 3,
             created_ms: 0,
             partitions,
+            retention: RetentionSpec::default(),
         });
         assert_eq!(r, MetaResponse::Ok);
     }
@@ -328,6 +351,7 @@ mod tests {
             replication_factor: 3,
             created_ms: 0,
             partitions: vec![],
+            retention: RetentionSpec::default(),
         });
         assert!(matches!(
             r,
