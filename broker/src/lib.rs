@@ -13,6 +13,7 @@
 pub mod api;
 pub mod error;
 pub mod partition;
+pub mod peers;
 pub mod raft;
 pub mod server;
 pub mod settings;

@@ -69,6 +69,13 @@ pub enum Command {
         /// The group's new generation; a lower or equal one changes nothing.
         generation: u64,
     },
+    /// Retention: moves the partition's log start offset up to `log_start_offset` and deletes
+    /// every batch wholly below it. Decided by the leader's `retention` loop and replicated,
+    /// so every replica deletes the same batches and agrees on the log start offset.
+    Trim {
+        /// New first stored offset (a batch boundary); at or below the current one is a no-op.
+        log_start_offset: u64,
+    },
 }
 
 impl fmt::Display for Command {
@@ -95,6 +102,7 @@ impl fmt::Display for Command {
             Command::FenceGroup { group, generation } => {
                 write!(f, "fence({group}, gen {generation})")
             }
+            Command::Trim { log_start_offset } => write!(f, "trim(below {log_start_offset})"),
         }
     }
 }
@@ -120,6 +128,11 @@ pub enum CommandResponse {
         offset: Option<u64>,
         /// The group's generation now.
         generation: u64,
+    },
+    /// Retention applied: the partition's log start offset now.
+    Trimmed {
+        /// First stored offset after the trim.
+        log_start_offset: u64,
     },
     /// The command was refused deterministically on every replica.
     Rejected {

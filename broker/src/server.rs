@@ -14,6 +14,7 @@ use raftbus_raft::Router;
 use crate::api::{self, ApiState};
 use crate::error::BrokerError;
 use crate::partition::Registry;
+use crate::peers::Peers;
 use crate::settings::Settings;
 use crate::tasks::Tasks;
 
@@ -51,10 +52,14 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
             source,
         })?;
 
+    let peers = Arc::new(Peers::new(Duration::from_millis(
+        settings.raft.peer_timeout_ms,
+    )));
     let state = web::Data::new(ApiState {
         registry: registry.clone(),
         settings: settings.clone(),
         metrics: Default::default(),
+        peers: peers.clone(),
     });
     let api_server =
         HttpServer::new(move || App::new().configure(|cfg| api::configure(cfg, state.clone())))
@@ -72,7 +77,7 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     let (raft_handle, api_handle) = (raft_server.handle(), api_server.handle());
     let raft_task = tokio::spawn(raft_server);
     let api_task = tokio::spawn(api_server);
-    let tasks = Tasks::start(&settings, &registry)?;
+    let tasks = Tasks::start(&settings, &registry, &peers)?;
     tracing::info!(
         api = %settings.server.api_addr,
         raft = %settings.server.raft_addr,

@@ -5,7 +5,10 @@
 //! `[unsafe]` holds switches that deliberately break guarantees, for crash-test negative
 //! controls only (see [`UnsafeSettings`]); never set them on a cluster holding real data.
 
+mod retention;
 mod validate;
+
+pub use retention::RetentionSettings;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,6 +63,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// The managers this broker reports to.
     pub manager: ManagerSettings,
+    /// Enforcement of topic retention.
+    pub retention: RetentionSettings,
     /// UNSAFE switches for crash-test negative controls (`[unsafe]`; `unsafe` is a keyword).
     #[serde(rename = "unsafe")]
     pub unsafe_opts: UnsafeSettings,
@@ -211,6 +216,9 @@ pub struct RaftSettings {
     pub election_max_ms: u64,
     /// Build a snapshot after this many log entries (then older entries may be purged).
     pub snapshot_every_entries: u64,
+    /// Entries already in a snapshot that stay in the log after a purge, so a follower that
+    /// lags by less than this catches up from the log instead of receiving a snapshot.
+    pub keep_after_snapshot: u64,
     /// Entries per append RPC; entries are whole batches, so keep this moderate.
     pub max_payload_entries: u64,
     /// TCP connect timeout towards peers.
@@ -221,6 +229,15 @@ pub struct RaftSettings {
     /// process is gone) starts an election at once instead of after the election timeout.
     /// 0 disables the probe.
     pub leader_probe_ms: u64,
+    /// How often the `quiesce` loop asks the peer brokers which groups they lead and turns the
+    /// ticks of idle groups off (see `tasks::quiesce`). 0 disables quiescence: every group
+    /// then keeps its own heartbeats and election timer.
+    pub quiesce_ms: u64,
+    /// A leader whose log has not grown for this long stops its heartbeats.
+    pub idle_after_ms: u64,
+    /// A peer broker that has not answered for this long is treated as gone: followers of the
+    /// groups it led run their election timers again.
+    pub peer_timeout_ms: u64,
 }
 
 impl Default for RaftSettings {
@@ -230,10 +247,14 @@ impl Default for RaftSettings {
             election_min_ms: 1_500,
             election_max_ms: 2_500,
             snapshot_every_entries: 20_000,
+            keep_after_snapshot: 1_000,
             max_payload_entries: 64,
             connect_timeout_ms: 500,
             backoff_ms: 200,
             leader_probe_ms: 200,
+            quiesce_ms: 200,
+            idle_after_ms: 2_000,
+            peer_timeout_ms: 1_000,
         }
     }
 }
@@ -327,6 +348,11 @@ impl Settings {
             election_timeout_max: r.election_max_ms,
             max_payload_entries: r.max_payload_entries,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(r.snapshot_every_entries),
+            // Purge after every snapshot, keeping the last `keep_after_snapshot` entries.
+            // openraft never purges entries a replication stream is still sending (see
+            // ARCHITECTURE.md, "Log compaction").
+            max_in_snapshot_log_to_keep: r.keep_after_snapshot,
+            purge_batch_size: 1,
             ..Default::default()
         }
         .validate()

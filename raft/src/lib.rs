@@ -19,6 +19,7 @@ mod network;
 mod node;
 pub mod runtime;
 pub mod server;
+mod tail;
 
 pub use log_store::PgLogStore;
 pub use network::{NetworkFactory, Router};

@@ -22,32 +22,40 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::codec::{db_err, decode, encode};
+use crate::tail::Tail;
 
 /// The Raft log of one group in one node's database.
-pub struct PgLogStore<C> {
+pub struct PgLogStore<C: RaftTypeConfig> {
     /// The node's pool, shared by all its groups.
     db: PgPool,
     /// Which group's rows this store reads and writes.
     group: Uuid,
+    /// The newest entries, shared with the readers (replication reads them from memory).
+    tail: Tail<C::Entry>,
     _c: PhantomData<C>,
 }
 
-impl<C> Clone for PgLogStore<C> {
+impl<C: RaftTypeConfig> Clone for PgLogStore<C> {
     fn clone(&self) -> Self {
         Self {
             db: self.db.clone(),
             group: self.group,
+            tail: self.tail.clone(),
             _c: PhantomData,
         }
     }
 }
 
-impl<C> PgLogStore<C> {
+impl<C: RaftTypeConfig> PgLogStore<C>
+where
+    C::Entry: Clone,
+{
     /// A store for `group`. Creates nothing: an empty group has no rows.
     pub fn new(db: PgPool, group: Uuid) -> Self {
         Self {
             db,
             group,
+            tail: Tail::new(),
             _c: PhantomData,
         }
     }
@@ -62,7 +70,9 @@ impl<C> PgLogStore<C> {
                 .await
                 .map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)
+        tx.commit().await.map_err(db_err)?;
+        self.tail.clear();
+        Ok(())
     }
 }
 
@@ -85,7 +95,10 @@ fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-impl<C: RaftTypeConfig> RaftLogReader<C> for PgLogStore<C> {
+impl<C: RaftTypeConfig> RaftLogReader<C> for PgLogStore<C>
+where
+    C::Entry: Clone,
+{
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
@@ -93,6 +106,9 @@ impl<C: RaftTypeConfig> RaftLogReader<C> for PgLogStore<C> {
         let (start, end) = index_range(&range);
         if start >= end {
             return Ok(Vec::new());
+        }
+        if let Some(entries) = self.tail.get(start as u64, end as u64) {
+            return Ok(entries);
         }
         // One statement: a consistent view even while the writer appends or truncates.
         let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
@@ -119,7 +135,10 @@ impl<C: RaftTypeConfig> RaftLogReader<C> for PgLogStore<C> {
     }
 }
 
-impl<C: RaftTypeConfig> RaftLogStorage<C> for PgLogStore<C> {
+impl<C: RaftTypeConfig> RaftLogStorage<C> for PgLogStore<C>
+where
+    C::Entry: Clone,
+{
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<C>, io::Error> {
@@ -185,13 +204,15 @@ impl<C: RaftTypeConfig> RaftLogStorage<C> for PgLogStore<C> {
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<C>>) -> Result<(), io::Error> {
-        let after = last_log_id.map_or(-1, |id| clamp(id.index));
+        let last_index = last_log_id.map(|id| id.index);
+        let after = last_index.map_or(-1, clamp);
         sqlx::query("DELETE FROM raft_log WHERE group_id = $1 AND log_index > $2")
             .bind(self.group)
             .bind(after)
             .execute(&self.db)
             .await
             .map_err(db_err)?;
+        self.tail.truncated_after(last_index);
         Ok(())
     }
 
@@ -213,11 +234,16 @@ impl<C: RaftTypeConfig> RaftLogStorage<C> for PgLogStore<C> {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
+        tx.commit().await.map_err(db_err)?;
+        self.tail.purged_upto(log_id.index);
+        Ok(())
     }
 }
 
-impl<C: RaftTypeConfig> PgLogStore<C> {
+impl<C: RaftTypeConfig> PgLogStore<C>
+where
+    C::Entry: Clone,
+{
     /// Writes entries in one multi-row statement (one round trip, one commit).
     async fn append_rows<I>(&self, entries: I) -> io::Result<()>
     where
@@ -226,11 +252,14 @@ impl<C: RaftTypeConfig> PgLogStore<C> {
         let mut idx = Vec::new();
         let mut ids = Vec::new();
         let mut bodies = Vec::new();
+        let mut kept = Vec::new();
         for e in entries {
             let log_id = e.log_id();
             idx.push(clamp(log_id.index));
             ids.push(encode(&log_id)?);
-            bodies.push(encode(&e)?);
+            let body = encode(&e)?;
+            kept.push((log_id.index, e, body.len()));
+            bodies.push(body);
         }
         if idx.is_empty() {
             return Ok(());
@@ -250,6 +279,7 @@ impl<C: RaftTypeConfig> PgLogStore<C> {
         .execute(&self.db)
         .await
         .map_err(db_err)?;
+        self.tail.appended(kept);
         Ok(())
     }
 }

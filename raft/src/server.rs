@@ -10,6 +10,7 @@
 use std::fmt::Display;
 use std::io::Cursor;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
@@ -85,6 +86,22 @@ where
     Ok(server)
 }
 
+/// Raft RPCs this process has received since start-up, by kind (for `/metrics`: idle groups
+/// should receive none).
+#[derive(Debug, Default)]
+pub struct Received {
+    /// `append` RPCs: replication and heartbeats.
+    pub append: AtomicU64,
+    /// `vote` and `pre-vote` RPCs: elections.
+    pub vote: AtomicU64,
+}
+
+/// The process-wide counters (one Raft listener per process).
+pub static RECEIVED: Received = Received {
+    append: AtomicU64::new(0),
+    vote: AtomicU64::new(0),
+};
+
 async fn handle<C, SM, L>(
     req: HttpRequest,
     path: web::Path<(Uuid, String)>,
@@ -112,6 +129,17 @@ where
     let Some(raft) = lookup.raft(group) else {
         return HttpResponse::NotFound().body(format!("group {group} is not hosted here"));
     };
+    match rpc.as_str() {
+        "append" | "vote" | "pre-vote" => {
+            let counter = if rpc == "append" {
+                &RECEIVED.append
+            } else {
+                &RECEIVED.vote
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
     match rpc.as_str() {
         "append" => match decode(&body) {
             Ok(r) => reply(raft.append_entries(r).await),

@@ -46,9 +46,10 @@ impl BrokerClient {
         let http = reqwest::Client::builder()
             .http2_prior_knowledge()
             .tcp_nodelay(true)
-            // A killed host sends no reset: pings notice a dead connection in ~2 s instead of
-            // letting requests hang until their timeout.
-            .http2_keep_alive_interval(Duration::from_secs(1))
+            // A killed or frozen host sends no reset: pings notice a dead connection in
+            // ~1.5 s instead of letting requests hang until their timeout (the brokers hand a
+            // silent leader's partitions over in about the same time).
+            .http2_keep_alive_interval(Duration::from_millis(500))
             .http2_keep_alive_timeout(Duration::from_secs(1))
             .http2_keep_alive_while_idle(true)
             .connect_timeout(Duration::from_millis(1_000))

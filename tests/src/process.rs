@@ -76,6 +76,11 @@ impl Daemon {
         }
     }
 
+    /// Adds environment variables for every later start (e.g. `RAFTBUS_RAFT__...` settings).
+    pub fn add_env(&mut self, env: &[(String, String)]) {
+        self.env.extend_from_slice(env);
+    }
+
     /// Starts the process with the configured arguments. Inherited `RAFTBUS_*` variables are
     /// removed so a developer's shell cannot silently reconfigure test nodes.
     pub fn start(&mut self) -> anyhow::Result<()> {
@@ -119,15 +124,21 @@ impl Daemon {
 
     /// Sends SIGTERM (graceful shutdown) without waiting; pair with [`Daemon::wait_exit`].
     pub fn sigterm(&mut self) -> anyhow::Result<()> {
+        self.signal("TERM")
+    }
+
+    /// Sends a signal by name (`TERM`, `STOP` to freeze the process like a hung host, `CONT`
+    /// to thaw it) without waiting.
+    pub fn signal(&mut self, name: &str) -> anyhow::Result<()> {
         let pid = self
             .pid()
             .with_context(|| format!("{} is not running", self.name))?;
         let status = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{name}"))
             .arg(pid.to_string())
             .status()?;
         if !status.success() {
-            bail!("kill -TERM {pid} ({}) failed: {status}", self.name);
+            bail!("kill -{name} {pid} ({}) failed: {status}", self.name);
         }
         Ok(())
     }

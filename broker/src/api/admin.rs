@@ -1,7 +1,9 @@
 //! Partition administration and health: create a replica, status, `/health`.
 
 use actix_web::{HttpResponse, web};
-use raftbus_protocol::api::{CreatePartitionRequest, CreatePartitionResponse, Health};
+use raftbus_protocol::api::{
+    CreatePartitionRequest, CreatePartitionResponse, Health, NodeLeadership,
+};
 
 use super::{ApiState, partition};
 use crate::error::ApiError;
@@ -11,6 +13,22 @@ pub(super) async fn health(state: web::Data<ApiState>) -> HttpResponse {
         status: "ok".into(),
         node_id: state.registry.node_id(),
         partitions: state.registry.all().len(),
+    })
+}
+
+/// `GET /v1/node/leadership`: the groups this broker leads, asked by its peers' `quiesce`
+/// loops several times a second in place of per-group heartbeats.
+pub(super) async fn leadership(state: web::Data<ApiState>) -> HttpResponse {
+    let leading = state
+        .registry
+        .all()
+        .iter()
+        .filter(|p| p.is_running_leader())
+        .map(|p| p.group_id)
+        .collect();
+    HttpResponse::Ok().json(NodeLeadership {
+        node_id: state.registry.node_id(),
+        leading,
     })
 }
 

@@ -16,7 +16,23 @@ use raftbus_protocol::{ErrorCode, RecordBatch};
 
 use super::{ApiState, partition, require_leader};
 use crate::error::ApiError;
+use crate::state_machine::Watermarks;
 use crate::state_machine::read::read_batches;
+
+/// `offset_out_of_range` (416) carrying the stored range, so a consumer can apply its reset
+/// policy without another request.
+fn out_of_range(name: &str, offset: u64, marks: Watermarks) -> ApiError {
+    let mut e = ApiError::new(
+        ErrorCode::OffsetOutOfRange,
+        format!(
+            "offset {offset} is outside {name}'s stored range [{}, {}]",
+            marks.log_start_offset, marks.next_offset
+        ),
+    );
+    e.0.log_start_offset = Some(marks.log_start_offset);
+    e.0.high_watermark = Some(marks.next_offset);
+    e
+}
 
 pub(super) async fn fetch(
     state: web::Data<ApiState>,
@@ -31,18 +47,7 @@ pub(super) async fn fetch(
     let offset = params.offset;
     let mut marks = *p.marks.borrow();
     if offset < marks.log_start_offset || offset > marks.next_offset {
-        let mut e = ApiError::new(
-            ErrorCode::OffsetOutOfRange,
-            format!(
-                "offset {offset} is outside {}'s stored range [{}, {}]",
-                p.name(),
-                marks.log_start_offset,
-                marks.next_offset
-            ),
-        );
-        e.0.log_start_offset = Some(marks.log_start_offset);
-        e.0.high_watermark = Some(marks.next_offset);
-        return Err(e);
+        return Err(out_of_range(&p.name(), offset, marks));
     }
     let wait = params.wait_ms.unwrap_or(0).min(limits.max_wait_ms);
     if offset == marks.next_offset && wait > 0 {
@@ -73,6 +78,12 @@ pub(super) async fn fetch(
     } else {
         Vec::new()
     };
+    // A trim may have committed between the range check and the read: the read then skipped
+    // deleted batches silently. Answer out of range instead, with the new log start.
+    let now = *p.marks.borrow();
+    if offset < now.log_start_offset {
+        return Err(out_of_range(&p.name(), offset, now));
+    }
     state.metrics.fetched(&batches);
     let binary = req
         .headers()

@@ -93,7 +93,20 @@ pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
             &m.fetched_bytes,
         ),
     ];
-    for (name, help, v) in counters {
+    let rpcs = &raftbus_raft::server::RECEIVED;
+    let raft_counters = [
+        (
+            "raftbus_raft_append_rpcs_received_total",
+            "Raft append RPCs (replication and heartbeats) received, all groups",
+            &rpcs.append,
+        ),
+        (
+            "raftbus_raft_vote_rpcs_received_total",
+            "Raft vote and pre-vote RPCs received, all groups",
+            &rpcs.vote,
+        ),
+    ];
+    for (name, help, v) in counters.into_iter().chain(raft_counters) {
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",

@@ -18,6 +18,7 @@ pub use metrics::Metrics;
 
 use crate::error::ApiError;
 use crate::partition::{Partition, Registry};
+use crate::peers::Peers;
 use crate::settings::Settings;
 
 /// Shared state of the API handlers.
@@ -28,6 +29,8 @@ pub struct ApiState {
     pub settings: Arc<Settings>,
     /// Request counters for `/metrics`.
     pub metrics: Metrics,
+    /// Node-level liveness of the peer brokers (filled by the `quiesce` loop).
+    pub peers: Arc<Peers>,
 }
 
 /// Registers routes and JSON error handlers for extractor failures.
@@ -37,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
         .route("/health", web::get().to(admin::health))
         .route("/metrics", web::get().to(metrics::render))
         .route("/v1/partitions", web::get().to(admin::list))
+        .route("/v1/node/leadership", web::get().to(admin::leadership))
         .service(
             web::resource("/v1/partitions/{topic}/{partition}")
                 .route(web::put().to(admin::create))
@@ -72,16 +76,26 @@ fn partition(state: &ApiState, topic: &str, partition: u32) -> Result<Arc<Partit
     })
 }
 
-/// Refuses unless this replica leads the partition and still hears from a majority.
+/// Refuses unless this replica leads the partition and still hears from a majority: either
+/// the group's own quorum acknowledged it recently (it is busy), or a majority of its voters'
+/// brokers answer node-level liveness queries (it is quiesced: idle groups send no heartbeats,
+/// see `tasks::quiesce`).
 fn require_leader(state: &ApiState, p: &Partition, check_quorum: bool) -> Result<(), ApiError> {
     let l = p.leadership();
     if !l.is_leader {
         return Err(ApiError::not_leader(&p.name(), l.leader));
     }
     let limit = state.settings.raft.election_max_ms;
+    let me = state.registry.node_id();
+    let live_voters = l
+        .voters
+        .iter()
+        .filter(|v| **v == me || state.peers.is_alive(**v))
+        .count();
+    let majority_live = live_voters * 2 > l.voters.len();
     if let Some(ms) = l
         .millis_since_quorum_ack
-        .filter(|ms| check_quorum && *ms > limit)
+        .filter(|ms| check_quorum && *ms > limit && !majority_live)
     {
         return Err(ApiError::new(
             ErrorCode::NoQuorum,

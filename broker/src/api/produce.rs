@@ -89,7 +89,9 @@ pub(super) async fn produce(
         records: batch.into_bytes(),
         count,
     };
+    let lease = Duration::from_millis(state.settings.raft.election_max_ms);
     if params.acks == Acks::Leader {
+        p.renew_lease(lease).await;
         // Accepted into the leader's Raft pipeline; not yet durable anywhere.
         p.raft.client_write_ff(cmd, None).await.map_err(|f| {
             ApiError::new(
@@ -128,6 +130,8 @@ pub(super) async fn write(
     cmd: Command,
 ) -> Result<CommandResponse, ApiError> {
     let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
+    p.renew_lease(Duration::from_millis(state.settings.raft.election_max_ms))
+        .await;
     match tokio::time::timeout(timeout, p.raft.client_write(cmd)).await {
         Err(_) => Err(ApiError::new(
             ErrorCode::Timeout,

@@ -6,6 +6,8 @@ mod registry;
 pub use create::validate_name;
 pub use registry::Registry;
 
+use std::time::Duration;
+
 use openraft::ServerState;
 use openraft::async_runtime::WatchReceiver;
 use raftbus_protocol::api::{Member, PartitionStatus, Role};
@@ -41,6 +43,8 @@ pub struct Leadership {
     /// is its own quorum: openraft never refreshes its clock (no follower ever answers), so it
     /// reports 0 instead of an age that would make every write look quorum-less.
     pub millis_since_quorum_ack: Option<u64>,
+    /// Voter ids of the effective membership (for the node-level quorum check).
+    pub voters: Vec<u64>,
 }
 
 impl Partition {
@@ -61,8 +65,8 @@ impl Partition {
                 .unwrap_or_default();
             (id, addr)
         });
-        let mut voters = m.membership_config.membership().voter_ids();
-        let sole_voter = voters.next() == Some(m.id) && voters.next().is_none();
+        let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+        let sole_voter = voters == [m.id];
         Leadership {
             is_leader: m.state == ServerState::Leader,
             leader,
@@ -73,7 +77,48 @@ impl Partition {
                     openraft::Instant::elapsed(&*t).as_millis() as u64
                 }
             }),
+            voters,
         }
+    }
+
+    /// True when this replica's Raft runs and leads. Borrows the metrics only briefly (this
+    /// is asked for every group several times a second by peers).
+    pub fn is_running_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        m.state == ServerState::Leader && m.running_state.is_ok()
+    }
+
+    /// True when openraft stopped this group (a fatal storage error); see `tasks::revive`.
+    pub fn is_stopped(&self) -> bool {
+        self.raft.metrics().borrow_watched().running_state.is_err()
+    }
+
+    /// Lets a quiet leader write again. openraft refuses writes from a leader that no quorum
+    /// acknowledged within its lease (`election_max_ms`), and a quiet group sends no
+    /// heartbeats (`tasks::quiesce`), so its lease has lapsed: one heartbeat round renews it.
+    /// Returns at once for busy groups, followers and sole voters; gives up after `lease` (the
+    /// write then fails as it would have, and the client retries).
+    pub async fn renew_lease(&self, lease: Duration) {
+        let half = lease.as_millis() as u64 / 2;
+        let l = self.leadership();
+        if !l.is_leader || l.millis_since_quorum_ack.is_some_and(|ms| ms < half) {
+            return;
+        }
+        if self.raft.trigger().heartbeat().await.is_err() {
+            return;
+        }
+        let fresh = move |m: &openraft::RaftMetrics<crate::raft::TypeConfig>| {
+            m.state != ServerState::Leader
+                || m.last_quorum_acked
+                    .as_ref()
+                    .is_some_and(|t| (openraft::Instant::elapsed(&**t).as_millis() as u64) < half)
+        };
+        let _ = self
+            .raft
+            .wait(Some(lease))
+            .metrics(fresh, "lease renewed")
+            .await;
     }
 
     /// True once the group has a membership (it was initialized, or a leader reached this
@@ -85,6 +130,17 @@ impl Partition {
             .voter_ids()
             .next()
             .is_some()
+    }
+
+    /// `(voters, learners, joint)` of the group's membership as this replica sees it.
+    pub fn membership(&self) -> (Vec<u64>, Vec<u64>, bool) {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let ms = m.membership_config.membership();
+        (
+            ms.voter_ids().collect(),
+            ms.learner_ids().collect(),
+            ms.get_joint_config().len() > 1,
+        )
     }
 
     /// Status for the admin API.

@@ -200,6 +200,33 @@ impl Registry {
         Ok(true)
     }
 
+    /// Restarts the Raft instance of a group that openraft stopped (a storage error is fatal
+    /// to it) from its rows, like a broker restart does for every group. Returns `false` when
+    /// the group is not hosted or still running. Runs under the create lock, so it cannot
+    /// interleave with a create or remove of the same group.
+    pub async fn reopen(&self, group_id: Uuid) -> Result<bool, BrokerError> {
+        let _guard = self.create_lock.lock().await;
+        let Some(p) = self.by_id(group_id) else {
+            return Ok(false);
+        };
+        if !p.is_stopped() {
+            return Ok(false);
+        }
+        // Only once the database takes writes again: a group reopened earlier would restore
+        // its leadership, fail its first write and stop again, and each such flap resets the
+        // other replicas' election timers, keeping the partition leaderless. A no-op update
+        // proves writes work (a read-only or unreachable database fails it).
+        sqlx::query("UPDATE partition_groups SET topic = topic WHERE group_id = $1")
+            .bind(group_id)
+            .execute(&self.db)
+            .await?;
+        // Already stopped: this only joins its tasks.
+        let _ = p.raft.shutdown().await;
+        self.open(group_id, p.topic.clone(), p.partition, p.members.clone())
+            .await?;
+        Ok(true)
+    }
+
     /// Stops every group's Raft instance (last step of shutdown, before the pool closes).
     pub async fn shutdown(&self) {
         for p in self.all() {

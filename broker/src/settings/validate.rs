@@ -68,6 +68,22 @@ impl Settings {
                 "must be greater than raft.election_min_ms".into(),
             );
         }
+        if r.quiesce_ms > 0 && r.peer_timeout_ms < 2 * r.quiesce_ms {
+            return bad(
+                "raft.peer_timeout_ms",
+                format!(
+                    "must be at least twice raft.quiesce_ms ({}), or a peer looks dead between two queries",
+                    r.quiesce_ms
+                ),
+            );
+        }
+        if r.snapshot_every_entries == 0 {
+            return bad(
+                "raft.snapshot_every_entries",
+                "must be positive (a log that is never snapshotted is never purged)".into(),
+            );
+        }
+        self.retention.validate()?;
         if self.limits.max_batch_bytes < 1024 {
             return bad("limits.max_batch_bytes", "must be at least 1024".into());
         }
@@ -166,6 +182,34 @@ mod tests {
             ..args
         };
         Settings::load_from(&args, Some(env)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn retention_and_compaction_settings_reach_openraft_and_are_checked() {
+        let s = load(
+            Args::default(),
+            &[
+                ("RAFTBUS_RETENTION__INTERVAL_MS", "250"),
+                ("RAFTBUS_RAFT__SNAPSHOT_EVERY_ENTRIES", "200"),
+                ("RAFTBUS_RAFT__KEEP_AFTER_SNAPSHOT", "50"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.retention.interval_ms, 250);
+        let c = s.raft_config().unwrap();
+        assert_eq!(c.max_in_snapshot_log_to_keep, 50);
+        assert_eq!(
+            c.snapshot_policy,
+            openraft::SnapshotPolicy::LogsSinceLast(200)
+        );
+        let e = load(Args::default(), &[("RAFTBUS_RETENTION__INTERVAL_MS", "5")]).unwrap_err();
+        assert!(e.contains("retention.interval_ms"), "{e}");
+        let e = load(
+            Args::default(),
+            &[("RAFTBUS_RAFT__SNAPSHOT_EVERY_ENTRIES", "0")],
+        )
+        .unwrap_err();
+        assert!(e.contains("raft.snapshot_every_entries"), "{e}");
     }
 
     #[test]

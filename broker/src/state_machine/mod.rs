@@ -4,14 +4,21 @@
 //! - A run of applied entries is persisted in **one transaction** together with
 //!   `last_applied`: after a crash the state is exactly that of some applied prefix, and
 //!   openraft re-applies the rest from the log.
-//! - Responses are sent, and the high watermark is published to fetchers, only **after** the
-//!   commit: nobody sees a record that a crash could take back.
+//! - Produce responses may be sent **before** that transaction commits: an entry reaches `apply`
+//!   only once a majority holds it durably in the Raft log, and applying is deterministic, so
+//!   a crash before the commit re-applies it to the same offsets. A produce ack never waits
+//!   for a third Postgres commit. Other responses (offset commits, fences) follow the commit:
+//!   offsets are read from Postgres, and a client must read its own write.
+//! - The high watermark is published to fetchers only **after** the commit: reads come from
+//!   `partition_batches`, so a fetcher never waits for a row that is not there yet.
 //! - Applied state is persisted before `apply` returns, so `applied_state()` only reports what
 //!   is durable and `save_committed` is not needed.
 
+mod persist;
 pub mod read;
 mod snapshot;
 pub mod state;
+mod trim;
 
 use std::collections::HashMap;
 use std::io;
@@ -89,39 +96,9 @@ impl PartitionStateMachine {
         });
     }
 
-    /// Writes what a run of entries changed, with `last_applied`, in one transaction.
+    /// Writes what a run of entries changed, with `last_applied`, atomically.
     async fn persist(&self, w: &PendingWrites) -> io::Result<()> {
-        let mut tx = self.db.begin().await.map_err(db_err)?;
-        if !w.batches.is_empty() {
-            let bases: Vec<i64> = w.batches.iter().map(|b| b.base_offset as i64).collect();
-            let counts: Vec<i32> = w.batches.iter().map(|b| b.count as i32).collect();
-            let data: Vec<&[u8]> = w.batches.iter().map(|b| b.data.as_ref()).collect();
-            sqlx::query(
-                "INSERT INTO partition_batches (group_id, base_offset, record_count, data) \
-                 SELECT $1, * FROM UNNEST($2::bigint[], $3::int[], $4::bytea[])",
-            )
-            .bind(self.group)
-            .bind(&bases)
-            .bind(&counts)
-            .bind(&data)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        let producers: Vec<(Uuid, &ProducerState)> = w
-            .producers
-            .iter()
-            .filter_map(|id| self.state.producers.get(id).map(|s| (*id, s)))
-            .collect();
-        save_producers(&mut tx, self.group, &producers).await?;
-        let offsets: Vec<(&String, &CommittedOffset)> = w
-            .offsets
-            .iter()
-            .filter_map(|g| self.state.offsets.get_key_value(g))
-            .collect();
-        save_offsets(&mut tx, self.group, &offsets).await?;
-        save_sm_state(&mut tx, self.group, &self.state).await?;
-        tx.commit().await.map_err(db_err)
+        persist::persist(&self.db, self.group, &self.state, w).await
     }
 }
 
@@ -156,11 +133,20 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
                 replies.push((r, resp));
             }
         }
+        // Committed entries are durable on a majority already: produce acks go now (see the
+        // module docs). Offset commits and fences wait for the commit below, because offsets
+        // are read back from Postgres and a client must read its own write.
+        let (early, late): (Vec<_>, Vec<_>) = replies
+            .into_iter()
+            .partition(|(_, resp)| matches!(resp, CommandResponse::Appended { .. }));
+        for (r, resp) in early {
+            r.send(resp);
+        }
         // A failure here is fatal for the group (openraft stops it); the in-memory mirror is
         // then discarded and reloaded from Postgres when the group is reopened.
         self.persist(&pending).await?;
         self.publish();
-        for (r, resp) in replies {
+        for (r, resp) in late {
             r.send(resp);
         }
         Ok(())
@@ -184,6 +170,13 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
         self.state = snapshot::install(&self.db, self.group, meta, snapshot.into_inner()).await?;
+        tracing::info!(
+            group = %self.group,
+            last_log_id = ?meta.last_log_id,
+            log_start_offset = self.state.log_start_offset,
+            log_end_offset = self.state.next_offset,
+            "snapshot installed: replica rebuilt from the leader's snapshot"
+        );
         self.publish();
         Ok(())
     }

@@ -7,6 +7,10 @@
 //! stays O(producers + groups), not O(partition size).
 //!
 //! ### To ensure correctness
+//! - The log start offset travels in the head. Batches trimmed by retention after the head was
+//!   stored are simply absent when the snapshot is sent, and the sent head's log start is
+//!   raised to the first batch it carries, so a rebuilt replica never claims an offset it
+//!   lacks; the `Trim` entry that deleted them follows the snapshot in the log.
 //! - Installing a snapshot replaces the partition's rows, `sm_state` and the current snapshot
 //!   in one transaction: a crash never leaves a half-installed replica.
 
@@ -42,6 +46,11 @@ struct SnapshotBody {
     head: SnapshotHead,
     /// `(base_offset, record_count, batch)` in offset order.
     batches: Vec<(u64, u32, Bytes)>,
+    /// When each batch was appended (ms since the epoch, parallel to `batches`), so retention
+    /// by age keeps counting from the original append on a replica rebuilt from a snapshot.
+    /// Empty in snapshots from brokers that did not send it: the install time is used then.
+    #[serde(default)]
+    appended_ms: Vec<i64>,
 }
 
 /// Captures the state at the moment openraft asks for a snapshot.
@@ -99,8 +108,9 @@ impl RaftSnapshotBuilder<TypeConfig> for PartitionSnapshotBuilder {
 
 /// Reads the batches a snapshot covers and encodes the full snapshot.
 async fn materialize(db: &PgPool, group: Uuid, head: SnapshotHead) -> io::Result<Vec<u8>> {
-    let rows: Vec<(i64, i32, Vec<u8>)> = sqlx::query_as(
-        "SELECT base_offset, record_count, data FROM partition_batches \
+    let rows: Vec<(i64, i32, Vec<u8>, i64)> = sqlx::query_as(
+        "SELECT base_offset, record_count, data, \
+                (extract(epoch FROM created_at) * 1000)::bigint FROM partition_batches \
          WHERE group_id = $1 AND base_offset >= $2 AND base_offset < $3 ORDER BY base_offset",
     )
     .bind(group)
@@ -109,11 +119,22 @@ async fn materialize(db: &PgPool, group: Uuid, head: SnapshotHead) -> io::Result
     .fetch_all(db)
     .await
     .map_err(db_err)?;
-    let batches = rows
+    let appended_ms: Vec<i64> = rows.iter().map(|r| r.3).collect();
+    let batches: Vec<(u64, u32, Bytes)> = rows
         .into_iter()
-        .map(|(b, c, d)| (b as u64, c as u32, Bytes::from(d)))
+        .map(|(b, c, d, _)| (b as u64, c as u32, Bytes::from(d)))
         .collect();
-    encode(&SnapshotBody { head, batches })
+    // Retention may have trimmed batches since the head was stored (a later `Trim` entry,
+    // which the receiver applies after the snapshot anyway). Never claim records the body does
+    // not carry: the log start becomes the first batch sent (or the end, if none is left).
+    let mut head = head;
+    let first = batches.first().map_or(head.next_offset, |b| b.0);
+    head.log_start_offset = head.log_start_offset.max(first);
+    encode(&SnapshotBody {
+        head,
+        batches,
+        appended_ms,
+    })
 }
 
 /// The current snapshot of `group`, if one was built or installed.
@@ -166,14 +187,21 @@ pub(super) async fn install(
         let bases: Vec<i64> = body.batches.iter().map(|b| b.0 as i64).collect();
         let counts: Vec<i32> = body.batches.iter().map(|b| b.1 as i32).collect();
         let data: Vec<&[u8]> = body.batches.iter().map(|b| b.2.as_ref()).collect();
+        // NULL (now()) for every batch when the sender did not include append times.
+        let appended: Vec<Option<i64>> = match body.appended_ms.len() == body.batches.len() {
+            true => body.appended_ms.iter().copied().map(Some).collect(),
+            false => vec![None; body.batches.len()],
+        };
         sqlx::query(
-            "INSERT INTO partition_batches (group_id, base_offset, record_count, data) \
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::int[], $4::bytea[])",
+            "INSERT INTO partition_batches (group_id, base_offset, record_count, data, created_at) \
+             SELECT $1, b, c, d, coalesce(to_timestamp(ms / 1000.0), now()) \
+             FROM UNNEST($2::bigint[], $3::int[], $4::bytea[], $5::bigint[]) AS u(b, c, d, ms)",
         )
         .bind(group)
         .bind(&bases)
         .bind(&counts)
         .bind(&data)
+        .bind(&appended)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;

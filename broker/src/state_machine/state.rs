@@ -62,6 +62,9 @@ pub struct PendingWrites {
     pub producers: Vec<Uuid>,
     /// Consumer groups whose offsets changed.
     pub offsets: Vec<String>,
+    /// Set by a trim: delete every batch that ends at or below this offset (after inserting
+    /// `batches`, so a batch appended and trimmed in the same run is gone too).
+    pub trim_below: Option<u64>,
 }
 
 /// A consumer group's committed position on this partition.
@@ -126,6 +129,7 @@ impl PartitionState {
             Command::FenceGroup { group, generation } => {
                 self.fence_group(group, generation, pending)
             }
+            Command::Trim { log_start_offset } => self.trim(log_start_offset, pending),
         }
     }
 

@@ -17,6 +17,8 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::membership::Desired;
+use super::retention::RetentionPolicies;
 use crate::error::BrokerError;
 use crate::partition::Registry;
 use crate::settings::Settings;
@@ -40,10 +42,14 @@ pub struct Heartbeat {
     registry: Arc<Registry>,
     /// Index of the manager to try first: the last one that answered.
     next: usize,
+    /// Latest desired voters and leaders per group, for the `membership` loop.
+    desired: Arc<Desired>,
     /// Set while no manager answers.
     failing: bool,
     /// When the last "no manager answered" warning was logged.
     last_warn: Option<Instant>,
+    /// Where each reply's retention limits go, for the `retention` loop.
+    retention: RetentionPolicies,
 }
 
 impl Heartbeat {
@@ -72,9 +78,22 @@ impl Heartbeat {
             http,
             registry,
             next: 0,
+            desired: Arc::default(),
             failing: false,
             last_warn: None,
+            retention: RetentionPolicies::default(),
         }))
+    }
+
+    /// The desired state this loop keeps current (read by the `membership` loop).
+    pub fn desired(&self) -> Arc<Desired> {
+        self.desired.clone()
+    }
+
+    /// Shares the retention limits of every reply with the `retention` loop.
+    pub fn with_retention(mut self, policies: RetentionPolicies) -> Self {
+        self.retention = policies;
+        self
     }
 
     /// Heartbeats and reconciles until `cancel` fires. Cancellation interrupts a tick's wait
@@ -114,11 +133,17 @@ impl Heartbeat {
             .iter()
             .map(|p| {
                 let l = p.leadership();
+                let (voters, learners, joint) = p.membership();
+                let marks = *p.marks.borrow();
                 HostedGroup {
                     group_id: p.group_id,
                     is_leader: l.is_leader,
                     leader: l.leader.map(|(id, _)| id),
-                    log_end_offset: p.marks.borrow().next_offset,
+                    log_end_offset: marks.next_offset,
+                    log_start_offset: marks.log_start_offset,
+                    voters,
+                    learners,
+                    joint,
                 }
             })
             .collect();
@@ -163,8 +188,12 @@ impl Heartbeat {
     }
 
     /// Applies the desired state: removals first (a re-created topic's partition may reuse
-    /// the name of a removed group), then the missing replicas.
+    /// the name of a removed group, and a replica moved away is dropped), then the missing
+    /// replicas (a replica moved here is created uninitialized; the leader adds it).
     async fn reconcile(&self, reply: BrokerHeartbeatReply, cancel: &CancellationToken) {
+        self.desired.replace(&reply.assignments);
+        self.retention
+            .replace(reply.assignments.iter().map(|a| (a.group_id, a.retention)));
         for group in reply.removed {
             if cancel.is_cancelled() {
                 return;

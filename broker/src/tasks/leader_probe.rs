@@ -2,7 +2,9 @@
 //!
 //! Followers probe the Raft port of every node that leads one of their groups with a plain TCP
 //! connect. A *refused* connection is proof that the leader process is gone (its port is
-//! closed; a hung or partitioned leader times out instead and is left to the election timeout).
+//! closed). A hung or partitioned leader still accepts connections (the kernel answers for a
+//! stopped process), so the node-level liveness of [`Peers`] covers it: a broker that answered
+//! leadership queries before and has been silent for `peer_timeout_ms` is treated the same way.
 //! Then, for each group that node led, every survivor nominates the same successor: the
 //! survivor with the longest log (asked through the survivors' status endpoints; ties go to
 //! the lowest id, and an unreachable survivor is left out). Each survivor hands the
@@ -14,7 +16,8 @@
 //! ### Safety
 //! Only the lease wait is skipped; votes still require an up-to-date log and a majority, so at
 //! most one leader per term and no committed entry lost. Brokers do not serve lease-based reads,
-//! so the lease protects nothing here. A false positive costs one extra election.
+//! so the lease protects nothing here. A false positive (a broker that stalled for longer than
+//! `peer_timeout_ms`) costs one extra election.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -29,9 +32,15 @@ use tracing::Instrument;
 use raftbus_protocol::api::PartitionStatus;
 
 use crate::partition::{Partition, Registry};
+use crate::peers::Peers;
 
 /// Runs until cancelled.
-pub async fn run(registry: Arc<Registry>, every: Duration, cancel: CancellationToken) {
+pub async fn run(
+    registry: Arc<Registry>,
+    peers: Arc<Peers>,
+    every: Duration,
+    cancel: CancellationToken,
+) {
     let span = tracing::info_span!("leader_probe", node = registry.node_id());
     async move {
         let mut tick = tokio::time::interval(every);
@@ -50,7 +59,7 @@ pub async fn run(registry: Arc<Registry>, every: Duration, cancel: CancellationT
                 _ = cancel.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            probe_once(&registry, &http, every, &mut done).await;
+            probe_once(&registry, &peers, &http, every, &mut done).await;
         }
     }
     .instrument(span)
@@ -59,6 +68,7 @@ pub async fn run(registry: Arc<Registry>, every: Duration, cancel: CancellationT
 
 async fn probe_once(
     registry: &Registry,
+    peers: &Peers,
     http: &reqwest::Client,
     every: Duration,
     done: &mut HashSet<(uuid::Uuid, u64)>,
@@ -84,12 +94,12 @@ async fn probe_once(
             .push(p);
     }
     for (leader, (addr, parts)) in leaders {
-        let refused = match tokio::time::timeout(every, tokio::net::TcpStream::connect(&addr)).await
-        {
-            Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
-            _ => false,
-        };
-        if !refused {
+        let gone = peers.is_silent(leader)
+            || match tokio::time::timeout(every, tokio::net::TcpStream::connect(&addr)).await {
+                Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+                _ => false,
+            };
+        if !gone {
             continue;
         }
         for p in parts {
@@ -132,7 +142,7 @@ async fn take_over(
     let successor = best.1.0;
     tracing::info!(
         partition = %p.name(), dead_leader = leader, term = m.current_term, successor,
-        "leader's port refused connections: handing leadership over"
+        "leader's broker is gone or silent: handing leadership over"
     );
     let req = TransferLeaderRequest::new(m.vote, successor, None);
     if let Err(e) = p.raft.handle_transfer_leader(req).await {

@@ -6,15 +6,24 @@
 
 pub mod heartbeat;
 pub mod leader_probe;
+pub mod membership;
+pub mod quiesce;
+pub mod retention;
+pub mod revive;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::BrokerError;
 use crate::partition::Registry;
+use crate::peers::Peers;
 use crate::settings::Settings;
+
+/// Tick of the `membership` loop: how soon a leader reacts to a move or a preferred leader.
+const MEMBERSHIP_MS: u64 = 500;
 
 /// The running background loops.
 pub struct Tasks {
@@ -23,19 +32,57 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    /// Starts the loops the settings ask for: the manager heartbeat only when
-    /// `manager.bootstrap` lists managers (brokers without managers run none).
-    pub fn start(settings: &Settings, registry: &Arc<Registry>) -> Result<Self, BrokerError> {
+    /// Starts the loops the settings ask for: the manager heartbeat and the `membership`
+    /// loop, which carries out the moves its replies ask for, only when `manager.bootstrap`
+    /// lists managers (brokers without managers run none), the
+    /// `retention` loop, which enforces the limits the heartbeat replies carry, and the
+    /// failover loops (`leader_probe`, `quiesce`).
+    pub fn start(
+        settings: &Settings,
+        registry: &Arc<Registry>,
+        peers: &Arc<Peers>,
+    ) -> Result<Self, BrokerError> {
         let cancel = CancellationToken::new();
         let mut handles = Vec::new();
+        let policies = retention::RetentionPolicies::default();
         if let Some(hb) = heartbeat::Heartbeat::new(settings, registry.clone())? {
+            let hb = hb.with_retention(policies.clone());
+            let every = Duration::from_millis(MEMBERSHIP_MS);
+            let members =
+                membership::run(registry.clone(), hb.desired(), every, cancel.child_token());
             handles.push(("heartbeat", tokio::spawn(hb.run(cancel.child_token()))));
+            handles.push(("membership", tokio::spawn(members)));
+        }
+        if settings.retention.interval_ms > 0 {
+            let every = Duration::from_millis(settings.retention.interval_ms);
+            let timeout = Duration::from_millis(settings.limits.produce_timeout_ms);
+            let task = retention::run(
+                registry.clone(),
+                policies,
+                every,
+                timeout,
+                cancel.child_token(),
+            );
+            handles.push(("retention", tokio::spawn(task)));
         }
         if settings.raft.leader_probe_ms > 0 {
-            let every = std::time::Duration::from_millis(settings.raft.leader_probe_ms);
-            let probe = leader_probe::run(registry.clone(), every, cancel.child_token());
+            let every = Duration::from_millis(settings.raft.leader_probe_ms);
+            let probe =
+                leader_probe::run(registry.clone(), peers.clone(), every, cancel.child_token());
             handles.push(("leader_probe", tokio::spawn(probe)));
         }
+        let r = &settings.raft;
+        if r.quiesce_ms > 0 {
+            let timing = quiesce::Timing {
+                every: Duration::from_millis(r.quiesce_ms),
+                idle_after: Duration::from_millis(r.idle_after_ms),
+                ask_timeout: Duration::from_millis(r.peer_timeout_ms / 2),
+            };
+            let q = quiesce::Quiesce::new(registry.clone(), peers.clone(), timing);
+            handles.push(("quiesce", tokio::spawn(q.run(cancel.child_token()))));
+        }
+        let revive = revive::run(registry.clone(), cancel.child_token());
+        handles.push(("revive", tokio::spawn(revive)));
         Ok(Self { cancel, handles })
     }
 

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use raftbus_sdk::{Admin, BrokerClient, Consumer, ConsumerConfig, StartFrom};
@@ -40,6 +41,9 @@ pub(super) struct GroupConsumer {
     /// Last offset verified as committed by us, per partition.
     committed: BTreeMap<u32, u64>,
     polled: u64,
+    /// Records polled by every consumer of the run, so the workload can tell when the
+    /// consumers have caught up with the producers.
+    progress: Arc<AtomicU64>,
     commits: u64,
 }
 
@@ -48,6 +52,7 @@ impl GroupConsumer {
         cfg: &Config,
         history: Arc<HistoryWriter>,
         proc: String,
+        progress: Arc<AtomicU64>,
     ) -> Result<Self, CrashtestError> {
         let group = cfg.group.clone().expect("validated config has a group");
         let cc = ConsumerConfig::new(cfg.bootstrap.clone())
@@ -72,6 +77,7 @@ impl GroupConsumer {
             hard_deadline: Instant::now() + Duration::from_secs(budget),
             committed: BTreeMap::new(),
             polled: 0,
+            progress,
             commits: 0,
         })
     }
@@ -87,6 +93,7 @@ impl GroupConsumer {
                 Ok(records) => {
                     for rec in records {
                         self.polled += 1;
+                        self.progress.fetch_add(1, Ordering::Relaxed);
                         self.history.record(
                             Event::new(&self.proc, Kind::Ok, Func::Poll)
                                 .part(rec.partition)

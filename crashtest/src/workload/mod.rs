@@ -18,6 +18,7 @@ mod produce;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
@@ -25,8 +26,8 @@ use tokio::sync::watch;
 use crate::CrashtestError;
 use crate::history::HistoryWriter;
 
-/// How long consumers keep polling after the producers stopped (see its use).
-const CONSUMER_DRAIN: Duration = Duration::from_secs(2);
+/// Longest wait for the consumers to catch up with the producers before they are stopped.
+const CONSUMER_DRAIN: Duration = Duration::from_secs(10);
 
 pub use produce::classify;
 
@@ -150,8 +151,11 @@ pub async fn run(mut cfg: Config) -> Result<Summary, CrashtestError> {
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut consumers = Vec::new();
+    let progress = Arc::new(AtomicU64::new(0));
     for n in 1..=cfg.consumers {
-        let c = consume::GroupConsumer::connect(&cfg, history.clone(), format!("c{n}")).await?;
+        let name = format!("c{n}");
+        let c =
+            consume::GroupConsumer::connect(&cfg, history.clone(), name, progress.clone()).await?;
         consumers.push(tokio::spawn(c.run(stop_rx.clone())));
     }
     let per_producer = cfg.rate / cfg.producers as f64;
@@ -171,10 +175,17 @@ pub async fn run(mut cfg: Config) -> Result<Summary, CrashtestError> {
             *total += n;
         }
     }
-    // A drain window, not a wait for a condition: consumers keep polling a little longer so
-    // the history shows them reading the last deliveries. Nothing depends on it — the final
-    // read below checks completeness on its own.
-    tokio::time::sleep(CONSUMER_DRAIN).await;
+    // Let the consumers catch up (at least as many polls as acknowledged sends), bounded: the
+    // history then shows them reading the last deliveries. Completeness itself is checked by
+    // the final read below, so a timeout here is not an error.
+    let acked = summary.sends[1];
+    let drain_until = tokio::time::Instant::now() + CONSUMER_DRAIN;
+    while cfg.consumers > 0
+        && progress.load(Ordering::Relaxed) < acked
+        && tokio::time::Instant::now() < drain_until
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let _ = stop_tx.send(true);
     for c in consumers {
         let (polled, commits) = c.await.unwrap_or_default();

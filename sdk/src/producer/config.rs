@@ -19,7 +19,8 @@ pub enum Acks {
 pub struct ProducerConfig {
     /// Managers to bootstrap from (comma-separated `host:port`).
     pub bootstrap: String,
-    /// How long a partition's batch waits for more records before it is sent (default 5 ms).
+    /// How long a partition's batch waits for more records before it is sent while earlier
+    /// batches are in flight (default 5 ms). With nothing in flight a batch goes at once.
     pub linger: Duration,
     /// A batch is sent as soon as it reaches this size (default 256 KiB).
     pub batch_bytes: usize,

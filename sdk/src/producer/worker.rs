@@ -56,7 +56,21 @@ pub(super) async fn run(
         let linger_at = batch
             .first()
             .map(|p| tokio::time::Instant::from_std(p.enqueued + cfg.linger));
-        let due = !batch.is_empty() && can_send && (full || !open);
+        // Nothing in flight: lingering would only add latency (one-at-a-time senders), so
+        // send what is queued now. Under load batches form while earlier ones are in flight.
+        let idle = inflight.is_empty();
+        if idle && open && !batch.is_empty() {
+            while bytes < cfg.batch_bytes {
+                match rx.try_recv() {
+                    Ok(p) => {
+                        bytes += p.key.as_ref().map_or(0, Bytes::len) + p.value.len() + 8;
+                        batch.push(p);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        let due = !batch.is_empty() && can_send && (full || !open || idle);
         if due {
             let records = std::mem::take(&mut batch);
             bytes = 0;
@@ -112,6 +126,8 @@ async fn send_batch(
     let acks_leader = cfg.acks == super::Acks::Leader;
     let mut backoff = Duration::from_millis(25);
     let mut attempts = 0u32;
+    // Consecutive immediate retries on leader hints (reset after each backoff).
+    let mut quick_retries = 0u32;
     loop {
         attempts += 1;
         let err = match shared.routes.leader(partition) {
@@ -146,8 +162,13 @@ async fn send_batch(
                     Err(e) if e.is_retryable() => {
                         if let Some((_, leader)) = e.leader_hint() {
                             shared.routes.hint(partition, leader);
-                            if Instant::now() < deadline && attempts < 1_000 {
-                                continue; // a fresh hint: retry at once
+                            // A hint naming another broker: retry there at once, a few times
+                            // in a row. Replicas that still name a leader which is frozen or
+                            // just died would otherwise bounce requests without pause.
+                            let fresh = leader != addr.as_str();
+                            if fresh && Instant::now() < deadline && quick_retries < 3 {
+                                quick_retries += 1;
+                                continue;
                             }
                         } else {
                             // Ask the next replica (it names the new leader); now and then
@@ -168,6 +189,7 @@ async fn send_batch(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+        quick_retries = 0;
     }
 }
 

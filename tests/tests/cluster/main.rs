@@ -1,11 +1,14 @@
 //! Process-level cluster tests: the real `broker` binaries against a throwaway Postgres.
 //! One test binary (modules below), named by category as in openraft's tests:
 //! t10 storage contract, t20 replication, t30 failover, t40 whole-cluster crash,
-//! t50 quorum loss, t60 bad input.
+//! t50 quorum loss, t60 bad input, t100 retention, t101 Raft log compaction, t102/t103 replica
+//! healing and rebalance, t104 reassign and leadership balance.
 
 mod t10_storage_suite;
 mod t20_replication;
 mod t30_failover;
+mod t35_quiesce;
+mod t36_storage_outage;
 mod t40_restart_all;
 mod t50_quorum_loss;
 mod t60_bad_input;
@@ -16,6 +19,13 @@ mod t82_broker_liveness;
 mod t83_consumer_groups;
 mod t84_sdk;
 mod t90_cli;
+
+// Kept apart so rustfmt leaves them after t90 (numeric order).
+mod t100_retention;
+mod t101_log_compaction;
+mod t102_heal;
+mod t103_rebalance;
+mod t104_reassign_leaders;
 
 use bytes::Bytes;
 use raftbus_protocol::RecordBatch;

@@ -16,6 +16,7 @@ fn create(name: &str, partitions: u32, rf: u32) -> CreateTopicRequest {
         name: name.into(),
         partitions: Some(partitions),
         replication_factor: Some(rf),
+        retention: Default::default(),
     }
 }
 

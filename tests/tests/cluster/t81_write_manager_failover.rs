@@ -18,6 +18,7 @@ async fn write_manager_failover_keeps_metadata_and_data_path() {
         name: "before".into(),
         partitions: Some(3),
         replication_factor: Some(3),
+        retention: Default::default(),
     };
     let t = c
         .admin
@@ -70,6 +71,7 @@ async fn write_manager_failover_keeps_metadata_and_data_path() {
         name: "after".into(),
         partitions: Some(2),
         replication_factor: Some(3),
+        retention: Default::default(),
     };
     let t = c
         .admin

@@ -18,6 +18,7 @@ async fn dead_broker_is_detected_and_rejoins() {
         name: "t".into(),
         partitions: Some(3),
         replication_factor: Some(3),
+        retention: Default::default(),
     };
     assert!(
         c.admin

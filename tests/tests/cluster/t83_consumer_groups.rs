@@ -20,6 +20,7 @@ async fn group_members_split_partitions_and_take_over_with_fencing() {
         name: "jobs".into(),
         partitions: Some(4),
         replication_factor: Some(3),
+        retention: Default::default(),
     };
     let topic = c
         .admin

@@ -36,6 +36,7 @@ async fn producer_and_group_consumer_round_trip() {
         name: "events".into(),
         partitions: Some(6),
         replication_factor: Some(3),
+        retention: Default::default(),
     };
     assert!(
         c.admin

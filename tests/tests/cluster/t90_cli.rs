@@ -137,6 +137,7 @@ async fn cluster(env: &[(&str, &str)], topic: &str, partitions: u32) -> ManagedC
             name,
             partitions,
             replication_factor: Some(3),
+            retention: Default::default(),
         };
         let t = c
             .admin
@@ -414,7 +415,13 @@ async fn t90_user_errors_are_one_line_and_perf_tools_report() {
     }
     let args = format!("perf --bootstrap {bs} --topic perf --num-records 20000 --record-size 100");
     let (status, out, err) = run("producer", &args, "", 60).await;
-    let last = out.last().cloned().unwrap_or_default();
+    // The Kafka-style summary, then a machine-readable RESULT line.
+    let last = out
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("20000 records sent, "))
+        .cloned()
+        .unwrap_or_default();
     println!("producer perf: {last}");
     assert!(
         status.success() && last.starts_with("20000 records sent, "),
@@ -428,7 +435,11 @@ async fn t90_user_errors_are_one_line_and_perf_tools_report() {
     let (status, out, err) = run("consumer", &args, "", 60).await;
     println!("consumer perf: {out:?}");
     assert!(
-        status.success() && out.len() == 1 && out[0].starts_with("20000 records, "),
+        status.success()
+            && out.iter().any(|l| l.starts_with("20000 records, "))
+            && out
+                .last()
+                .is_some_and(|l| l.starts_with("RESULT records=20000 ")),
         "{err}"
     );
     // --max-messages stops mid-batch; Ctrl-C (SIGINT) is a clean exit 0.

@@ -44,6 +44,9 @@ async fn heartbeat(fake: web::Data<Arc<Fake>>, body: web::Json<BrokerHeartbeat>)
                 api_addr: "x:1".into(),
                 raft_addr: "x:2".into(),
             }],
+            voters: vec![],
+            preferred_leader: None,
+            retention: Default::default(),
         }],
         removed: vec![Uuid::new_v4()],
     })

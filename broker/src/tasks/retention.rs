@@ -1,0 +1,169 @@
+//! `retention`: partition leaders enforce their topics' retention.
+//!
+//! The managers' heartbeat replies carry each hosted partition's effective retention
+//! ([`RetentionPolicies`]). Every `retention.interval_ms`, for each partition this broker
+//! leads with a limit, the loop picks the new log start offset from the stored batches:
+//! - by age: the first batch appended (`created_at` on the leader) within `max_age_ms`;
+//! - by size: the oldest batch such that it and every newer batch fit in `max_bytes`;
+//!
+//! and takes the larger of the two. Both are batch boundaries, so only whole batches go. When
+//! it is above the current log start, the loop proposes one `Command::Trim` through the
+//! group's Raft log; applying it (on every replica) deletes the batches and stores the new log
+//! start offset (`state_machine/trim.rs`). Nothing is deleted outside the log, so replicas never
+//! disagree about what is stored.
+//!
+//! A failed tick (not leader any more, database error, timeout) is logged and retried on the
+//! next one; the decision is recomputed from scratch each time, so nothing is lost by it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use raftbus_protocol::retention::Retention;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::partition::{Partition, Registry};
+use crate::raft::{Command, CommandResponse};
+
+/// Effective retention per hosted group, as the last heartbeat reply gave it. Groups the
+/// managers never mentioned (brokers without managers) have no limit.
+#[derive(Clone, Default)]
+pub struct RetentionPolicies {
+    /// Lock held only for map operations, never across an `.await`.
+    inner: Arc<RwLock<HashMap<Uuid, Retention>>>,
+}
+
+impl RetentionPolicies {
+    /// Replaces every policy with those of a complete heartbeat reply.
+    pub fn replace(&self, policies: impl Iterator<Item = (Uuid, Retention)>) {
+        let map: HashMap<Uuid, Retention> = policies.collect();
+        *self.inner.write().expect("retention lock") = map;
+    }
+
+    /// The limits of `group` (unlimited when unknown).
+    pub fn get(&self, group: Uuid) -> Retention {
+        self.inner
+            .read()
+            .expect("retention lock")
+            .get(&group)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// Runs until cancelled. `timeout` bounds each proposal.
+pub async fn run(
+    registry: Arc<Registry>,
+    policies: RetentionPolicies,
+    every: Duration,
+    timeout: Duration,
+    cancel: CancellationToken,
+) {
+    let span = tracing::info_span!("retention", node = registry.node_id());
+    async move {
+        tracing::info!(every_ms = every.as_millis() as u64, "started");
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            for p in registry.all() {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                let limits = policies.get(p.group_id);
+                if limits.is_unlimited() || !p.leadership().is_leader {
+                    continue;
+                }
+                if let Err(e) = enforce(registry.db(), &p, limits, timeout).await {
+                    tracing::warn!(partition = %p.name(), error = %e, "retention not applied; retrying next tick");
+                }
+            }
+        }
+        tracing::info!("stopped");
+    }
+    .instrument(span)
+    .await
+}
+
+/// Proposes a trim of `p` when its limits say batches are due.
+async fn enforce(
+    db: &PgPool,
+    p: &Partition,
+    limits: Retention,
+    timeout: Duration,
+) -> Result<(), String> {
+    let marks = *p.marks.borrow();
+    let to = new_log_start(db, p.group_id, marks.next_offset, limits)
+        .await
+        .map_err(|e| e.to_string())?;
+    if to <= marks.log_start_offset {
+        return Ok(());
+    }
+    let cmd = Command::Trim {
+        log_start_offset: to,
+    };
+    let resp = tokio::time::timeout(timeout, p.raft.client_write(cmd))
+        .await
+        .map_err(|_| format!("trim not committed within {timeout:?}"))?
+        .map_err(|e| e.to_string())?;
+    if let CommandResponse::Trimmed { log_start_offset } = resp.data {
+        tracing::info!(
+            partition = %p.name(),
+            from = marks.log_start_offset,
+            to = log_start_offset,
+            log_end_offset = marks.next_offset,
+            "retention: log start offset moved"
+        );
+    }
+    Ok(())
+}
+
+/// The log start offset the limits ask for: a batch boundary, or `high_watermark` when every
+/// stored batch is due. Only applied batches (below `high_watermark`) are considered.
+async fn new_log_start(
+    db: &PgPool,
+    group: Uuid,
+    high_watermark: u64,
+    limits: Retention,
+) -> Result<u64, sqlx::Error> {
+    let hw = high_watermark as i64;
+    let mut to = 0u64;
+    if let Some(ms) = limits.max_age_ms {
+        let first_young: Option<(i64,)> = sqlx::query_as(
+            "SELECT base_offset FROM partition_batches \
+             WHERE group_id = $1 AND base_offset < $2 \
+               AND created_at >= now() - $3::bigint * interval '1 millisecond' \
+             ORDER BY base_offset LIMIT 1",
+        )
+        .bind(group)
+        .bind(hw)
+        .bind(i64::try_from(ms).unwrap_or(i64::MAX))
+        .fetch_optional(db)
+        .await?;
+        to = to.max(first_young.map_or(high_watermark, |(b,)| b as u64));
+    }
+    if let Some(bytes) = limits.max_bytes {
+        // Running total of batch sizes from the newest backwards; the oldest batch whose total
+        // still fits is the first one kept.
+        let first_kept: Option<(i64,)> = sqlx::query_as(
+            "SELECT base_offset FROM ( \
+               SELECT base_offset, \
+                      SUM(octet_length(data)) OVER (ORDER BY base_offset DESC) AS newer_bytes \
+               FROM partition_batches WHERE group_id = $1 AND base_offset < $2) sized \
+             WHERE newer_bytes <= $3 ORDER BY base_offset LIMIT 1",
+        )
+        .bind(group)
+        .bind(hw)
+        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+        .fetch_optional(db)
+        .await?;
+        to = to.max(first_kept.map_or(high_watermark, |(b,)| b as u64));
+    }
+    Ok(to)
+}
