@@ -102,4 +102,12 @@ pub struct PerfArgs {
     /// Upper bound in records/s; -1 means unlimited.
     #[arg(long, default_value_t = -1.0, allow_negative_numbers = true)]
     pub throughput: f64,
+    /// Records awaiting acknowledgement at most: 256 mimics a client with 256 publishes in
+    /// flight, 1 (with `--linger-ms 0`) sends one at a time.
+    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1..))]
+    pub window: u64,
+    /// Stop sending after this many seconds even if `--num-records` is not reached (for
+    /// failover measurements, which run for a time rather than a count).
+    #[arg(long, value_name = "SECS")]
+    pub duration_secs: Option<f64>,
 }

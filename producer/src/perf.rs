@@ -1,6 +1,7 @@
 //! `producer perf`: sends `--num-records` synthetic records of `--record-size` bytes, at most
 //! `--throughput` per second, and reports throughput and per-record latency (from the call to
-//! `send` to the acknowledgement) like Kafka's `kafka-producer-perf-test`.
+//! `send` to the acknowledgement) like Kafka's `kafka-producer-perf-test`, then one
+//! `RESULT ...` line for scripts (`scripts/bench.sh`).
 
 use std::time::{Duration, Instant};
 
@@ -11,15 +12,15 @@ use crate::args::PerfArgs;
 use crate::error::{CliError, Failures};
 use crate::stats::Stats;
 
-/// Outstanding deliveries at most. Each is awaited by its own small task, so a latency is
-/// measured when the acknowledgement arrives, not when an earlier record's does.
-const WINDOW: usize = 65_536;
 /// Distinct payloads: offsets into one buffer, so the data is not one repeated value.
 const PAYLOADS: usize = 64;
 
-type Outcome = (Result<raftbus_sdk::Delivery, SdkError>, Duration);
+/// A delivery's result, its latency and when it arrived.
+type Outcome = (Result<raftbus_sdk::Delivery, SdkError>, Duration, Instant);
 
-/// Runs the benchmark; prints progress every 5 s and the summary at the end.
+/// Runs the benchmark; prints progress every 5 s and the summary at the end. At most
+/// `--window` deliveries are outstanding; each is awaited by its own small task, so a latency
+/// is measured when the acknowledgement arrives, not when an earlier record's does.
 pub async fn run(args: PerfArgs) -> Result<(), CliError> {
     let connect = &args.connect;
     let producer = Producer::connect(crate::producer_config(connect), connect.topic()).await?;
@@ -29,8 +30,17 @@ pub async fn run(args: PerfArgs) -> Result<(), CliError> {
     let mut pending: JoinSet<Outcome> = JoinSet::new();
     let started = Instant::now();
     let size = args.record_size;
+    let window = usize::try_from(args.window).unwrap_or(usize::MAX);
+    let deadline = args
+        .duration_secs
+        .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+    let mut sent_total = 0;
 
     for i in 0..args.num_records {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        sent_total = i + 1;
         if args.throughput > 0.0 {
             let due = started + Duration::from_secs_f64(i as f64 / args.throughput);
             tokio::time::sleep_until(due.into()).await;
@@ -39,14 +49,18 @@ pub async fn run(args: PerfArgs) -> Result<(), CliError> {
         let sent = Instant::now();
         match producer.send(Record::new(&buffer[at..at + size])).await {
             Ok(delivery) => {
-                pending.spawn(async move { (delivery.await, sent.elapsed()) });
+                pending.spawn(async move {
+                    let result = delivery.await;
+                    let now = Instant::now();
+                    (result, now.duration_since(sent), now)
+                });
             }
             Err(e) => failures.add(i + 1, &e),
         }
         while let Some(done) = pending.try_join_next() {
             account(done, &mut stats, &mut failures, size);
         }
-        while pending.len() >= WINDOW {
+        while pending.len() >= window {
             if let Some(done) = pending.join_next().await {
                 account(done, &mut stats, &mut failures, size);
             }
@@ -62,8 +76,8 @@ pub async fn run(args: PerfArgs) -> Result<(), CliError> {
         }
     }
     producer.close().await?;
-    println!("{}", stats.summary());
-    failures.into_result(args.num_records)
+    println!("{}", stats.summary(failures.count));
+    failures.into_result(sent_total)
 }
 
 /// Adds one finished delivery to the statistics or the failures.
@@ -75,8 +89,8 @@ fn account(
 ) {
     let n = stats_records(stats, failures);
     match done {
-        Ok((Ok(_), latency)) => stats.record(latency, size),
-        Ok((Err(e), _)) => failures.add(n, &e),
+        Ok((Ok(_), latency, at)) => stats.record(latency, size, at),
+        Ok((Err(e), _, _)) => failures.add(n, &e),
         Err(e) => failures.add(n, &e),
     }
 }

@@ -1,0 +1,391 @@
+#!/usr/bin/env bash
+# The performance benchmark of Raftbus (issue 6), optionally side by side with NATS JetStream
+# and a RabbitMQ quorum queue on the same machine.
+#
+#   scripts/bench.sh            fresh local cluster (release build), then produce, latency,
+#                               one-at-a-time, consume, failover and idle-CPU runs; prints a table
+#   scripts/bench.sh --compare  also starts a 3-node NATS JetStream cluster and a 3-node RabbitMQ
+#                               cluster (Debian packages, installed with apt-get when missing) and
+#                               runs the same workload against them (bench/compare crate)
+#
+# Workload: 100-byte records, replication factor 3, 3 brokers/servers on loopback, publisher
+# acks awaited (Raftbus acks=all: durable in Postgres on a majority). Everything lives in
+# BENCH_DIR (target/bench); every process started here is stopped on exit, Ctrl-C included.
+# Environment: BENCH_DIR, BENCH_SECS (seconds per throughput run, 10), BENCH_FAILOVER_ROUNDS
+# (3), BENCH_IDLE_SECS (30), RAFTBUS_NO_BUILD=1 (use the existing target/release binaries).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH_DIR="${BENCH_DIR:-$ROOT/target/bench}"
+BIN_DIR="$ROOT/target/release"
+SECS="${BENCH_SECS:-10}"
+ROUNDS="${BENCH_FAILOVER_ROUNDS:-3}"
+IDLE_SECS="${BENCH_IDLE_SECS:-30}"
+SIZE=100
+COMPARE=0
+
+# Ports of our own cluster, away from scripts/cluster.sh's defaults so both can run at once.
+export CLUSTER_DIR="$BENCH_DIR/raftbus" PG_PORT=55439 MANAGERS=3 BROKERS=3
+export MANAGER_PORT_BASE=19081 API_PORT_BASE=19091 RAFT_PORT_BASE=19191
+export RAFTBUS_BIN_DIR="$BIN_DIR" RAFTBUS_NO_BUILD=1
+BOOTSTRAP="127.0.0.1:19081,127.0.0.1:19082,127.0.0.1:19083"
+CLUSTER_SH="$ROOT/scripts/cluster.sh"
+
+die() { echo "bench.sh: error: $*" >&2; exit 1; }
+say() { echo "bench.sh: $*" >&2; }
+
+for arg in "$@"; do
+    case "$arg" in
+        --compare) COMPARE=1 ;;
+        -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument '$arg' (see --help)" ;;
+    esac
+done
+
+# ---- cleanup: everything we started, also on Ctrl-C and failure ------------------------------
+BG_PIDS=()       # background clients (failover producers)
+STOPPED_PIDS=()  # processes we froze with SIGSTOP: thawed before anything else
+CLUSTER_UP=0
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    for pid in "${STOPPED_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
+    for pid in "${BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    if ((CLUSTER_UP)); then "$CLUSTER_SH" down >>"$BENCH_DIR/cluster.log" 2>&1 || true; fi
+    if declare -F compare_cleanup >/dev/null; then compare_cleanup; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- helpers ---------------------------------------------------------------------------------
+# `field LINE KEY`: the value of KEY=... in a RESULT line.
+field() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"; }
+# The RESULT line of a log file (empty when the client printed none).
+result_of() { grep '^RESULT ' "$1" 2>/dev/null | tail -n 1 || true; }
+# Records of a RESULT line (0 without one).
+count_of() { local n; n="$(field "$1" records)"; echo "${n:-0}"; }
+# Median of the numbers given as arguments (the lower middle one for an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+fmt_int() { printf '%.0f' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; } # 12345.6 -> 12,346
+
+manager() { "$BIN_DIR/manager" --bootstrap "$BOOTSTRAP" "$@"; }
+
+# `run_client LOG CMD...`: runs a benchmark client in the foreground, output to LOG, killed
+# after CLIENT_TIMEOUT seconds. A failed or hung client does not end the benchmark: it is
+# reported, and its RESULT (if it printed one) still counts; without one its cells stay empty.
+CLIENT_TIMEOUT=$((SECS * 3 + 60))
+run_client() {
+    local log="$1"
+    shift
+    say "  $(basename "$log" .log): $*"
+    # A watchdog instead of timeout(1): the command may be a shell function (the comparison
+    # clients), which timeout cannot run. Those functions exec their binary, so $! is it.
+    local pid watchdog rc=0
+    "$@" >"$log" 2>&1 &
+    pid=$!
+    (sleep "$CLIENT_TIMEOUT"; kill -TERM "$pid" 2>/dev/null; sleep 5; kill -KILL "$pid" 2>/dev/null) &
+    watchdog=$!
+    wait "$pid" || rc=$?
+    kill "$watchdog" 2>/dev/null || true
+    wait "$watchdog" 2>/dev/null || true
+    ((rc == 0)) ||
+        say "  WARNING: $(basename "$log" .log) failed (exit $rc): $(tail -n 2 "$log" | tr '\n' ' ')"
+}
+
+# ---- Raftbus ---------------------------------------------------------------------------------
+build() {
+    if [[ "${RAFTBUS_NO_BUILD_BENCH:-0}" == 1 ]]; then return; fi
+    say "building release binaries (cargo build --release)"
+    (cd "$ROOT" && cargo build --release -p raftbus-broker -p raftbus-manager \
+        -p raftbus-producer -p raftbus-consumer) >"$BENCH_DIR/build.log" 2>&1 ||
+        die "release build failed: $(tail -n 5 "$BENCH_DIR/build.log")"
+}
+
+cluster_up() {
+    say "starting a fresh cluster in $CLUSTER_DIR (Postgres :$PG_PORT, managers :19081-19083)"
+    rm -rf "$CLUSTER_DIR"
+    CLUSTER_UP=1
+    "$CLUSTER_SH" up >"$BENCH_DIR/cluster.log" 2>&1 || die "cluster start failed: $(tail -n 5 "$BENCH_DIR/cluster.log")"
+}
+
+create_topic() { # NAME PARTITIONS
+    manager topic create "$1" --partitions "$2" --replication-factor 3 --wait-ms 30000 >/dev/null
+}
+
+# Leaders of TOPIC's partitions as seen by the brokers themselves (one line per leader).
+leaders_of() {
+    local i
+    for ((i = 1; i <= BROKERS; i++)); do
+        curl -fsS -m 2 "http://127.0.0.1:$((API_PORT_BASE + i - 1))/v1/partitions" 2>/dev/null |
+            jq -r --arg t "$1" '.[] | select(.topic == $t and .role == "leader") | "\(.partition) \(.node_id)"' 2>/dev/null || true
+    done
+}
+
+# Waits (bounded) until every one of N partitions of TOPIC has exactly one leader.
+wait_leaders() { # TOPIC N
+    local deadline=$((SECONDS + 60)) n
+    while :; do
+        n="$(leaders_of "$1" | awk '{ print $1 }' | sort -u | wc -l)"
+        ((n >= $2)) && return 0
+        ((SECONDS < deadline)) || die "topic $1: only $n of $2 partitions have a leader after 60 s"
+        sleep 0.5
+    done
+}
+
+# Waits (bounded) until TOPIC's leaders stay the same over 2 s: elections and preferred-leader
+# moves are over.
+wait_settled() { # TOPIC
+    local deadline=$((SECONDS + 60)) a b
+    a="$(leaders_of "$1" | sort)"
+    while :; do
+        sleep 2 # the observation window of the stability check
+        b="$(leaders_of "$1" | sort)"
+        [[ "$a" == "$b" ]] && return 0
+        ((SECONDS < deadline)) || die "topic $1: leaders still moving after 60 s"
+        a="$b"
+    done
+}
+
+# Broker id leading partition 0 of TOPIC.
+leader_broker() {
+    local id
+    id="$(leaders_of "$1" | awk '$1 == 0 { print $2 }' | head -n 1)"
+    [[ -n "$id" ]] || die "no leader for $1/0"
+    echo "$id"
+}
+
+broker_pid() { sed -n 1p "$CLUSTER_DIR/run/broker-$1.pid"; }
+
+# CPU ticks (utime+stime) of the brokers, managers, Postgres and its backends right now, plus
+# what Postgres's exited backends used (the postmaster's cutime+cstime).
+cpu_ticks() {
+    local pids=() f pg
+    for f in "$CLUSTER_DIR"/run/*.pid; do pids+=("$(sed -n 1p "$f")"); done
+    pg="$(sed -n 1p "$CLUSTER_DIR/pg/data/postmaster.pid")"
+    pids+=("$pg")
+    mapfile -t -O "${#pids[@]}" pids < <(pgrep -P "$pg" || true)
+    for f in "${pids[@]}"; do
+        # Fields after the ")" of the command name: 14/15 utime/stime, 16/17 cutime/cstime.
+        sed 's/^.*) //' "/proc/$f/stat" 2>/dev/null |
+            awk -v pg="$([[ "$f" == "$pg" ]] && echo 1 || echo 0)" \
+                '{ t = $12 + $13; if (pg) t += $14 + $15; print t }' || true
+    done | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# Percent of one core that the cluster used over IDLE_SECS with no traffic.
+idle_cpu() {
+    local t0 t1 hz
+    hz="$(getconf CLK_TCK)"
+    t0="$(cpu_ticks)"
+    sleep "$IDLE_SECS" # the measurement interval itself, not a wait for a condition
+    t1="$(cpu_ticks)"
+    awk -v d="$((t1 - t0))" -v hz="$hz" -v s="$IDLE_SECS" 'BEGIN { printf "%.1f", 100 * d / hz / s }'
+}
+
+# Kills PID with SIGKILL and waits (bounded) until it is gone (or a zombie).
+kill9_wait() {
+    local deadline=$((SECONDS + 10))
+    kill -KILL "$1" 2>/dev/null || true
+    while [[ -e "/proc/$1" ]] && [[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]]; do
+        ((SECONDS < deadline)) || die "pid $1 survived kill -9 for 10 s"
+        sleep 0.05
+    done
+}
+
+# One failover measurement, the same for every system:
+# `fault_round SYSTEM SIGNAL LOG`: asks `SYSTEM_leader` for the node leading the failover
+# stream/queue/partition and `SYSTEM_pid NODE` for its process, runs `SYSTEM_publisher SECS`
+# (a one-at-a-time publisher printing a RESULT line) in the background, and 2 s in sends SIGNAL
+# to the leader: KILL (then `SYSTEM_restart NODE` once the publisher is done) or STOP (SIGCONT
+# after FREEZE_SECS). Then waits (bounded) until `SYSTEM_ready NODE` succeeds and appends the
+# publisher's max_gap_ms to GAPS. Not meant for $(...): a subshell would lose GAPS, the pids it
+# records and any `die`.
+FREEZE_SECS=10
+fault_round() {
+    local sys="$1" sig="$2" log="$3" leader pid ppid secs=8 deadline
+    [[ "$sig" == STOP ]] && secs=$((FREEZE_SECS + 4))
+    leader="$("${sys}_leader")" || die "$sys: no leader found"
+    pid="$("${sys}_pid" "$leader")"
+    "${sys}_publisher" "$secs" >"$log" 2>&1 &
+    ppid=$!
+    BG_PIDS+=("$ppid")
+    sleep 2 # let the publisher reach a steady one-at-a-time loop before the fault
+    if [[ "$sig" == KILL ]]; then
+        kill9_wait "$pid"
+    else
+        kill -STOP "$pid"
+        STOPPED_PIDS+=("$pid")
+        sleep "$FREEZE_SECS" # how long the leader stays frozen
+        kill -CONT "$pid"
+        STOPPED_PIDS=()
+    fi
+    # A publisher that gave up on a message still printed its RESULT (failed=N): counted below.
+    wait "$ppid" || say "    $sys failover publisher: $(grep -m1 '^error' "$log" || tail -n 1 "$log")"
+    BG_PIDS=()
+    if [[ "$sig" == KILL ]]; then "${sys}_restart" "$leader"; fi
+    deadline=$((SECONDS + 90))
+    until "${sys}_ready" "$leader"; do
+        ((SECONDS < deadline)) || die "$sys: node $leader not back within 90 s"
+        sleep 0.5
+    done
+    local r
+    r="$(result_of "$log")"
+    say "    $sys node $leader SIG$sig: ${r:-no RESULT (see $log)}"
+    [[ -n "$r" ]] && GAPS+=("$(field "$r" max_gap_ms)")
+    FAILED=$((FAILED + $(r="$(field "$r" failed)"; echo "${r:-0}")))
+}
+
+# `failover_series SYSTEM PREFIX LOGDIR`: ROUNDS kill rounds, then ROUNDS freeze rounds; sets
+# PREFIX_KILL/PREFIX_STOP (medians) and PREFIX_KILL_ALL/PREFIX_STOP_ALL (every round, and how
+# many messages the publisher gave up on).
+failover_series() {
+    local sys="$1" prefix="$2" d="$3" sig i
+    for sig in KILL STOP; do
+        GAPS=() FAILED=0
+        for ((i = 1; i <= ROUNDS; i++)); do fault_round "$sys" "$sig" "$d/failover-${sig,,}-$i.log"; done
+        printf -v "${prefix}_$sig" '%s' "$(median "${GAPS[@]}")"
+        printf -v "${prefix}_${sig}_ALL" '%s ms%s' "${GAPS[*]}" "$( ((FAILED)) && echo "; $FAILED sends failed")"
+    done
+}
+
+# The Raftbus side of fault_round: partition 0 of topic "failover", brokers by id.
+raftbus_leader() { leader_broker failover; }
+raftbus_pid() { broker_pid "$1"; }
+raftbus_publisher() {
+    "$BIN_DIR/producer" perf --bootstrap "$BOOTSTRAP" --topic failover --record-size "$SIZE" \
+        --num-records 100000000 --window 1 --linger-ms 0 --duration-secs "$1"
+}
+raftbus_restart() { "$CLUSTER_SH" start "broker-$1" >>"$BENCH_DIR/cluster.log" 2>&1; }
+raftbus_ready() {
+    curl -fsS -m 2 "http://127.0.0.1:$((API_PORT_BASE + $1 - 1))/health" >/dev/null 2>&1 &&
+        [[ -n "$(leaders_of failover)" ]]
+}
+
+# Runs the Raftbus workload; fills the R_* results.
+bench_raftbus() {
+    local d="$BENCH_DIR/logs/raftbus" r w256 wmax best half i
+    mkdir -p "$d"
+    cluster_up
+    manager topic delete demo >/dev/null # cluster.sh's demo topic: only ours count
+    say "raftbus: idle CPU with 100 partitions over ${IDLE_SECS} s"
+    create_topic idle 100
+    wait_leaders idle 100
+    wait_settled idle
+    R_IDLE="$(idle_cpu)"
+    manager topic delete idle >/dev/null
+
+    create_topic bench 6
+    wait_leaders bench 6
+    local perf=("$BIN_DIR/producer" perf --bootstrap "$BOOTSTRAP" --topic bench --record-size "$SIZE")
+    local many=$((SECS * 400000))
+    say "raftbus: produce"
+    run_client "$d/produce-w256.log" "${perf[@]}" --num-records "$many" --duration-secs "$SECS" --window 256
+    w256="$(result_of "$d/produce-w256.log")"
+    run_client "$d/produce-unbounded.log" "${perf[@]}" --num-records "$many" --duration-secs "$SECS"
+    wmax="$(result_of "$d/produce-unbounded.log")"
+    R_PUB256="$w256"
+    R_PUBMAX="$wmax"
+    best="$(awk -v a="$(field "$w256" rec_per_s)" -v b="$(field "$wmax" rec_per_s)" 'BEGIN { print (a > b ? a : b) }')"
+    half="$(awk -v b="$best" 'BEGIN { printf "%d", b / 2 }')"
+    run_client "$d/produce-half.log" "${perf[@]}" --num-records "$((half * SECS))" --throughput "$half" \
+        --duration-secs "$((2 * SECS))"
+    R_HALF="$(result_of "$d/produce-half.log")"
+    run_client "$d/produce-one.log" "${perf[@]}" --num-records "$many" --duration-secs 10 --window 1 --linger-ms 0
+    R_ONE="$(result_of "$d/produce-one.log")"
+
+    say "raftbus: consume with one consumer group"
+    local total=0
+    for r in "$w256" "$wmax" "$R_HALF" "$R_ONE"; do total=$((total + $(count_of "$r"))); done
+    run_client "$d/consume.log" "$BIN_DIR/consumer" perf --bootstrap "$BOOTSTRAP" --topic bench \
+        --group bench-consumers --messages "$total"
+    R_CONSUME="$(result_of "$d/consume.log")"
+
+    say "raftbus: failover (leader of a 1-partition RF 3 topic, $ROUNDS rounds each)"
+    create_topic failover 1
+    wait_leaders failover 1
+    failover_series raftbus R "$d"
+    "$CLUSTER_SH" down >>"$BENCH_DIR/cluster.log" 2>&1
+    CLUSTER_UP=0
+}
+
+# ---- the table -------------------------------------------------------------------------------
+# Cells of one system from its results (prefix R, N or Q); "-" where it did not run.
+rate_cell() { [[ -n "$1" ]] && echo "$(fmt_int "$(field "$1" rec_per_s)")" || echo -; }
+lat_cell() { [[ -n "$1" ]] && echo "p50 $(field "$1" p50_ms) / p99 $(field "$1" p99_ms) ms" || echo -; }
+pct_cell() { [[ -n "$1" ]] && echo "$1%" || echo -; }
+half_cell() { [[ -n "$1" ]] && echo "$(lat_cell "$1") at $(rate_cell "$1")/s" || echo -; }
+# A gap as long as the freeze itself means no failover happened while the leader was frozen.
+secs_cell() {
+    [[ -n "$1" ]] || { echo -; return; }
+    awk -v ms="$1" -v all="$2" -v f="$FREEZE_SECS" 'BEGIN {
+        printf "%s%.2f s (%s)\n", (ms >= 980 * f ? ">= " : ""), ms / 1000, all }'
+}
+
+# The table: one row per line, `label|goal|cell function|result suffix[|extra suffix]`.
+TABLE_ROWS='produce, 256 in flight (rec/s)|>= 100,000|rate_cell|PUB256
+  latency, 256 in flight||lat_cell|PUB256
+produce, unbounded window (rec/s)||rate_cell|PUBMAX
+latency at half the max throughput|p99 < 20 ms|half_cell|HALF
+one-at-a-time (rec/s)||rate_cell|ONE
+  latency, one-at-a-time|p50 < 3 ms|lat_cell|ONE
+consume, one consumer group (rec/s)|>= 500,000|rate_cell|CONSUME
+failover, kill -9 of the leader: median (all)|< 0.5 s|secs_cell|KILL|KILL_ALL
+failover, leader frozen (SIGSTOP): median (all)|< 3 s|secs_cell|STOP|STOP_ALL
+idle, 100 partitions RF 3 (% of one core)|< 10%|pct_cell|IDLE'
+
+print_table() {
+    local s cols=(R) names=(Raftbus) c
+    ((COMPARE)) && cols+=(N Q) names+=("NATS JetStream" "RabbitMQ quorum")
+    row() { # LABEL GOAL CELL...
+        printf '| %s | %s |' "$1" "$2"
+        shift 2
+        printf ' %s |' "$@"
+        printf '\n'
+    }
+    cells() { # FUNCTION VAR-SUFFIX [EXTRA-VAR-SUFFIX]: one cell per system
+        local fn="$1" p a b
+        for p in "${cols[@]}"; do
+            a="${p}_$2" b="${p}_${3:-NONE}"
+            "$fn" "${!a:-}" "${!b:-}"
+        done
+    }
+    mapfile -t c < <(printf '%s\n' "${names[@]}")
+    echo
+    echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(date -u +%F)."
+    echo "100-byte records, RF 3, 3 nodes on loopback, acks awaited; Raftbus acks=all (durable in Postgres on a majority)."
+    echo
+    row workload goal "${c[@]}"
+    row --- --- "${c[@]/*/---}"
+    local label goal fn v x
+    while IFS='|' read -r label goal fn v x; do
+        mapfile -t c < <(cells "$fn" "$v" "$x")
+        row "$label" "$goal" "${c[@]}"
+    done <<<"$TABLE_ROWS"
+    echo
+    echo "Failover = longest gap between two acknowledgements of a one-at-a-time publisher while"
+    echo "the leader is killed (restarted afterwards) or frozen for ${FREEZE_SECS} s; ${ROUNDS} rounds each;"
+    echo "'>=' marks a median as long as the freeze: no failover happened while the leader was frozen."
+    echo "NATS/RabbitMQ publishers retry a message after 2 s without an ack; Raftbus uses the SDK's own retries."
+    echo "Logs: $BENCH_DIR/logs. Reproduce: scripts/bench.sh$( ((COMPARE)) && echo ' --compare')"
+}
+
+main() {
+    command -v jq >/dev/null || die "jq is required (apt-get install -y jq)"
+    rm -rf "$BENCH_DIR/logs" # only this run's logs
+    mkdir -p "$BENCH_DIR/logs"
+    build
+    if ((COMPARE)); then
+        # shellcheck source=scripts/bench-compare.sh
+        source "$ROOT/scripts/bench-compare.sh"
+        compare_prepare
+    fi
+    bench_raftbus
+    if ((COMPARE)); then
+        bench_nats
+        bench_rabbitmq
+    fi
+    print_table | tee "$BENCH_DIR/table.md"
+}
+
+main
