@@ -29,6 +29,17 @@ pub type LogId = openraft::type_config::alias::LogIdOf<TypeConfig>;
 /// Stored membership of a partition group.
 pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<TypeConfig>;
 
+/// One producer batch of a [`Command::ProduceMany`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProduceBatch {
+    /// Present for idempotent producers: a repeated `(id, seq)` is not appended twice.
+    pub producer: Option<ProducerSeq>,
+    /// The validated batch, stored as sent.
+    pub records: Bytes,
+    /// Number of records in the batch (validated at the leader before proposing).
+    pub count: u32,
+}
+
 /// Identity of an idempotent producer's batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProducerSeq {
@@ -50,6 +61,12 @@ pub enum Command {
         records: Bytes,
         /// Number of records in the batch (validated at the leader before proposing).
         count: u32,
+    },
+    /// Several producers' batches proposed together (see `partition::propose`): one entry,
+    /// one log row; each batch is applied and answered on its own, in order.
+    ProduceMany {
+        /// The batches, in arrival order.
+        batches: Vec<ProduceBatch>,
     },
     /// A consumer group's offset commit.
     CommitOffset {
@@ -91,6 +108,10 @@ impl fmt::Display for Command {
                     "produce({count} records, {} bytes, {producer:?})",
                     records.len()
                 )
+            }
+            Command::ProduceMany { batches } => {
+                let records: u32 = batches.iter().map(|b| b.count).sum();
+                write!(f, "produce({} batches, {records} records)", batches.len())
             }
             Command::CommitOffset {
                 group,
@@ -134,6 +155,8 @@ pub enum CommandResponse {
         /// First stored offset after the trim.
         log_start_offset: u64,
     },
+    /// One response per batch of a [`Command::ProduceMany`], in order.
+    Many(Vec<CommandResponse>),
     /// The command was refused deterministically on every replica.
     Rejected {
         /// Stable code.

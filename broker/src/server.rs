@@ -40,6 +40,7 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
         db.clone(),
         router,
         settings.raft_config()?,
+        settings.propose_config(),
     ));
     let n = registry.open_all().await?;
     tracing::info!(node = settings.node.id, partitions = n, "broker starting");

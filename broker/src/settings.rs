@@ -238,6 +238,10 @@ pub struct RaftSettings {
     /// A peer broker that has not answered for this long is treated as gone: followers of the
     /// groups it led run their election timers again.
     pub peer_timeout_ms: u64,
+    /// Produce entries a partition keeps in its Raft pipeline at once; requests arriving
+    /// meanwhile are merged into the next entry (see `partition::propose`). 1 merges most
+    /// (fewest entries per record); more overlaps the stages of consecutive entries.
+    pub max_proposals_in_flight: usize,
 }
 
 impl Default for RaftSettings {
@@ -255,6 +259,7 @@ impl Default for RaftSettings {
             quiesce_ms: 200,
             idle_after_ms: 2_000,
             peer_timeout_ms: 1_000,
+            max_proposals_in_flight: 1,
         }
     }
 }
@@ -336,6 +341,15 @@ impl Settings {
         let s: Settings = b.build()?.try_deserialize()?;
         s.validate()?;
         Ok(s)
+    }
+
+    /// How partition groups merge concurrent produce requests into entries.
+    pub fn propose_config(&self) -> crate::partition::propose::ProposeConfig {
+        crate::partition::propose::ProposeConfig {
+            max_in_flight: self.raft.max_proposals_in_flight,
+            max_entry_bytes: self.limits.max_batch_bytes,
+            lease: std::time::Duration::from_millis(self.raft.election_max_ms),
+        }
     }
 
     /// The openraft configuration of every partition group on this broker.

@@ -46,6 +46,9 @@ pub struct ConnectArgs {
     /// A batch is sent as soon as it reaches this many bytes.
     #[arg(long, default_value_t = 262_144)]
     pub batch_bytes: usize,
+    /// Batches in flight per partition (1..=8). Fewer means larger batches under load.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=8))]
+    pub max_in_flight: u64,
     /// Fail instead of creating the topic when it does not exist.
     #[arg(long)]
     pub no_auto_create: bool,

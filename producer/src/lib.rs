@@ -25,6 +25,7 @@ pub fn producer_config(args: &ConnectArgs) -> ProducerConfig {
     ProducerConfig::new(args.bootstrap.clone())
         .linger(Duration::from_millis(args.linger_ms))
         .batch_bytes(args.batch_bytes)
+        .max_in_flight(args.max_in_flight as usize)
         .acks(acks)
         .auto_create_topic(!args.no_auto_create)
 }

@@ -17,7 +17,8 @@ use raftbus_protocol::{ErrorCode, RecordBatch};
 
 use super::{ApiState, partition, require_leader};
 use crate::error::ApiError;
-use crate::raft::{Command, CommandResponse, ProducerSeq};
+use crate::partition::propose::ProposeResult;
+use crate::raft::{Command, CommandResponse, ProduceBatch, ProducerSeq};
 
 /// Reads the body, refusing more than `limit` bytes with `too_large`.
 pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
@@ -84,14 +85,19 @@ pub(super) async fn produce(
     require_leader(&state, &p, true)?;
     let count = batch.count();
     let bytes = batch.bytes().len();
-    let cmd = Command::Produce {
+    let batch = ProduceBatch {
         producer,
         records: batch.into_bytes(),
         count,
     };
-    let lease = Duration::from_millis(state.settings.raft.election_max_ms);
     if params.acks == Acks::Leader {
+        let lease = Duration::from_millis(state.settings.raft.election_max_ms);
         p.renew_lease(lease).await;
+        let cmd = Command::Produce {
+            producer: batch.producer,
+            records: batch.records,
+            count,
+        };
         // Accepted into the leader's Raft pipeline; not yet durable anywhere.
         p.raft.client_write_ff(cmd, None).await.map_err(|f| {
             ApiError::new(
@@ -103,7 +109,9 @@ pub(super) async fn produce(
             record_count: count,
         }));
     }
-    let resp = write(&state, &p, cmd).await;
+    let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
+    let outcome = tokio::time::timeout(timeout, p.proposer.produce(batch)).await;
+    let resp = map_outcome(&p, timeout, outcome);
     state.metrics.produced(&resp, count, bytes);
     match resp? {
         CommandResponse::Appended {
@@ -132,7 +140,19 @@ pub(super) async fn write(
     let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
     p.renew_lease(Duration::from_millis(state.settings.raft.election_max_ms))
         .await;
-    match tokio::time::timeout(timeout, p.raft.client_write(cmd)).await {
+    let outcome = tokio::time::timeout(timeout, p.raft.client_write(cmd)).await;
+    map_outcome(p, timeout, outcome.map(|r| r.map(|r| r.data)))
+}
+
+/// Maps a proposal's outcome to the wire: deterministic refusals keep their code; ambiguous
+/// outcomes (timeout, entry discarded by a leader change) are `timeout`, because the command
+/// may or may not have been committed.
+fn map_outcome(
+    p: &crate::partition::Partition,
+    timeout: Duration,
+    outcome: Result<ProposeResult, tokio::time::error::Elapsed>,
+) -> Result<CommandResponse, ApiError> {
+    match outcome {
         Err(_) => Err(ApiError::new(
             ErrorCode::Timeout,
             format!(
@@ -141,7 +161,7 @@ pub(super) async fn write(
                 timeout.as_millis()
             ),
         )),
-        Ok(Ok(r)) => match r.data {
+        Ok(Ok(data)) => match data {
             CommandResponse::Rejected { code, message } => Err(ApiError::new(code, message)),
             data => Ok(data),
         },

@@ -1,6 +1,7 @@
 //! The partition replicas a broker hosts: the registry that owns their Raft handles.
 
 mod create;
+pub mod propose;
 mod registry;
 
 pub use create::validate_name;
@@ -31,6 +32,8 @@ pub struct Partition {
     pub marks: watch::Receiver<Watermarks>,
     /// Replica set given at creation.
     pub members: Vec<Member>,
+    /// The `propose` task that merges concurrent produce requests into one entry.
+    pub proposer: propose::Proposer,
 }
 
 /// Leadership as seen by one replica, read from Raft metrics.
@@ -100,25 +103,7 @@ impl Partition {
     /// Returns at once for busy groups, followers and sole voters; gives up after `lease` (the
     /// write then fails as it would have, and the client retries).
     pub async fn renew_lease(&self, lease: Duration) {
-        let half = lease.as_millis() as u64 / 2;
-        let l = self.leadership();
-        if !l.is_leader || l.millis_since_quorum_ack.is_some_and(|ms| ms < half) {
-            return;
-        }
-        if self.raft.trigger().heartbeat().await.is_err() {
-            return;
-        }
-        let fresh = move |m: &openraft::RaftMetrics<crate::raft::TypeConfig>| {
-            m.state != ServerState::Leader
-                || m.last_quorum_acked
-                    .as_ref()
-                    .is_some_and(|t| (openraft::Instant::elapsed(&**t).as_millis() as u64) < half)
-        };
-        let _ = self
-            .raft
-            .wait(Some(lease))
-            .metrics(fresh, "lease renewed")
-            .await;
+        renew_lease(&self.raft, lease).await;
     }
 
     /// True once the group has a membership (it was initialized, or a leader reached this
@@ -182,4 +167,31 @@ impl Partition {
             voters: m.membership_config.membership().voter_ids().collect(),
         }
     }
+}
+
+/// [`Partition::renew_lease`] on a bare Raft handle (the `propose` task has no `Partition`).
+pub(crate) async fn renew_lease(raft: &PartitionRaft, lease: Duration) {
+    let half = lease.as_millis() as u64 / 2;
+    {
+        let m = raft.metrics();
+        let m = m.borrow_watched();
+        let sole_voter = m.membership_config.membership().voter_ids().eq([m.id]);
+        let fresh = m
+            .last_quorum_acked
+            .as_ref()
+            .is_some_and(|t| (openraft::Instant::elapsed(&**t).as_millis() as u64) < half);
+        if m.state != ServerState::Leader || sole_voter || fresh {
+            return;
+        }
+    }
+    if raft.trigger().heartbeat().await.is_err() {
+        return;
+    }
+    let fresh = move |m: &openraft::RaftMetrics<crate::raft::TypeConfig>| {
+        m.state != ServerState::Leader
+            || m.last_quorum_acked
+                .as_ref()
+                .is_some_and(|t| (openraft::Instant::elapsed(&**t).as_millis() as u64) < half)
+    };
+    let _ = raft.wait(Some(lease)).metrics(fresh, "lease renewed").await;
 }

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::Partition;
+use super::propose::{ProposeConfig, Proposer};
 use crate::error::BrokerError;
 use crate::raft::{PartitionRaft, TypeConfig};
 use crate::state_machine::PartitionStateMachine;
@@ -28,6 +29,8 @@ pub struct Registry {
     pub(super) router: Router,
     /// openraft config of every partition group.
     pub(super) raft_config: Arc<openraft::Config>,
+    /// How each group's `propose` task merges produce requests.
+    propose: ProposeConfig,
     /// Hosted replicas by group id.
     groups: RwLock<HashMap<Uuid, Arc<Partition>>>,
     /// Group id by `(topic, partition)`.
@@ -38,12 +41,19 @@ pub struct Registry {
 
 impl Registry {
     /// An empty registry.
-    pub fn new(node_id: u64, db: PgPool, router: Router, raft_config: openraft::Config) -> Self {
+    pub fn new(
+        node_id: u64,
+        db: PgPool,
+        router: Router,
+        raft_config: openraft::Config,
+        propose: ProposeConfig,
+    ) -> Self {
         Self {
             node_id,
             db,
             router,
             raft_config: Arc::new(raft_config),
+            propose,
             groups: RwLock::new(HashMap::new()),
             by_name: RwLock::new(HashMap::new()),
             create_lock: tokio::sync::Mutex::new(()),
@@ -104,10 +114,12 @@ impl Registry {
         let raft = PartitionRaft::new(self.node_id, self.raft_config.clone(), network, log, sm)
             .await
             .map_err(|e| BrokerError::Raft(format!("cannot start group {group_id}: {e}")))?;
+        let proposer = Proposer::spawn(raft.clone(), self.propose, format!("{topic}/{partition}"));
         let p = Arc::new(Partition {
             group_id,
             topic: topic.clone(),
             partition,
+            proposer,
             raft,
             marks,
             members,

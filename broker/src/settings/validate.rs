@@ -77,6 +77,12 @@ impl Settings {
                 ),
             );
         }
+        if !(1..=64).contains(&r.max_proposals_in_flight) {
+            return bad(
+                "raft.max_proposals_in_flight",
+                format!("must be 1..=64, got {}", r.max_proposals_in_flight),
+            );
+        }
         if r.snapshot_every_entries == 0 {
             return bad(
                 "raft.snapshot_every_entries",

@@ -136,9 +136,12 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
         // Committed entries are durable on a majority already: produce acks go now (see the
         // module docs). Offset commits and fences wait for the commit below, because offsets
         // are read back from Postgres and a client must read its own write.
-        let (early, late): (Vec<_>, Vec<_>) = replies
-            .into_iter()
-            .partition(|(_, resp)| matches!(resp, CommandResponse::Appended { .. }));
+        let (early, late): (Vec<_>, Vec<_>) = replies.into_iter().partition(|(_, resp)| {
+            matches!(
+                resp,
+                CommandResponse::Appended { .. } | CommandResponse::Many(_)
+            )
+        });
         for (r, resp) in early {
             r.send(resp);
         }

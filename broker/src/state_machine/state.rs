@@ -121,6 +121,15 @@ impl PartitionState {
                 };
                 self.produce(producer, records, count, pending)
             }
+            Command::ProduceMany { batches } => CommandResponse::Many(
+                batches
+                    .into_iter()
+                    .map(|b| {
+                        let producer = b.producer.filter(|_| dedup == Dedup::On);
+                        self.produce(producer, b.records, b.count, pending)
+                    })
+                    .collect(),
+            ),
             Command::CommitOffset {
                 group,
                 offset,

@@ -24,8 +24,10 @@ pub struct ProducerConfig {
     pub linger: Duration,
     /// A batch is sent as soon as it reaches this size (default 256 KiB).
     pub batch_bytes: usize,
-    /// Batches in flight per partition (default 4, at most 8: the broker remembers the last 8
-    /// sequences per producer, which is what makes retries of in-flight batches safe).
+    /// Batches in flight per partition (default 1, at most 8: the broker remembers the last 8
+    /// sequences per producer, which is what makes retries of in-flight batches safe). One is
+    /// fastest against Raftbus: the next batch grows while one is in flight, and a partition's
+    /// Raft group costs the same per entry whatever its size (see `scripts/bench.sh`).
     pub max_in_flight: usize,
     /// Bytes of records accepted but not yet acknowledged; `send` waits beyond it (default
     /// 32 MiB). This is the producer's only buffer: memory stays bounded.
@@ -54,7 +56,7 @@ impl ProducerConfig {
             bootstrap: bootstrap.into(),
             linger: Duration::from_millis(5),
             batch_bytes: 256 << 10,
-            max_in_flight: 4,
+            max_in_flight: 1,
             buffer_bytes: 32 << 20,
             acks: Acks::All,
             idempotent: true,

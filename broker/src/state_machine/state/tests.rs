@@ -312,3 +312,71 @@ fn a_new_producer_must_start_at_sequence_zero() {
         CommandResponse::Appended { base_offset: 1, .. }
     ));
 }
+
+fn batch(p: Option<ProducerSeq>, n: u32) -> crate::raft::ProduceBatch {
+    crate::raft::ProduceBatch {
+        producer: p,
+        records: Bytes::from_static(b"x"),
+        count: n,
+    }
+}
+
+#[test]
+fn merged_batches_are_applied_and_answered_one_by_one() {
+    let mut s = PartitionState::default();
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    produce(&mut s, seq(a, 0), 2);
+    let mut w = PendingWrites::default();
+    let r = s.apply_command(
+        Command::ProduceMany {
+            batches: vec![
+                batch(seq(a, 1), 3),
+                batch(seq(b, 5), 1), // a new producer must start at 0: refused alone
+                batch(seq(a, 0), 2), // a retry of an earlier batch: its original offsets
+                batch(None, 4),
+            ],
+        },
+        &mut w,
+    );
+    let CommandResponse::Many(each) = r else {
+        panic!("expected one response per batch, got {r:?}");
+    };
+    assert_eq!(
+        each[0],
+        CommandResponse::Appended {
+            base_offset: 2,
+            count: 3,
+            duplicate: false
+        }
+    );
+    assert!(
+        matches!(
+            each[1],
+            CommandResponse::Rejected {
+                code: ErrorCode::OutOfOrderSequence,
+                ..
+            }
+        ),
+        "{:?}",
+        each[1]
+    );
+    assert_eq!(
+        each[2],
+        CommandResponse::Appended {
+            base_offset: 0,
+            count: 2,
+            duplicate: true
+        }
+    );
+    assert_eq!(
+        each[3],
+        CommandResponse::Appended {
+            base_offset: 5,
+            count: 4,
+            duplicate: false
+        }
+    );
+    assert_eq!(s.next_offset, 9);
+    let stored: Vec<u64> = w.batches.iter().map(|b| b.base_offset).collect();
+    assert_eq!(stored, [2, 5], "only the new batches are written");
+}

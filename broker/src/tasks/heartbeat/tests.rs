@@ -88,7 +88,13 @@ fn heartbeat_for(managers: &[&str], every_ms: u64) -> Heartbeat {
         .connect_lazy("postgres://postgres@127.0.0.1:1/none")
         .unwrap();
     let router = Router::new(Duration::from_millis(100), Duration::from_millis(100));
-    let registry = Arc::new(Registry::new(1, db, router, s.raft_config().unwrap()));
+    let registry = Arc::new(Registry::new(
+        1,
+        db,
+        router,
+        s.raft_config().unwrap(),
+        s.propose_config(),
+    ));
     Heartbeat::new(&s, registry).unwrap().unwrap()
 }
 
@@ -99,7 +105,13 @@ async fn no_managers_means_no_loop() {
         .connect_lazy("postgres://postgres@127.0.0.1:1/none")
         .unwrap();
     let router = Router::new(Duration::from_millis(100), Duration::from_millis(100));
-    let registry = Arc::new(Registry::new(1, db, router, s.raft_config().unwrap()));
+    let registry = Arc::new(Registry::new(
+        1,
+        db,
+        router,
+        s.raft_config().unwrap(),
+        s.propose_config(),
+    ));
     assert!(Heartbeat::new(&s, registry).unwrap().is_none());
 }
 

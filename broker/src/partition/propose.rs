@@ -1,0 +1,162 @@
+//! Produce coalescing: the `propose` task of a partition turns produce requests that queue up
+//! while earlier proposals are in flight into **one** Raft entry.
+//!
+//! Every Raft entry costs the same fixed work whatever its size: a log row on each replica, an
+//! append RPC per follower, an applied-state statement on each replica. Under load, clients'
+//! batches are small (a producer with 256 records in flight over 6 partitions sends batches of
+//! ~10 records), so that fixed cost, not bytes, bounds throughput. The proposer keeps at most
+//! `max_in_flight` proposals in the group's pipeline; whatever arrives meanwhile goes into the
+//! next proposal as a [`Command::ProduceMany`]. An idle partition proposes at once: a lone
+//! request waits for nothing.
+//!
+//! ### To ensure correctness
+//! - One task submits proposals, in queue order, with `client_write_ff` (which returns once
+//!   the entry is queued in the Raft core): requests keep their arrival order in the log, as
+//!   they did when each handler proposed its own entry.
+//! - Each batch of a merged entry is applied on its own (sequence check, offsets, dedup) and
+//!   answered with its own result; a refused batch does not affect the others, identically
+//!   on every replica.
+//! - The outcome of the entry (committed, leader lost, group stopped) is the outcome of every
+//!   batch in it, so a client can never see "failed" for a batch that was committed together
+//!   with one reported as committed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, Fatal, RaftError};
+use openraft::impls::ProgressResponder;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::raft::{Command, CommandResponse, PartitionRaft, ProduceBatch, TypeConfig};
+
+/// Outcome of one proposed batch, as `client_write` would report it.
+pub type ProposeResult =
+    Result<CommandResponse, RaftError<TypeConfig, ClientWriteError<TypeConfig>>>;
+
+/// How a partition's proposer batches (from `[raft]` and `[limits]`).
+#[derive(Debug, Clone, Copy)]
+pub struct ProposeConfig {
+    /// Produce entries in a group's pipeline at once; more requests wait and are merged.
+    pub max_in_flight: usize,
+    /// A merged entry stops growing at this many record bytes (a single larger batch still
+    /// goes alone).
+    pub max_entry_bytes: usize,
+    /// The write lease (`election_max_ms`), renewed before proposing to a quiet group.
+    pub lease: Duration,
+}
+
+/// A queued request: the batch and where its outcome goes.
+struct Queued {
+    batch: ProduceBatch,
+    reply: oneshot::Sender<ProposeResult>,
+}
+
+/// Handle to a partition's `propose` task; the task ends when the handle is dropped.
+pub struct Proposer {
+    /// Requests to the task. Bounded by the HTTP server's concurrency, so unbounded here.
+    tx: mpsc::UnboundedSender<Queued>,
+}
+
+impl Proposer {
+    /// Spawns the task for `raft`.
+    pub fn spawn(raft: PartitionRaft, cfg: ProposeConfig, name: String) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let span = tracing::info_span!("propose", partition = %name);
+        tokio::spawn(run(raft, cfg, rx).instrument(span));
+        Self { tx }
+    }
+
+    /// Proposes `batch` (possibly merged with others) and waits for its outcome.
+    pub async fn produce(&self, batch: ProduceBatch) -> ProposeResult {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Queued { batch, reply }).is_err() {
+            return Err(RaftError::Fatal(Fatal::Stopped));
+        }
+        rx.await.unwrap_or(Err(RaftError::Fatal(Fatal::Stopped)))
+    }
+}
+
+/// The task: waits for a request, then for a free pipeline slot, then takes everything queued
+/// meanwhile (up to `max_entry_bytes`) into one proposal.
+async fn run(raft: PartitionRaft, cfg: ProposeConfig, mut rx: mpsc::UnboundedReceiver<Queued>) {
+    let slots = Arc::new(Semaphore::new(cfg.max_in_flight.max(1)));
+    let mut carried: Option<Queued> = None;
+    loop {
+        let first = match carried.take() {
+            Some(q) => q,
+            None => match rx.recv().await {
+                Some(q) => q,
+                None => return,
+            },
+        };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut bytes = first.batch.records.len();
+        let mut queued = vec![first];
+        while let Ok(q) = rx.try_recv() {
+            if bytes + q.batch.records.len() > cfg.max_entry_bytes {
+                carried = Some(q);
+                break;
+            }
+            bytes += q.batch.records.len();
+            queued.push(q);
+        }
+        let (batches, replies): (Vec<_>, Vec<_>) =
+            queued.into_iter().map(|q| (q.batch, q.reply)).unzip();
+        let cmd = if batches.len() == 1 {
+            let b = batches.into_iter().next().expect("one batch");
+            Command::Produce {
+                producer: b.producer,
+                records: b.records,
+                count: b.count,
+            }
+        } else {
+            Command::ProduceMany { batches }
+        };
+        super::renew_lease(&raft, cfg.lease).await;
+        let (responder, outcome) = ProgressResponder::complete_only();
+        if let Err(f) = raft.client_write_ff(cmd, Some(responder)).await {
+            answer(replies, Err(RaftError::Fatal(f)));
+            continue;
+        }
+        tokio::spawn(async move {
+            let r = match outcome.await {
+                Ok(Ok(resp)) => Ok(resp.data),
+                Ok(Err(e)) => Err(RaftError::APIError(e)),
+                // The core dropped the responder: the group stopped.
+                Err(_) => Err(RaftError::Fatal(Fatal::Stopped)),
+            };
+            drop(slot);
+            answer(replies, r);
+        });
+    }
+}
+
+/// Sends each request its part of the entry's outcome.
+fn answer(replies: Vec<oneshot::Sender<ProposeResult>>, r: ProposeResult) {
+    match r {
+        Ok(CommandResponse::Many(each)) if each.len() == replies.len() => {
+            for (reply, resp) in replies.into_iter().zip(each) {
+                let _ = reply.send(Ok(resp));
+            }
+        }
+        Ok(CommandResponse::Many(each)) => {
+            // Cannot happen (one response per batch); refuse rather than mis-assign offsets.
+            let msg = format!("{} responses for {} batches", each.len(), replies.len());
+            tracing::error!("{msg}");
+            for reply in replies {
+                let _ = reply.send(Ok(CommandResponse::Rejected {
+                    code: raftbus_protocol::ErrorCode::Internal,
+                    message: msg.clone(),
+                }));
+            }
+        }
+        r => {
+            for reply in replies {
+                let _ = reply.send(r.clone());
+            }
+        }
+    }
+}
