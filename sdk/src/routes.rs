@@ -12,6 +12,12 @@ use crate::{Admin, SdkError};
 /// election must not become a storm of metadata requests.
 const MIN_REFRESH: Duration = Duration::from_millis(100);
 
+/// How long a broker that did not answer at all (connection refused, reset, timed out) is not
+/// taken back on another broker's word. Survivors keep naming a frozen or dead leader until
+/// they elect a new one (1-2 s); following such a hint sends the next attempt into the same
+/// hung connection and doubles the failover a client sees.
+const SUSPECT_FOR: Duration = Duration::from_secs(3);
+
 /// Cached routes of one topic.
 pub(crate) struct Routes {
     admin: Admin,
@@ -26,6 +32,8 @@ pub(crate) struct Routes {
 struct State {
     meta: Arc<TopicMetadata>,
     hints: Vec<Option<String>>,
+    /// Brokers that gave no answer recently, with when (see [`SUSPECT_FOR`]).
+    suspects: Vec<(String, Instant)>,
 }
 
 impl Routes {
@@ -51,6 +59,7 @@ impl Routes {
             state: RwLock::new(State {
                 meta: Arc::new(meta),
                 hints,
+                suspects: Vec::new(),
             }),
             refresh: tokio::sync::Mutex::new(None),
         })
@@ -82,12 +91,27 @@ impl Routes {
             .or_else(|| s.meta.partitions.get(i)?.leader_addr.clone())
     }
 
-    /// Records a broker's `not_leader` hint.
-    pub(crate) fn hint(&self, partition: u32, leader_addr: &str) {
+    /// Records a broker's `not_leader` hint, unless it names a broker that recently gave no
+    /// answer at all (then the route stays on the replica asked next). Returns whether the
+    /// hint was taken.
+    pub(crate) fn hint(&self, partition: u32, leader_addr: &str) -> bool {
         let mut s = self.state.write().expect("routes lock");
+        s.suspects.retain(|(_, at)| at.elapsed() < SUSPECT_FOR);
+        if s.suspects.iter().any(|(a, _)| a == leader_addr) {
+            return false;
+        }
         if let Some(h) = s.hints.get_mut(partition as usize) {
             *h = Some(leader_addr.to_string());
         }
+        true
+    }
+
+    /// `addr` gave no answer at all (transport error): distrust hints naming it for a while.
+    pub(crate) fn suspect(&self, addr: &str) {
+        let mut s = self.state.write().expect("routes lock");
+        s.suspects
+            .retain(|(a, at)| a != addr && at.elapsed() < SUSPECT_FOR);
+        s.suspects.push((addr.to_string(), Instant::now()));
     }
 
     /// The leader at `dead` did not answer: try the next replica of `partition` instead. Any

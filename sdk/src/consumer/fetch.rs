@@ -163,7 +163,9 @@ impl Consumer {
             }
             Err(e) if e.is_retryable() => {
                 match e.leader_hint() {
-                    Some((_, l)) => self.routes.hint(p, l),
+                    Some((_, l)) => {
+                        self.routes.hint(p, l);
+                    }
                     None => {
                         self.routes.refresh().await;
                         self.routes.forget(p, &addr);

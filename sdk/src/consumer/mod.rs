@@ -288,7 +288,9 @@ impl Consumer {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_retryable() => {
                     match e.leader_hint() {
-                        Some((_, l)) => self.routes.hint(p, l),
+                        Some((_, l)) => {
+                            self.routes.hint(p, l);
+                        }
                         None => self.routes.refresh().await,
                     }
                     last = Some(e);

@@ -28,6 +28,8 @@ use crate::SdkError;
 
 /// Longest pause between retries of one batch.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Pause between asks while the survivors of a silent leader elect a new one.
+const ELECTION_POLL: Duration = Duration::from_millis(50);
 
 /// The partition worker's loop; ends when the producer is closed and everything is resolved.
 pub(super) async fn run(
@@ -128,6 +130,8 @@ async fn send_batch(
     let mut attempts = 0u32;
     // Consecutive immediate retries on leader hints (reset after each backoff).
     let mut quick_retries = 0u32;
+    // The last answer named a leader that recently gave no answer (see `Routes::suspect`).
+    let mut polling = false;
     loop {
         attempts += 1;
         let err = match shared.routes.leader(partition) {
@@ -161,16 +165,22 @@ async fn send_batch(
                     }
                     Err(e) if e.is_retryable() => {
                         if let Some((_, leader)) = e.leader_hint() {
-                            shared.routes.hint(partition, leader);
+                            let taken = shared.routes.hint(partition, leader);
+                            // Survivors still name a leader that gave no answer: they are
+                            // electing; ask again soon, without growing the backoff.
+                            polling = !taken;
                             // A hint naming another broker: retry there at once, a few times
                             // in a row. Replicas that still name a leader which is frozen or
                             // just died would otherwise bounce requests without pause.
-                            let fresh = leader != addr.as_str();
+                            let fresh = taken && leader != addr.as_str();
                             if fresh && Instant::now() < deadline && quick_retries < 3 {
                                 quick_retries += 1;
                                 continue;
                             }
                         } else {
+                            if matches!(e, SdkError::Transport { .. }) {
+                                shared.routes.suspect(&addr);
+                            }
                             // Ask the next replica (it names the new leader); now and then
                             // also the managers, in case the replica set itself changed.
                             if attempts.is_multiple_of(4) {
@@ -184,11 +194,19 @@ async fn send_batch(
                 }
             }
         };
-        if Instant::now() + backoff >= deadline {
+        let pause = if polling {
+            backoff.min(ELECTION_POLL)
+        } else {
+            backoff
+        };
+        if Instant::now() + pause >= deadline {
             return fail(records, partition, &err, attempts);
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::time::sleep(pause).await;
+        if !polling {
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        polling = false;
         quick_retries = 0;
     }
 }
