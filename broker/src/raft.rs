@@ -40,6 +40,17 @@ pub struct ProduceBatch {
     pub count: u32,
 }
 
+impl From<ProduceBatch> for Command {
+    /// A lone batch is proposed as the plain [`Command::Produce`].
+    fn from(b: ProduceBatch) -> Self {
+        Command::Produce {
+            producer: b.producer,
+            records: b.records,
+            count: b.count,
+        }
+    }
+}
+
 /// Identity of an idempotent producer's batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProducerSeq {

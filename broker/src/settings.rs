@@ -244,6 +244,14 @@ pub struct RaftSettings {
     pub max_proposals_in_flight: usize,
 }
 
+impl RaftSettings {
+    /// How long a leader may write without hearing from a quorum: openraft's lease is the
+    /// election timeout's upper end.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.election_max_ms)
+    }
+}
+
 impl Default for RaftSettings {
     fn default() -> Self {
         Self {
@@ -348,7 +356,7 @@ impl Settings {
         crate::partition::propose::ProposeConfig {
             max_in_flight: self.raft.max_proposals_in_flight,
             max_entry_bytes: self.limits.max_batch_bytes,
-            lease: std::time::Duration::from_millis(self.raft.election_max_ms),
+            lease: self.raft.lease(),
         }
     }
 

@@ -91,20 +91,17 @@ pub(super) async fn produce(
         count,
     };
     if params.acks == Acks::Leader {
-        let lease = Duration::from_millis(state.settings.raft.election_max_ms);
-        p.renew_lease(lease).await;
-        let cmd = Command::Produce {
-            producer: batch.producer,
-            records: batch.records,
-            count,
-        };
+        p.renew_lease(state.settings.raft.lease()).await;
         // Accepted into the leader's Raft pipeline; not yet durable anywhere.
-        p.raft.client_write_ff(cmd, None).await.map_err(|f| {
-            ApiError::new(
-                ErrorCode::Unavailable,
-                format!("{} is stopped: {f}", p.name()),
-            )
-        })?;
+        p.raft
+            .client_write_ff(Command::from(batch), None)
+            .await
+            .map_err(|f| {
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("{} is stopped: {f}", p.name()),
+                )
+            })?;
         return Ok(HttpResponse::Accepted().json(AcceptedResponse {
             record_count: count,
         }));
@@ -138,8 +135,7 @@ pub(super) async fn write(
     cmd: Command,
 ) -> Result<CommandResponse, ApiError> {
     let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
-    p.renew_lease(Duration::from_millis(state.settings.raft.election_max_ms))
-        .await;
+    p.renew_lease(state.settings.raft.lease()).await;
     let outcome = tokio::time::timeout(timeout, p.raft.client_write(cmd)).await;
     map_outcome(p, timeout, outcome.map(|r| r.map(|r| r.data)))
 }

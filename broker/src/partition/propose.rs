@@ -105,15 +105,9 @@ async fn run(raft: PartitionRaft, cfg: ProposeConfig, mut rx: mpsc::UnboundedRec
         }
         let (batches, replies): (Vec<_>, Vec<_>) =
             queued.into_iter().map(|q| (q.batch, q.reply)).unzip();
-        let cmd = if batches.len() == 1 {
-            let b = batches.into_iter().next().expect("one batch");
-            Command::Produce {
-                producer: b.producer,
-                records: b.records,
-                count: b.count,
-            }
-        } else {
-            Command::ProduceMany { batches }
+        let cmd = match <[_; 1]>::try_from(batches) {
+            Ok([one]) => Command::from(one),
+            Err(batches) => Command::ProduceMany { batches },
         };
         super::renew_lease(&raft, cfg.lease).await;
         let (responder, outcome) = ProgressResponder::complete_only();

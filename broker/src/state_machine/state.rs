@@ -115,10 +115,7 @@ impl PartitionState {
             } => {
                 // UNSAFE negative control: without the producer the batch is appended as if
                 // it came from a non-idempotent client, retries included.
-                let producer = match dedup {
-                    Dedup::On => producer,
-                    Dedup::Off => None,
-                };
+                let producer = producer.filter(|_| dedup == Dedup::On);
                 self.produce(producer, records, count, pending)
             }
             Command::ProduceMany { batches } => CommandResponse::Many(
