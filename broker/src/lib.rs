@@ -18,6 +18,7 @@ pub mod raft;
 pub mod server;
 pub mod settings;
 pub mod state_machine;
+pub mod storage;
 pub mod tasks;
 
 pub use error::BrokerError;

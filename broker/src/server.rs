@@ -16,6 +16,7 @@ use crate::error::BrokerError;
 use crate::partition::Registry;
 use crate::peers::Peers;
 use crate::settings::Settings;
+use crate::storage::Storage;
 use crate::tasks::Tasks;
 
 /// Runs a broker until SIGINT or SIGTERM.
@@ -34,10 +35,12 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     let router = Router::new(
         Duration::from_millis(settings.raft.connect_timeout_ms),
         Duration::from_millis(settings.raft.backoff_ms),
+        settings.peer_config(),
     );
+    let storage = Storage::start(db.clone(), settings.storage_limits());
     let registry = Arc::new(Registry::new(
         settings.node.id,
-        db.clone(),
+        storage,
         router,
         settings.raft_config()?,
         settings.propose_config(),
@@ -93,6 +96,8 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     api_handle.stop(true).await;
     tasks.join().await;
     registry.shutdown().await;
+    // The groups' last writes commit before the pool closes.
+    registry.storage().flush().await;
     // The groups are stopped: nothing useful can still arrive on the Raft listener.
     raft_handle.stop(false).await;
     let _ = tokio::join!(raft_task, api_task);

@@ -5,9 +5,11 @@
 //! `[unsafe]` holds switches that deliberately break guarantees, for crash-test negative
 //! controls only (see [`UnsafeSettings`]); never set them on a cluster holding real data.
 
+mod batching;
 mod retention;
 mod validate;
 
+pub use batching::{PeerSettings, StorageSettings};
 pub use retention::RetentionSettings;
 
 use std::path::PathBuf;
@@ -61,6 +63,10 @@ pub struct Settings {
     pub raft: RaftSettings,
     /// Request limits.
     pub limits: LimitSettings,
+    /// The shared Postgres writer.
+    pub storage: StorageSettings,
+    /// The per-peer Raft message streams.
+    pub peers: PeerSettings,
     /// The managers this broker reports to.
     pub manager: ManagerSettings,
     /// Enforcement of topic retention.
@@ -357,6 +363,23 @@ impl Settings {
             max_in_flight: self.raft.max_proposals_in_flight,
             max_entry_bytes: self.limits.max_batch_bytes,
             lease: self.raft.lease(),
+        }
+    }
+
+    /// Bounds of the shared writer's transactions.
+    pub fn storage_limits(&self) -> raftbus_raft::commit::Limits {
+        raftbus_raft::commit::Limits {
+            max_entries: self.storage.max_txn_entries,
+            max_bytes: self.storage.max_txn_bytes,
+        }
+    }
+
+    /// How the per-peer Raft message streams batch.
+    pub fn peer_config(&self) -> raftbus_raft::PeerConfig {
+        raftbus_raft::PeerConfig {
+            coalesce: std::time::Duration::from_millis(self.peers.coalesce_ms),
+            max_message_bytes: self.peers.max_message_bytes as usize,
+            in_flight: self.peers.max_messages_in_flight,
         }
     }
 

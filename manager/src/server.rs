@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
+use raftbus_raft::commit::{Limits, Writer};
 use raftbus_raft::server::GroupLookup;
-use raftbus_raft::{NetworkFactory, NodeAddr, PgLogStore, Router};
+use raftbus_raft::{LogLane, NetworkFactory, NodeAddr, PgLogStore, Router};
 use raftbus_sdk::BrokerClient;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -58,13 +59,19 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     raftbus_raft::migrate(&raftbus_raft::MIGRATOR, &db).await?;
     raftbus_raft::migrate(&MIGRATOR, &db).await?;
 
-    let router = Router::new(Duration::from_millis(500), Duration::from_millis(200));
+    let router = Router::new(
+        Duration::from_millis(500),
+        Duration::from_millis(200),
+        Default::default(),
+    );
     let (sm, meta) = MetaStateMachine::open(db.clone()).await?;
     let network = NetworkFactory {
         router: router.clone(),
         group: META_GROUP,
     };
-    let log = PgLogStore::<MetaConfig>::new(db.clone(), META_GROUP);
+    // One group, but the same shared writer as brokers: its appends commit in the background.
+    let writer = Writer::spawn("log", db.clone(), LogLane, Limits::default());
+    let log = PgLogStore::<MetaConfig>::new(db.clone(), writer.clone(), META_GROUP);
     let raft = MetaRaft::new(
         settings.node.id,
         Arc::new(settings.raft_config()?),
@@ -169,6 +176,7 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     // The groups are stopped: nothing useful can still arrive on the Raft listener.
     raft_handle.stop(false).await;
     let _ = tokio::join!(raft_task, api_task);
+    writer.wait_processed(writer.submitted()).await;
     db.close().await;
     Ok(())
 }

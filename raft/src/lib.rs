@@ -5,6 +5,8 @@
 //!
 //! - [`PgLogStore`]: openraft's `RaftLogStorage` in Postgres, one row per entry keyed by
 //!   `(group_id, log_index)`; every write is committed before it is reported.
+//! - [`commit`]: group commit, one writer task per node and lane shared by all its groups
+//!   ([`LogWriter`] for the Raft log; brokers add a lane for applied state).
 //! - [`Router`] and [`NetworkFactory`]: the multi-raft client side (openraft-multi
 //!   `GroupRouter`) over one shared HTTP/2 `reqwest` client: one connection per peer carries
 //!   every group.
@@ -13,17 +15,23 @@
 //! - [`codec`]: the compact binary (MessagePack) encoding used in rows and RPC bodies.
 //! - [`runtime`]: connecting to the node's database, shutdown signals.
 
+pub mod batch;
 pub mod codec;
+pub mod commit;
+mod log_lane;
 mod log_store;
 mod network;
 mod node;
+mod peer;
 pub mod runtime;
 pub mod server;
 mod tail;
 
-pub use log_store::PgLogStore;
+pub use log_lane::{LogLane, LogOp};
+pub use log_store::{LogWriter, PgLogStore};
 pub use network::{NetworkFactory, Router};
 pub use node::NodeAddr;
+pub use peer::{PeerConfig, PeerStats};
 
 /// Migrations of the Raft log tables (`migrations/raft`), shared by brokers and managers.
 /// Each role's own migrator runs with `ignore_missing` so the two coexist in one database.

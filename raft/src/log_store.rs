@@ -1,13 +1,17 @@
 //! openraft's `RaftLogStorage` on Postgres.
 //!
+//! Writes go through the node's shared [`LogWriter`] (see `commit`), which commits the writes
+//! of all groups queued together in one transaction.
+//!
 //! ### To ensure correctness
-//! - Every write (vote, append, truncate, purge) is one committed statement or transaction
-//!   before the call returns, and `append` reports the flush only after its commit: nothing
+//! - `append` returns once the entries are queued and readable (they enter the in-memory tail
+//!   at once) and reports the flush only after the writer's transaction committed: nothing
 //!   openraft believes durable can be lost by a crash.
-//! - openraft serializes the writes of one group; different groups share the pool and get
-//!   Postgres's group commit for free.
-//! - `truncate_after` and `purge` are single `DELETE`s, so no hole can appear in the log, and
-//!   `purge` records the purged pointer in the same transaction as its delete.
+//! - `save_vote`, `truncate_after` and `purge` have no callback, so they wait for their commit
+//!   before returning; the writer commits a group's writes in submission order, so a truncate
+//!   never overtakes the appends queued before it.
+//! - A truncate is one `DELETE` of a suffix and a purge one `DELETE` of a prefix with the purge
+//!   pointer in the same statement, so no hole can appear in the log.
 
 use std::fmt::Debug;
 use std::io;
@@ -22,12 +26,19 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::codec::{db_err, decode, encode};
+use crate::commit::Writer;
+use crate::log_lane::{LogLane, LogOp};
 use crate::tail::Tail;
+
+/// The node's shared Raft-log writer (one per process, every group's log writes).
+pub type LogWriter = Writer<LogLane>;
 
 /// The Raft log of one group in one node's database.
 pub struct PgLogStore<C: RaftTypeConfig> {
-    /// The node's pool, shared by all its groups.
+    /// The node's pool, shared by all its groups (reads).
     db: PgPool,
+    /// The node's shared writer (every durable write).
+    writer: LogWriter,
     /// Which group's rows this store reads and writes.
     group: Uuid,
     /// The newest entries, shared with the readers (replication reads them from memory).
@@ -39,6 +50,7 @@ impl<C: RaftTypeConfig> Clone for PgLogStore<C> {
     fn clone(&self) -> Self {
         Self {
             db: self.db.clone(),
+            writer: self.writer.clone(),
             group: self.group,
             tail: self.tail.clone(),
             _c: PhantomData,
@@ -50,10 +62,12 @@ impl<C: RaftTypeConfig> PgLogStore<C>
 where
     C::Entry: Clone,
 {
-    /// A store for `group`. Creates nothing: an empty group has no rows.
-    pub fn new(db: PgPool, group: Uuid) -> Self {
+    /// A store for `group` writing through `writer`. Creates nothing: an empty group has no
+    /// rows.
+    pub fn new(db: PgPool, writer: LogWriter, group: Uuid) -> Self {
         Self {
             db,
+            writer,
             group,
             tail: Tail::new(),
             _c: PhantomData,
@@ -62,6 +76,8 @@ where
 
     /// Deletes every log row of the group (used when a replica is removed for good).
     pub async fn destroy(&self) -> io::Result<()> {
+        // Writes of the stopped group still queued must not land after the delete.
+        self.writer.wait_processed(self.writer.submitted()).await;
         let mut tx = self.db.begin().await.map_err(db_err)?;
         for table in ["raft_log", "raft_vote", "raft_log_meta"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE group_id = $1"))
@@ -107,9 +123,13 @@ where
         if start >= end {
             return Ok(Vec::new());
         }
-        if let Some(entries) = self.tail.get(start as u64, end as u64) {
-            return Ok(entries);
-        }
+        // The tail holds every entry not yet durable; below its first index the database has
+        // everything (only durable entries leave the tail).
+        let (db_end, from_tail) = match self.tail.get_from(start as u64, end as u64) {
+            Some((from, entries)) if from == start as u64 => return Ok(entries),
+            Some((from, entries)) => (clamp(from), entries),
+            None => (end, Vec::new()),
+        };
         // One statement: a consistent view even while the writer appends or truncates.
         let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
             "SELECT entry FROM raft_log WHERE group_id = $1 AND log_index >= $2 AND log_index < $3 \
@@ -117,11 +137,16 @@ where
         )
         .bind(self.group)
         .bind(start)
-        .bind(end)
+        .bind(db_end)
         .fetch_all(&self.db)
         .await
         .map_err(db_err)?;
-        rows.iter().map(|(b,)| decode(b)).collect()
+        let mut out = rows
+            .iter()
+            .map(|(b,)| decode(b))
+            .collect::<io::Result<Vec<C::Entry>>>()?;
+        out.extend(from_tail);
+        Ok(out)
     }
 
     async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, io::Error> {
@@ -172,16 +197,12 @@ where
     }
 
     async fn save_vote(&mut self, vote: &VoteOf<C>) -> Result<(), io::Error> {
-        sqlx::query(
-            "INSERT INTO raft_vote (group_id, vote) VALUES ($1, $2) \
-             ON CONFLICT (group_id) DO UPDATE SET vote = EXCLUDED.vote",
-        )
-        .bind(self.group)
-        .bind(encode(vote)?)
-        .execute(&self.db)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        self.writer
+            .write(LogOp::Vote {
+                group: self.group,
+                vote: encode(vote)?,
+            })
+            .await
     }
 
     async fn append<I>(&mut self, entries: I, callback: IOFlushed<C>) -> Result<(), io::Error>
@@ -189,97 +210,58 @@ where
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let result = self.append_rows(entries).await;
-        // The statement is committed (autocommit) when it returns: durable, so report it.
-        match result {
-            Ok(()) => {
-                callback.io_completed(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                callback.io_completed(Err(io::Error::new(e.kind(), e.to_string())));
-                Err(e)
-            }
+        let mut rows = Vec::new();
+        let mut kept = Vec::new();
+        for e in entries {
+            let log_id = e.log_id();
+            let body = encode(&e)?;
+            kept.push((log_id.index, e, body.len()));
+            rows.push((clamp(log_id.index), encode(&log_id)?, body));
         }
+        let Some(last) = kept.last().map(|k| k.0) else {
+            callback.io_completed(Ok(()));
+            return Ok(());
+        };
+        // Readable at once (openraft may read it back before the flush), durable later.
+        self.tail.appended(kept);
+        let tail = self.tail.clone();
+        self.writer.submit(
+            LogOp::Append {
+                group: self.group,
+                rows,
+            },
+            Box::new(move |r: io::Result<()>| {
+                if r.is_ok() {
+                    tail.flushed(last);
+                }
+                callback.io_completed(r);
+            }),
+        )?;
+        Ok(())
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<C>>) -> Result<(), io::Error> {
         let last_index = last_log_id.map(|id| id.index);
         let after = last_index.map_or(-1, clamp);
-        sqlx::query("DELETE FROM raft_log WHERE group_id = $1 AND log_index > $2")
-            .bind(self.group)
-            .bind(after)
-            .execute(&self.db)
-            .await
-            .map_err(db_err)?;
+        self.writer
+            .write(LogOp::Truncate {
+                group: self.group,
+                after,
+            })
+            .await?;
         self.tail.truncated_after(last_index);
         Ok(())
     }
 
     async fn purge(&mut self, log_id: LogIdOf<C>) -> Result<(), io::Error> {
-        let mut tx = self.db.begin().await.map_err(db_err)?;
-        // Pointer first, in the same transaction: get_log_state never sees a gap it can't explain.
-        sqlx::query(
-            "INSERT INTO raft_log_meta (group_id, last_purged) VALUES ($1, $2) \
-             ON CONFLICT (group_id) DO UPDATE SET last_purged = EXCLUDED.last_purged",
-        )
-        .bind(self.group)
-        .bind(encode(&log_id)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query("DELETE FROM raft_log WHERE group_id = $1 AND log_index <= $2")
-            .bind(self.group)
-            .bind(clamp(log_id.index))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        self.writer
+            .write(LogOp::Purge {
+                group: self.group,
+                upto: clamp(log_id.index),
+                log_id: encode(&log_id)?,
+            })
+            .await?;
         self.tail.purged_upto(log_id.index);
-        Ok(())
-    }
-}
-
-impl<C: RaftTypeConfig> PgLogStore<C>
-where
-    C::Entry: Clone,
-{
-    /// Writes entries in one multi-row statement (one round trip, one commit).
-    async fn append_rows<I>(&self, entries: I) -> io::Result<()>
-    where
-        I: IntoIterator<Item = C::Entry>,
-    {
-        let mut idx = Vec::new();
-        let mut ids = Vec::new();
-        let mut bodies = Vec::new();
-        let mut kept = Vec::new();
-        for e in entries {
-            let log_id = e.log_id();
-            idx.push(clamp(log_id.index));
-            ids.push(encode(&log_id)?);
-            let body = encode(&e)?;
-            kept.push((log_id.index, e, body.len()));
-            bodies.push(body);
-        }
-        if idx.is_empty() {
-            return Ok(());
-        }
-        // ON CONFLICT overwrites: after a crash between truncate and append openraft may
-        // re-append an index; the newer entry always wins.
-        sqlx::query(
-            "INSERT INTO raft_log (group_id, log_index, log_id, entry) \
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[]) \
-             ON CONFLICT (group_id, log_index) DO UPDATE \
-             SET log_id = EXCLUDED.log_id, entry = EXCLUDED.entry",
-        )
-        .bind(self.group)
-        .bind(&idx)
-        .bind(&ids)
-        .bind(&bodies)
-        .execute(&self.db)
-        .await
-        .map_err(db_err)?;
-        self.tail.appended(kept);
         Ok(())
     }
 }

@@ -1,14 +1,17 @@
 //! Client side of the multi-raft transport.
 //!
 //! One [`Router`] per node holds one `reqwest` client speaking HTTP/2 with prior knowledge, so
-//! all groups' RPCs to a peer are multiplexed over a single TCP connection. Every request names
-//! its group in the path and its target node in a header: the receiver refuses RPCs meant for
+//! all groups' RPCs to a peer share a single TCP connection, and one message stream per peer
+//! (`peer.rs`): appends, heartbeats, votes and transfers of all groups ready at the same time
+//! travel in one request. Snapshots go alone, on the per-group route. Every request names its
+//! target node in a header and every RPC its group: the receiver refuses RPCs meant for
 //! another node (addresses get reused, node ids never) and for groups it does not host.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::Cursor;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,10 +25,13 @@ use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use openraft::{OptionalSend, RaftNetworkFactory, RaftTypeConfig};
 use openraft_multi::{GroupNetworkAdapter, GroupRouter};
 use serde::{Serialize, de::DeserializeOwned};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::NodeAddr;
+use crate::batch::RpcKind;
 use crate::codec::{decode, encode};
+use crate::peer::{PeerConfig, PeerError, PeerLink, PeerQueue, Rpc};
 use crate::server::{SnapshotEnvelope, TARGET_NODE_HEADER};
 
 /// Shared RPC client of one node: the HTTP/2 connection pool and the peers' addresses.
@@ -38,9 +44,13 @@ struct Inner {
     /// One client for all groups and peers: connections are reused and multiplexed.
     http: reqwest::Client,
     /// Raft address per peer node id, learned from membership through `new_client`.
-    addrs: RwLock<HashMap<u64, String>>,
+    addrs: Arc<RwLock<HashMap<u64, String>>>,
     /// Pause between retries to an unreachable peer, so a dead peer costs little CPU.
     backoff: Duration,
+    /// How the per-peer streams batch.
+    batching: PeerConfig,
+    /// The message stream of each peer, started on first use.
+    peers: Mutex<HashMap<u64, PeerQueue>>,
 }
 
 /// Errors of one RPC attempt, before they are mapped to openraft's error types.
@@ -54,7 +64,7 @@ enum Failure {
 impl Router {
     /// Builds the shared client. `connect_timeout` bounds how long a dead peer can stall a
     /// replication stream before it is reported unreachable.
-    pub fn new(connect_timeout: Duration, backoff: Duration) -> Self {
+    pub fn new(connect_timeout: Duration, backoff: Duration, batching: PeerConfig) -> Self {
         let http = reqwest::Client::builder()
             .http2_prior_knowledge()
             .connect_timeout(connect_timeout)
@@ -68,8 +78,10 @@ impl Router {
         Self {
             inner: Arc::new(Inner {
                 http,
-                addrs: RwLock::new(HashMap::new()),
+                addrs: Arc::new(RwLock::new(HashMap::new())),
                 backoff,
+                batching,
+                peers: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -89,6 +101,76 @@ impl Router {
             .expect("addrs lock")
             .get(&node)
             .cloned()
+    }
+
+    /// Messages and RPCs sent so far to each peer: `(peer, messages, rpcs)`.
+    pub fn peer_stats(&self) -> Vec<(u64, u64, u64)> {
+        let peers = self.inner.peers.lock().expect("peers lock");
+        let mut v: Vec<_> = peers
+            .iter()
+            .map(|(id, q)| {
+                (
+                    *id,
+                    q.stats.messages.load(Ordering::Relaxed),
+                    q.stats.rpcs.load(Ordering::Relaxed),
+                )
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Queues one RPC on the peer's message stream and decodes the `Result<Resp, String>`
+    /// the group answered with.
+    async fn rpc<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        target: u64,
+        group: Uuid,
+        kind: RpcKind,
+        req: &Req,
+        urgent: bool,
+        ttl: Duration,
+    ) -> Result<Resp, Failure> {
+        let body = encode(req).map_err(|e| Failure::Network(e.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        let rpc = Rpc {
+            group,
+            kind,
+            ttl,
+            body: Bytes::from(body),
+            urgent,
+            reply: tx,
+        };
+        {
+            let mut peers = self.inner.peers.lock().expect("peers lock");
+            let queue = peers.entry(target).or_insert_with(|| {
+                PeerQueue::spawn(PeerLink {
+                    target,
+                    http: self.inner.http.clone(),
+                    addrs: self.inner.addrs.clone(),
+                    config: self.inner.batching,
+                })
+            });
+            queue
+                .tx
+                .send(rpc)
+                .map_err(|_| Failure::Unreachable(format!("stream to node {target} stopped")))?;
+        }
+        let bytes = match tokio::time::timeout(ttl, rx).await {
+            Err(_) => {
+                return Err(Failure::Network(format!(
+                    "node {target}: no answer to {} within {ttl:?}",
+                    kind.name()
+                )));
+            }
+            Ok(Err(_)) => return Err(Failure::Network("rpc dropped".into())),
+            Ok(Ok(Err(PeerError::Unreachable(m)))) => return Err(Failure::Unreachable(m)),
+            Ok(Ok(Err(PeerError::Network(m)))) => return Err(Failure::Network(m)),
+            Ok(Ok(Ok(b))) => b,
+        };
+        let result: Result<Resp, String> =
+            decode(&bytes).map_err(|e| Failure::Network(format!("bad response: {e}")))?;
+        result.map_err(|e| Failure::Unreachable(format!("node {target}: {e}")))
     }
 
     /// Sends one RPC and decodes the `Result<Resp, String>` the server answers with.
@@ -179,8 +261,17 @@ where
         rpc: AppendEntriesRequest<C>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<C>, RPCError<C>> {
+        // Entry-less appends (heartbeats, commit notices) may wait for company.
+        let urgent = !rpc.entries.is_empty();
         Ok(self
-            .call(target, group, "append", &rpc, option.hard_ttl())
+            .rpc(
+                target,
+                group,
+                RpcKind::Append,
+                &rpc,
+                urgent,
+                option.hard_ttl(),
+            )
             .await?)
     }
 
@@ -192,7 +283,7 @@ where
         option: RPCOption,
     ) -> Result<VoteResponse<C>, RPCError<C>> {
         Ok(self
-            .call(target, group, "vote", &rpc, option.hard_ttl())
+            .rpc(target, group, RpcKind::Vote, &rpc, true, option.hard_ttl())
             .await?)
     }
 
@@ -204,7 +295,14 @@ where
         option: RPCOption,
     ) -> Result<VoteResponse<C>, RPCError<C>> {
         Ok(self
-            .call(target, group, "pre-vote", &rpc, option.hard_ttl())
+            .rpc(
+                target,
+                group,
+                RpcKind::PreVote,
+                &rpc,
+                true,
+                option.hard_ttl(),
+            )
             .await?)
     }
 
@@ -237,7 +335,14 @@ where
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<C>, RPCError<C>> {
         Ok(self
-            .call(target, group, "transfer-leader", &req, option.hard_ttl())
+            .rpc(
+                target,
+                group,
+                RpcKind::TransferLeader,
+                &req,
+                true,
+                option.hard_ttl(),
+            )
             .await?)
     }
 

@@ -1,4 +1,7 @@
-//! Server side of the multi-raft transport: actix-web handlers under `/raft/v1/{group}/{rpc}`.
+//! Server side of the multi-raft transport: actix-web handlers under `/raft/v1/{group}/{rpc}`
+//! (one group's RPC, snapshots) and `/raft/v1/batch` (many groups' RPCs from one peer, see
+//! `batch.rs`; each group's answer is streamed back as soon as it is ready, so one slow group
+//! holds up no other).
 //!
 //! Bodies are MessagePack; every reply is `200` with an encoded `Result<Resp, String>`, except
 //! when the RPC must not reach Raft at all:
@@ -11,15 +14,18 @@ use std::fmt::Display;
 use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
+use futures::stream::FuturesUnordered;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::type_config::alias::{SnapshotMetaOf, VoteOf};
 use openraft::{Raft, RaftTypeConfig};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::batch::{BatchItem, ItemReply, RpcKind, frame};
 use crate::codec::{decode, encode};
 
 /// Header naming the node an RPC is meant for.
@@ -59,6 +65,7 @@ where
     cfg.app_data(web::Data::from(lookup))
         // Appends carry whole batches and snapshots whole partitions.
         .app_data(web::PayloadConfig::new(1 << 30))
+        .route("/raft/v1/batch", web::post().to(handle_batch::<C, SM, L>))
         .route("/raft/v1/{group}/{rpc}", web::post().to(handle::<C, SM, L>));
 }
 
@@ -94,13 +101,109 @@ pub struct Received {
     pub append: AtomicU64,
     /// `vote` and `pre-vote` RPCs: elections.
     pub vote: AtomicU64,
+    /// Messages (HTTP requests) that carried them: batches and per-group requests.
+    pub messages: AtomicU64,
 }
 
 /// The process-wide counters (one Raft listener per process).
 pub static RECEIVED: Received = Received {
     append: AtomicU64::new(0),
     vote: AtomicU64::new(0),
+    messages: AtomicU64::new(0),
 };
+
+/// `None` when the request names this node as its target, else the refusal to answer.
+fn not_for_me(req: &HttpRequest, me: u64) -> Option<HttpResponse> {
+    let target = req
+        .headers()
+        .get(TARGET_NODE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    (target != Some(me)).then(|| {
+        HttpResponse::Conflict().body(format!("this is node {me}, the RPC is for node {target:?}"))
+    })
+}
+
+/// `POST /raft/v1/batch`: many groups' RPCs from one peer; answers stream back per group.
+async fn handle_batch<C, SM, L>(
+    req: HttpRequest,
+    body: web::Bytes,
+    lookup: web::Data<L>,
+) -> HttpResponse
+where
+    C: RaftTypeConfig,
+    SM: RaftStateMachine<C, SnapshotData = Cursor<Vec<u8>>>,
+    L: GroupLookup<C, SM>,
+{
+    if let Some(refused) = not_for_me(&req, lookup.node_id()) {
+        return refused;
+    }
+    RECEIVED.messages.fetch_add(1, Ordering::Relaxed);
+    let items: Vec<BatchItem> = match decode(&body) {
+        Ok(items) => items,
+        Err(e) => return bad(e),
+    };
+    let answers: FuturesUnordered<_> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let raft = lookup.raft(item.group);
+            async move {
+                let reply = match raft {
+                    None => ItemReply::Refused(format!("group {} is not hosted here", item.group)),
+                    Some(raft) => {
+                        let ttl = Duration::from_millis(u64::from(item.ttl_ms));
+                        match tokio::time::timeout(ttl, dispatch(&raft, item.kind, &item.body))
+                            .await
+                        {
+                            Ok(Ok(b)) => ItemReply::Done(b),
+                            Ok(Err(m)) => ItemReply::Refused(m),
+                            Err(_) => ItemReply::Refused(format!("no answer within {ttl:?}")),
+                        }
+                    }
+                };
+                Ok::<_, std::convert::Infallible>(frame(i as u32, &reply))
+            }
+        })
+        .collect();
+    HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .streaming(answers)
+}
+
+/// Runs one group's RPC; the encoded `Result<Resp, String>`, or why it did not reach Raft.
+async fn dispatch<C, SM>(raft: &Raft<C, SM>, kind: RpcKind, body: &[u8]) -> Result<Bytes, String>
+where
+    C: RaftTypeConfig,
+    SM: RaftStateMachine<C>,
+{
+    let counter = if kind == RpcKind::Append {
+        &RECEIVED.append
+    } else {
+        &RECEIVED.vote
+    };
+    if kind != RpcKind::TransferLeader {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+    let undecodable = |e: std::io::Error| format!("undecodable raft rpc body: {e}");
+    match kind {
+        RpcKind::Append => encoded(
+            raft.append_entries(decode(body).map_err(undecodable)?)
+                .await,
+        ),
+        RpcKind::Vote => encoded(raft.vote(decode(body).map_err(undecodable)?).await),
+        RpcKind::PreVote => encoded(raft.pre_vote(decode(body).map_err(undecodable)?).await),
+        RpcKind::TransferLeader => encoded(
+            raft.handle_transfer_leader(decode(body).map_err(undecodable)?)
+                .await,
+        ),
+    }
+}
+
+fn encoded<T: Serialize, E: Display>(r: Result<T, E>) -> Result<Bytes, String> {
+    let r: Result<T, String> = r.map_err(|e| e.to_string());
+    encode(&r).map(Bytes::from).map_err(|e| e.to_string())
+}
 
 async fn handle<C, SM, L>(
     req: HttpRequest,
@@ -114,60 +217,37 @@ where
     L: GroupLookup<C, SM>,
 {
     let (group, rpc) = path.into_inner();
-    let target = req
-        .headers()
-        .get(TARGET_NODE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if target != Some(lookup.node_id()) {
-        return HttpResponse::Conflict().body(format!(
-            "this is node {}, the RPC is for node {:?}",
-            lookup.node_id(),
-            target
-        ));
+    if let Some(refused) = not_for_me(&req, lookup.node_id()) {
+        return refused;
     }
+    RECEIVED.messages.fetch_add(1, Ordering::Relaxed);
     let Some(raft) = lookup.raft(group) else {
         return HttpResponse::NotFound().body(format!("group {group} is not hosted here"));
     };
-    match rpc.as_str() {
-        "append" | "vote" | "pre-vote" => {
-            let counter = if rpc == "append" {
-                &RECEIVED.append
-            } else {
-                &RECEIVED.vote
+    let kind = match rpc.as_str() {
+        "append" => RpcKind::Append,
+        "vote" => RpcKind::Vote,
+        "pre-vote" => RpcKind::PreVote,
+        "transfer-leader" => RpcKind::TransferLeader,
+        "snapshot" => {
+            return match decode::<SnapshotEnvelope<C>>(&body) {
+                Ok(env) => {
+                    let snapshot = Snapshot {
+                        meta: env.meta,
+                        snapshot: Cursor::new(env.data.to_vec()),
+                    };
+                    reply(raft.install_full_snapshot(env.vote, snapshot).await)
+                }
+                Err(e) => bad(e),
             };
-            counter.fetch_add(1, Ordering::Relaxed);
         }
-        _ => {}
-    }
-    match rpc.as_str() {
-        "append" => match decode(&body) {
-            Ok(r) => reply(raft.append_entries(r).await),
-            Err(e) => bad(e),
-        },
-        "vote" => match decode(&body) {
-            Ok(r) => reply(raft.vote(r).await),
-            Err(e) => bad(e),
-        },
-        "pre-vote" => match decode(&body) {
-            Ok(r) => reply(raft.pre_vote(r).await),
-            Err(e) => bad(e),
-        },
-        "transfer-leader" => match decode(&body) {
-            Ok(r) => reply(raft.handle_transfer_leader(r).await),
-            Err(e) => bad(e),
-        },
-        "snapshot" => match decode::<SnapshotEnvelope<C>>(&body) {
-            Ok(env) => {
-                let snapshot = Snapshot {
-                    meta: env.meta,
-                    snapshot: Cursor::new(env.data.to_vec()),
-                };
-                reply(raft.install_full_snapshot(env.vote, snapshot).await)
-            }
-            Err(e) => bad(e),
-        },
-        other => HttpResponse::NotFound().body(format!("unknown raft rpc {other:?}")),
+        other => return HttpResponse::NotFound().body(format!("unknown raft rpc {other:?}")),
+    };
+    match dispatch(&raft, kind, &body).await {
+        Ok(b) => HttpResponse::Ok()
+            .content_type("application/msgpack")
+            .body(b),
+        Err(m) => HttpResponse::BadRequest().body(m),
     }
 }
 

@@ -5,11 +5,16 @@
 //! always the last few appended. Serving those from memory saves one query per follower per
 //! append. Older ranges (a follower catching up) still come from the database.
 //!
+//! It is also what makes appends readable before they are durable: the shared writer commits
+//! an append later, but openraft may read it back (replication, apply) as soon as `append`
+//! returns.
+//!
 //! ### To ensure correctness
-//! The tail is a contiguous run of the log's last entries: every write that changes the log
-//! (append, truncate, purge, destroy) updates it under the same lock, after the database
-//! statement succeeded, so it never holds an entry the database does not, nor misses one in the
-//! middle. A range is answered from memory only when the tail covers its start.
+//! The tail is a contiguous run of the log's last entries. Appends enter it when they are
+//! submitted; truncations and purges after their statement committed. Only entries known to
+//! be durable (at or below `durable`) are ever evicted, so every entry is in the tail, in the
+//! database, or both, and a read covers a range with the database below the tail's first
+//! index and the tail from there on.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -32,6 +37,8 @@ struct Inner<E> {
     entries: VecDeque<(u64, E, usize)>,
     /// Sum of the encoded sizes held.
     bytes: usize,
+    /// Highest index known committed to the database; entries above it must stay.
+    durable: Option<u64>,
 }
 
 /// At most this many entries are kept...
@@ -45,6 +52,7 @@ impl<E: Clone> Tail<E> {
             inner: Arc::new(Mutex::new(Inner {
                 entries: VecDeque::new(),
                 bytes: 0,
+                durable: None,
             })),
         }
     }
@@ -65,16 +73,23 @@ impl<E: Clone> Tail<E> {
             t.bytes += e.2;
             t.entries.push_back(e);
         }
-        while t.entries.len() > MAX_ENTRIES || (t.bytes > MAX_BYTES && t.entries.len() > 1) {
-            if let Some((_, _, size)) = t.entries.pop_front() {
-                t.bytes -= size;
-            }
-        }
+        t.evict();
+    }
+
+    /// Records that every entry up to `index` is committed to the database.
+    pub(crate) fn flushed(&self, index: u64) {
+        let mut t = self.inner.lock().expect("tail lock");
+        t.durable = Some(t.durable.map_or(index, |d| d.max(index)));
+        t.evict();
     }
 
     /// Drops entries with an index above `index` (after a truncate).
     pub(crate) fn truncated_after(&self, index: Option<u64>) {
         let mut t = self.inner.lock().expect("tail lock");
+        t.durable = match (t.durable, index) {
+            (Some(d), Some(i)) => Some(d.min(i)),
+            _ => None,
+        };
         while t
             .entries
             .back()
@@ -101,25 +116,58 @@ impl<E: Clone> Tail<E> {
         let mut t = self.inner.lock().expect("tail lock");
         t.entries.clear();
         t.bytes = 0;
+        t.durable = None;
     }
 
     /// Entries in `[start, end)` if the tail covers `start`; `None` means "ask the database".
     /// Indexes past the last entry do not exist, exactly as in the database.
+    #[cfg(test)]
     pub(crate) fn get(&self, start: u64, end: u64) -> Option<Vec<E>> {
+        match self.get_from(start, end) {
+            Some((from, v)) if from == start => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The part of `[start, end)` the tail holds: `(first index served, entries)`, where the
+    /// first index served is `start` or the tail's first index. `None` when the tail holds
+    /// nothing of the range.
+    pub(crate) fn get_from(&self, start: u64, end: u64) -> Option<(u64, Vec<E>)> {
         let t = self.inner.lock().expect("tail lock");
         let first = t.entries.front()?.0;
-        if start < first {
+        let from = start.max(first);
+        if from >= end && start < first {
             return None;
         }
-        let skip = usize::try_from(start - first).ok()?;
-        Some(
+        let skip = usize::try_from(from - first).ok()?;
+        Some((
+            from,
             t.entries
                 .iter()
                 .skip(skip)
                 .take_while(|e| e.0 < end)
                 .map(|e| e.1.clone())
                 .collect(),
-        )
+        ))
+    }
+}
+
+impl<E> Inner<E> {
+    /// Keeps the tail within its bounds, evicting only durable entries.
+    fn evict(&mut self) {
+        while self.entries.len() > MAX_ENTRIES || (self.bytes > MAX_BYTES && self.entries.len() > 1)
+        {
+            let durable = self
+                .entries
+                .front()
+                .is_some_and(|e| self.durable.is_some_and(|d| e.0 <= d));
+            if !durable {
+                break;
+            }
+            if let Some((_, _, size)) = self.entries.pop_front() {
+                self.bytes -= size;
+            }
+        }
     }
 }
 
@@ -161,10 +209,17 @@ mod tests {
     }
 
     #[test]
-    fn bounded() {
+    fn bounded_but_never_evicts_what_is_not_durable() {
         let t = Tail::new();
         t.appended(run(0, MAX_ENTRIES as u64 + 10));
-        assert_eq!(t.get(0, 1), None);
+        assert_eq!(t.get(0, 1), Some(vec![0]), "nothing durable yet: all kept");
+        t.flushed(5);
+        assert_eq!(t.get(5, 7), None, "0..=5 evicted once durable");
+        assert_eq!(t.get(6, 7), Some(vec![60]));
+        t.flushed(MAX_ENTRIES as u64 + 9);
+        assert_eq!(t.get(9, 10), None);
         assert_eq!(t.get(10, 11), Some(vec![100]));
+        assert_eq!(t.get_from(3, 12), Some((10, vec![100, 110])));
+        assert_eq!(t.get_from(3, 8), None);
     }
 }

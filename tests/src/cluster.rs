@@ -157,23 +157,33 @@ impl BrokerCluster {
         self.brokers.iter().position(|b| b.node_id() == node_id)
     }
 
-    /// Reads every record of a partition from its current leader: `(offset, record)`.
+    /// Reads every record of a partition from its current leader: `(offset, record)`. Follows
+    /// leadership changes (retryable errors) for up to 30 s, as a client would.
     pub async fn read_all(
         &self,
         topic: &str,
         partition: u32,
     ) -> anyhow::Result<Vec<(u64, Record)>> {
-        let leader = self
-            .wait_leader(topic, partition, Duration::from_secs(20))
-            .await?;
-        let addr = self.addr(leader);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut out = Vec::new();
         let mut offset = 0;
         loop {
-            let f = self
+            let leader = self
+                .wait_leader(topic, partition, Duration::from_secs(20))
+                .await?;
+            let addr = self.addr(leader);
+            let f = match self
                 .client
                 .fetch(&addr, topic, partition, offset, 1 << 20, Duration::ZERO)
-                .await?;
+                .await
+            {
+                Ok(f) => f,
+                Err(e) if e.is_retryable() && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             for (base, batch) in &f.batches {
                 for (i, r) in batch.records().enumerate() {
                     let o = base + i as u64;

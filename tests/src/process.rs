@@ -314,6 +314,11 @@ impl BrokerProcess {
         self.daemon.log_tail(n)
     }
 
+    /// Pid of the running broker, if started (to signal it without `&mut`).
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.pid()
+    }
+
     /// The underlying process: pid, log path, [`Daemon::sigterm`], [`Daemon::wait_exit`].
     pub fn daemon_mut(&mut self) -> &mut Daemon {
         &mut self.daemon

@@ -43,6 +43,15 @@ pub(super) async fn fetch(
     let (topic, index) = path.into_inner();
     let p = partition(&state, &topic, index)?;
     require_leader(&state, &p, false)?;
+    if !p.wait_read_ready(state.settings.raft.lease()).await {
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "the new leader of {} has not committed an entry of its term yet; retry",
+                p.name()
+            ),
+        ));
+    }
     let limits = &state.settings.limits;
     let offset = params.offset;
     let mut marks = *p.marks.borrow();

@@ -8,7 +8,9 @@ use bytes::Bytes;
 
 use super::ApiState;
 use crate::error::ApiError;
+use crate::partition::Registry;
 use crate::raft::CommandResponse;
+use raftbus_raft::commit::Stats;
 
 /// Counters since start-up.
 #[derive(Default)]
@@ -105,6 +107,11 @@ pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
             "Raft vote and pre-vote RPCs received, all groups",
             &rpcs.vote,
         ),
+        (
+            "raftbus_raft_messages_received_total",
+            "Raft messages (HTTP requests, each carrying one or many groups' RPCs) received",
+            &rpcs.messages,
+        ),
     ];
     for (name, help, v) in counters.into_iter().chain(raft_counters) {
         let _ = writeln!(
@@ -113,6 +120,7 @@ pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
             v.load(Relaxed)
         );
     }
+    batching(&mut out, &state.registry);
     let node = state.registry.node_id();
     let statuses: Vec<_> = state
         .registry
@@ -151,4 +159,73 @@ pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out)
+}
+
+/// Picks one counter of a lane's [`Stats`].
+type Field = fn(&Stats) -> &AtomicU64;
+
+/// The shared writer's transactions and the per-peer message streams: what makes the broker's
+/// cost follow rounds and bytes rather than entries times partitions.
+fn batching(out: &mut String, registry: &Registry) {
+    let storage = registry.storage();
+    let lanes = [
+        ("log", storage.log.stats()),
+        ("state", storage.state.stats()),
+    ];
+    let series: [(&str, &str, Field); 5] = [
+        (
+            "raftbus_storage_transactions_total",
+            "Postgres transactions committed by the shared writer",
+            |s| &s.transactions,
+        ),
+        (
+            "raftbus_storage_failed_transactions_total",
+            "Shared transactions that failed (their groups were retried alone)",
+            |s| &s.failures,
+        ),
+        (
+            "raftbus_storage_entries_total",
+            "Entries written by the shared writer (log entries, applied runs)",
+            |s| &s.entries,
+        ),
+        (
+            "raftbus_storage_groups_total",
+            "Sum over transactions of the groups each held",
+            |s| &s.groups,
+        ),
+        (
+            "raftbus_storage_bytes_total",
+            "Bytes written by the shared writer",
+            |s| &s.bytes,
+        ),
+    ];
+    for (name, help, field) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (lane, stats) in &lanes {
+            let _ = writeln!(
+                out,
+                "{name}{{lane=\"{lane}\"}} {}",
+                field(stats).load(Relaxed)
+            );
+        }
+    }
+    let peers = registry.router().peer_stats();
+    for (name, help, pick) in [
+        (
+            "raftbus_peer_messages_sent_total",
+            "Raft messages (HTTP requests) sent to each peer broker",
+            1,
+        ),
+        (
+            "raftbus_peer_rpcs_sent_total",
+            "Raft RPCs of all groups carried by those messages",
+            2,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for p in &peers {
+            let v = if pick == 1 { p.1 } else { p.2 };
+            let _ = writeln!(out, "{name}{{peer=\"{}\"}} {v}", p.0);
+        }
+    }
 }

@@ -117,6 +117,35 @@ impl Partition {
             .is_some()
     }
 
+    /// Waits (at most `timeout`) until this leader has applied an entry of its own term. A
+    /// newly elected leader may not know yet that its predecessor's last entries committed,
+    /// and would publish a high watermark below what readers already saw; Raft's rule is to
+    /// serve reads only once an entry of the leader's term is committed. Returns whether it
+    /// is ready (a follower is never ready).
+    pub async fn wait_read_ready(&self, timeout: Duration) -> bool {
+        let ready = |m: &openraft::RaftMetrics<crate::raft::TypeConfig>| {
+            m.state == ServerState::Leader
+                && m.last_applied
+                    .as_ref()
+                    .is_some_and(|l| l.committed_leader_id().term == m.current_term)
+        };
+        if ready(&self.raft.metrics().borrow_watched()) {
+            return true;
+        }
+        let done = |m: &openraft::RaftMetrics<crate::raft::TypeConfig>| {
+            ready(m) || m.state != ServerState::Leader
+        };
+        match self
+            .raft
+            .wait(Some(timeout))
+            .metrics(done, "read ready")
+            .await
+        {
+            Ok(m) => ready(&m),
+            Err(_) => false,
+        }
+    }
+
     /// `(voters, learners, joint)` of the group's membership as this replica sees it.
     pub fn membership(&self) -> (Vec<u64>, Vec<u64>, bool) {
         let m = self.raft.metrics().borrow_watched().clone();

@@ -18,6 +18,7 @@ use crate::error::BrokerError;
 use crate::raft::{PartitionRaft, TypeConfig};
 use crate::state_machine::PartitionStateMachine;
 use crate::state_machine::state::Dedup;
+use crate::storage::Storage;
 
 /// All partition replicas of this broker.
 pub struct Registry {
@@ -25,6 +26,8 @@ pub struct Registry {
     pub(super) node_id: u64,
     /// The broker's database.
     pub(super) db: PgPool,
+    /// The broker's shared writers.
+    storage: Storage,
     /// Shared Raft RPC client.
     pub(super) router: Router,
     /// openraft config of every partition group.
@@ -43,14 +46,15 @@ impl Registry {
     /// An empty registry.
     pub fn new(
         node_id: u64,
-        db: PgPool,
+        storage: Storage,
         router: Router,
         raft_config: openraft::Config,
         propose: ProposeConfig,
     ) -> Self {
         Self {
             node_id,
-            db,
+            db: storage.db.clone(),
+            storage,
             router,
             raft_config: Arc::new(raft_config),
             propose,
@@ -63,6 +67,16 @@ impl Registry {
     /// The broker's database pool.
     pub fn db(&self) -> &PgPool {
         &self.db
+    }
+
+    /// The broker's Raft RPC client (for its counters).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The broker's shared writers (for their counters).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     /// This broker's id.
@@ -97,7 +111,8 @@ impl Registry {
         for m in &members {
             self.router.remember(m.id, &m.raft_addr);
         }
-        let log = PgLogStore::<TypeConfig>::new(self.db.clone(), group_id);
+        let log =
+            PgLogStore::<TypeConfig>::new(self.db.clone(), self.storage.log.clone(), group_id);
         // UNSAFE negative control: set process-wide by `Settings::load` from `[unsafe]`.
         let dedup = if crate::settings::unsafe_skip_dedup() {
             tracing::warn!(group = %group_id, "UNSAFE: producer deduplication is OFF for this group");
@@ -106,7 +121,7 @@ impl Registry {
             Dedup::On
         };
         let (sm, marks) =
-            PartitionStateMachine::open_with(self.db.clone(), group_id, dedup).await?;
+            PartitionStateMachine::open_with(self.storage.clone(), group_id, dedup).await?;
         let network = NetworkFactory {
             router: self.router.clone(),
             group: group_id,
@@ -205,7 +220,7 @@ impl Registry {
                 .await?;
         }
         tx.commit().await?;
-        PgLogStore::<TypeConfig>::new(self.db.clone(), group_id)
+        PgLogStore::<TypeConfig>::new(self.db.clone(), self.storage.log.clone(), group_id)
             .destroy()
             .await?;
         tracing::info!(group = %group_id, partition = %p.name(), "partition replica removed");

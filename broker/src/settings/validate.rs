@@ -90,6 +90,8 @@ impl Settings {
             );
         }
         self.retention.validate()?;
+        self.storage.validate()?;
+        self.peers.validate(r.heartbeat_ms)?;
         if self.limits.max_batch_bytes < 1024 {
             return bad("limits.max_batch_bytes", "must be at least 1024".into());
         }

@@ -31,10 +31,12 @@ use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+pub use persist::{ApplyLane, StateWriter};
 pub use snapshot::PartitionSnapshotBuilder;
 use state::{CommittedOffset, Dedup, PartitionState, PendingWrites, ProducerState};
 
 use crate::raft::{CommandResponse, LogId, StoredMembership, TypeConfig};
+use crate::storage::Storage;
 
 /// Offsets fetchers wait on; published after each applied transaction commits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,8 +49,10 @@ pub struct Watermarks {
 
 /// State machine of one partition replica.
 pub struct PartitionStateMachine {
-    /// The broker's pool.
+    /// The broker's pool (reads, snapshots).
     db: PgPool,
+    /// The broker's shared writers (applied state goes through `storage.state`).
+    storage: Storage,
     /// The partition's group id (row key in every table).
     group: Uuid,
     /// Mirror of the persisted state, so applying needs no reads.
@@ -61,17 +65,21 @@ pub struct PartitionStateMachine {
 
 impl PartitionStateMachine {
     /// Loads the persisted state of `group` (empty if it has none), deduplicating produces.
-    pub async fn open(db: PgPool, group: Uuid) -> io::Result<(Self, watch::Receiver<Watermarks>)> {
-        Self::open_with(db, group, Dedup::On).await
+    pub async fn open(
+        storage: Storage,
+        group: Uuid,
+    ) -> io::Result<(Self, watch::Receiver<Watermarks>)> {
+        Self::open_with(storage, group, Dedup::On).await
     }
 
     /// [`PartitionStateMachine::open`] with an explicit [`Dedup`], which must be the same on
     /// every replica of the group ([`Dedup::Off`] is UNSAFE).
     pub async fn open_with(
-        db: PgPool,
+        storage: Storage,
         group: Uuid,
         dedup: Dedup,
     ) -> io::Result<(Self, watch::Receiver<Watermarks>)> {
+        let db = storage.db.clone();
         let state = load(&db, group).await?;
         let (marks, rx) = watch::channel(Watermarks {
             next_offset: state.next_offset,
@@ -80,6 +88,7 @@ impl PartitionStateMachine {
         Ok((
             Self {
                 db,
+                storage,
                 group,
                 state,
                 marks,
@@ -96,9 +105,11 @@ impl PartitionStateMachine {
         });
     }
 
-    /// Writes what a run of entries changed, with `last_applied`, atomically.
+    /// Writes what a run of entries changed, with `last_applied`, atomically, through the
+    /// broker's shared writer (one transaction with other groups' runs).
     async fn persist(&self, w: &PendingWrites) -> io::Result<()> {
-        persist::persist(&self.db, self.group, &self.state, w).await
+        let write = persist::ApplyWrite::new(self.group, &self.state, w, &self.storage.log)?;
+        self.storage.state.write(write).await
     }
 }
 

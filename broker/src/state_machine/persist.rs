@@ -1,91 +1,241 @@
-//! Persisting a run of applied entries in **one** statement.
+//! The applied-state lane of the broker's shared writer: what runs of applied entries of every
+//! partition changed, written together.
 //!
 //! New batches, batches trimmed by retention, changed producer states, changed consumer
-//! offsets and the partition's `sm_state` row (with `last_applied`) are written by a single
-//! `INSERT` with data-modifying CTEs. One statement is one implicit transaction: all or nothing, exactly like an explicit
-//! transaction, but one round trip to Postgres instead of six (BEGIN, four writes, COMMIT).
+//! offsets and each partition's `sm_state` row (with `last_applied`) of every group queued
+//! together are written by **one** `INSERT` with data-modifying CTEs: one statement is one
+//! implicit transaction, all or nothing, and one round trip.
+//!
+//! ### To ensure correctness
+//! - A group's run and its `last_applied` are in one statement, so after a crash a group's
+//!   state is that of some applied prefix.
+//! - A group has at most one run per statement (a second run of the same group goes to the
+//!   next level, in the same transaction), so no `ON CONFLICT` meets a row twice.
+//! - A run is written only after every Raft-log write submitted before it was processed: a
+//!   replica never records as applied an entry its own log may not hold yet.
 
 use std::io;
 
+use raftbus_raft::LogWriter;
 use raftbus_raft::codec::{db_err, encode};
+use raftbus_raft::commit::{Lane, Writer, levels};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::state::{PartitionState, PendingWrites};
 
-/// The statement; every array may be empty (then that CTE writes nothing), and a trim
-/// offset of 0 deletes nothing. The delete cannot see the rows the same statement inserts
-/// (one snapshot); the retention loop proposes a start offset from batches already stored, so
-/// batches applied in the same run lie above it (a stray one would go with the next trim).
-const PERSIST: &str = "\
+/// The broker's shared applied-state writer.
+pub type StateWriter = Writer<ApplyLane>;
+
+/// Everything one run of applied entries of one group writes (owned: it waits in a queue).
+#[derive(Debug)]
+pub struct ApplyWrite {
+    group: Uuid,
+    /// Log-lane sequence number to wait for (see the module docs).
+    after_log: u64,
+    /// `(base_offset, record_count, data)` of new batches.
+    batches: Vec<(i64, i32, bytes::Bytes)>,
+    /// Delete batches wholly below this offset (0: none).
+    trim_below: i64,
+    producers: Vec<(Uuid, Vec<u8>)>,
+    /// `(consumer group, offset, generation)`.
+    offsets: Vec<(String, Option<i64>, Option<i64>)>,
+    last_applied: Option<Vec<u8>>,
+    membership: Vec<u8>,
+    next_offset: i64,
+    log_start_offset: i64,
+}
+
+impl ApplyWrite {
+    /// The write of `w` on `state` (the state after applying the run), to follow every log
+    /// write submitted to `log` so far.
+    pub fn new(
+        group: Uuid,
+        state: &PartitionState,
+        w: &PendingWrites,
+        log: &LogWriter,
+    ) -> io::Result<Self> {
+        let mut producers = Vec::new();
+        for id in &w.producers {
+            if let Some(s) = state.producers.get(id) {
+                producers.push((*id, encode(s)?));
+            }
+        }
+        let offsets = w
+            .offsets
+            .iter()
+            .filter_map(|g| {
+                state.offsets.get(g).map(|c| {
+                    (
+                        g.clone(),
+                        c.offset.map(|o| o as i64),
+                        c.generation.map(|x| x as i64),
+                    )
+                })
+            })
+            .collect();
+        Ok(Self {
+            group,
+            after_log: log.submitted(),
+            batches: w
+                .batches
+                .iter()
+                .map(|b| (b.base_offset as i64, b.count as i32, b.data.clone()))
+                .collect(),
+            trim_below: w.trim_below.unwrap_or(0) as i64,
+            producers,
+            offsets,
+            last_applied: state.last_applied.as_ref().map(encode).transpose()?,
+            membership: encode(&state.membership)?,
+            next_offset: state.next_offset as i64,
+            log_start_offset: state.log_start_offset as i64,
+        })
+    }
+}
+
+/// The partition tables' writer; waits on the node's log lane.
+pub struct ApplyLane {
+    /// The Raft-log writer this lane follows.
+    pub log: LogWriter,
+}
+
+/// The statement; every array may be empty (then that CTE writes nothing). The delete cannot
+/// see the rows the same statement inserts (one snapshot); the retention loop proposes a start
+/// offset from batches already stored, so batches applied in the same run lie above it (a stray
+/// one would go with the next trim).
+const WRITE: &str = "\
 WITH b AS (
     INSERT INTO partition_batches (group_id, base_offset, record_count, data)
-    SELECT $1, * FROM UNNEST($2::bigint[], $3::int[], $4::bytea[])
+    SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::bytea[])
 ), d AS (
-    DELETE FROM partition_batches
-    WHERE group_id = $1 AND base_offset < $14 AND base_offset + record_count <= $14
+    DELETE FROM partition_batches pb USING UNNEST($5::uuid[], $6::bigint[]) AS t(g, o)
+    WHERE pb.group_id = t.g AND pb.base_offset < t.o AND pb.base_offset + pb.record_count <= t.o
 ), p AS (
     INSERT INTO producer_state (group_id, producer_id, state)
-    SELECT $1, * FROM UNNEST($5::uuid[], $6::bytea[])
+    SELECT * FROM UNNEST($7::uuid[], $8::uuid[], $9::bytea[])
     ON CONFLICT (group_id, producer_id) DO UPDATE SET state = EXCLUDED.state
 ), o AS (
     INSERT INTO consumer_offsets (group_id, consumer_group, committed_offset, generation)
-    SELECT $1, * FROM UNNEST($7::text[], $8::bigint[], $9::bigint[])
+    SELECT * FROM UNNEST($10::uuid[], $11::text[], $12::bigint[], $13::bigint[])
     ON CONFLICT (group_id, consumer_group) DO UPDATE SET
         committed_offset = EXCLUDED.committed_offset, generation = EXCLUDED.generation
 )
 INSERT INTO sm_state (group_id, last_applied, last_membership, next_offset, log_start_offset)
-VALUES ($1, $10, $11, $12, $13)
+SELECT * FROM UNNEST($14::uuid[], $15::bytea[], $16::bytea[], $17::bigint[], $18::bigint[])
 ON CONFLICT (group_id) DO UPDATE SET
     last_applied = EXCLUDED.last_applied, last_membership = EXCLUDED.last_membership,
     next_offset = EXCLUDED.next_offset, log_start_offset = EXCLUDED.log_start_offset";
 
-/// Writes what `w` changed in `state` (the state after applying the run), atomically.
-pub(super) async fn persist(
-    db: &PgPool,
-    group: Uuid,
-    state: &PartitionState,
-    w: &PendingWrites,
-) -> io::Result<()> {
-    let bases: Vec<i64> = w.batches.iter().map(|b| b.base_offset as i64).collect();
-    let counts: Vec<i32> = w.batches.iter().map(|b| b.count as i32).collect();
-    let data: Vec<&[u8]> = w.batches.iter().map(|b| b.data.as_ref()).collect();
-    let mut producer_ids = Vec::new();
-    let mut producer_states = Vec::new();
-    for id in &w.producers {
-        if let Some(s) = state.producers.get(id) {
-            producer_ids.push(*id);
-            producer_states.push(encode(s)?);
+/// Column arrays of one statement.
+#[derive(Default)]
+struct Level<'a> {
+    b_group: Vec<Uuid>,
+    b_base: Vec<i64>,
+    b_count: Vec<i32>,
+    b_data: Vec<&'a [u8]>,
+    d_group: Vec<Uuid>,
+    d_below: Vec<i64>,
+    p_group: Vec<Uuid>,
+    p_id: Vec<Uuid>,
+    p_state: Vec<&'a [u8]>,
+    o_group: Vec<Uuid>,
+    o_name: Vec<&'a str>,
+    o_offset: Vec<Option<i64>>,
+    o_gen: Vec<Option<i64>>,
+    s_group: Vec<Uuid>,
+    s_applied: Vec<Option<&'a [u8]>>,
+    s_membership: Vec<&'a [u8]>,
+    s_next: Vec<i64>,
+    s_start: Vec<i64>,
+}
+
+impl<'a> Level<'a> {
+    fn add(&mut self, w: &'a ApplyWrite) {
+        let g = w.group;
+        for (base, count, data) in &w.batches {
+            self.b_group.push(g);
+            self.b_base.push(*base);
+            self.b_count.push(*count);
+            self.b_data.push(data);
         }
-    }
-    let mut groups = Vec::new();
-    let mut offsets = Vec::new();
-    let mut generations = Vec::new();
-    for g in &w.offsets {
-        if let Some(c) = state.offsets.get(g) {
-            groups.push(g.as_str());
-            offsets.push(c.offset.map(|o| o as i64));
-            generations.push(c.generation.map(|x| x as i64));
+        if w.trim_below > 0 {
+            self.d_group.push(g);
+            self.d_below.push(w.trim_below);
         }
+        for (id, state) in &w.producers {
+            self.p_group.push(g);
+            self.p_id.push(*id);
+            self.p_state.push(state);
+        }
+        for (name, offset, generation) in &w.offsets {
+            self.o_group.push(g);
+            self.o_name.push(name);
+            self.o_offset.push(*offset);
+            self.o_gen.push(*generation);
+        }
+        self.s_group.push(g);
+        self.s_applied.push(w.last_applied.as_deref());
+        self.s_membership.push(&w.membership);
+        self.s_next.push(w.next_offset);
+        self.s_start.push(w.log_start_offset);
     }
-    let applied = state.last_applied.as_ref().map(encode).transpose()?;
-    sqlx::query(PERSIST)
-        .bind(group)
-        .bind(&bases)
-        .bind(&counts)
-        .bind(&data)
-        .bind(&producer_ids)
-        .bind(&producer_states)
-        .bind(&groups)
-        .bind(&offsets)
-        .bind(&generations)
-        .bind(applied)
-        .bind(encode(&state.membership)?)
-        .bind(state.next_offset as i64)
-        .bind(state.log_start_offset as i64)
-        .bind(w.trim_below.unwrap_or(0) as i64)
-        .execute(db)
-        .await
-        .map_err(db_err)?;
-    Ok(())
+
+    async fn execute<'e, E: sqlx::PgExecutor<'e>>(self, db: E) -> io::Result<()> {
+        sqlx::query(WRITE)
+            .bind(&self.b_group)
+            .bind(&self.b_base)
+            .bind(&self.b_count)
+            .bind(&self.b_data)
+            .bind(&self.d_group)
+            .bind(&self.d_below)
+            .bind(&self.p_group)
+            .bind(&self.p_id)
+            .bind(&self.p_state)
+            .bind(&self.o_group)
+            .bind(&self.o_name)
+            .bind(&self.o_offset)
+            .bind(&self.o_gen)
+            .bind(&self.s_group)
+            .bind(&self.s_applied)
+            .bind(&self.s_membership)
+            .bind(&self.s_next)
+            .bind(&self.s_start)
+            .execute(db)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+impl Lane for ApplyLane {
+    type Item = ApplyWrite;
+
+    fn group(item: &ApplyWrite) -> Uuid {
+        item.group
+    }
+
+    fn weight(item: &ApplyWrite) -> (u64, u64) {
+        let bytes: usize = item.batches.iter().map(|b| b.2.len()).sum();
+        (1, bytes as u64)
+    }
+
+    async fn write(&self, db: &PgPool, items: &[&ApplyWrite]) -> io::Result<()> {
+        let after = items.iter().map(|w| w.after_log).max().unwrap_or(0);
+        self.log.wait_processed(after).await;
+        let lv = levels(items, |w| w.group, |_, _| false);
+        let depth = lv.iter().copied().max().unwrap_or(0) + 1;
+        let mut stmts: Vec<Level<'_>> = (0..depth).map(|_| Level::default()).collect();
+        for (item, l) in items.iter().zip(&lv) {
+            stmts[*l].add(item);
+        }
+        if depth == 1 {
+            // One statement is one implicit transaction: a single round trip.
+            return stmts.pop().unwrap_or_default().execute(db).await;
+        }
+        let mut tx = db.begin().await.map_err(db_err)?;
+        for s in stmts {
+            s.execute(&mut *tx).await?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
 }

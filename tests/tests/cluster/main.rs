@@ -1,6 +1,6 @@
 //! Process-level cluster tests: the real `broker` binaries against a throwaway Postgres.
 //! One test binary (modules below), named by category as in openraft's tests:
-//! t10 storage contract, t20 replication, t30 failover, t40 whole-cluster crash,
+//! t10 storage contract, t20 replication, t30 failover (t37: kill during shared transactions), t40 whole-cluster crash,
 //! t50 quorum loss, t60 bad input, t100 retention, t101 Raft log compaction, t102/t103 replica
 //! healing and rebalance, t104 reassign and leadership balance.
 
@@ -9,6 +9,7 @@ mod t20_replication;
 mod t30_failover;
 mod t35_quiesce;
 mod t36_storage_outage;
+mod t37_shared_writer_kill;
 mod t40_restart_all;
 mod t50_quorum_loss;
 mod t60_bad_input;

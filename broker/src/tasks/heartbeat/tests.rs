@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::Heartbeat;
 use crate::partition::Registry;
 use crate::settings::Settings;
+use crate::storage::Storage;
 
 /// What the fake manager saw and how it answers.
 #[derive(Default)]
@@ -87,10 +88,14 @@ fn heartbeat_for(managers: &[&str], every_ms: u64) -> Heartbeat {
     let db = PgPoolOptions::new()
         .connect_lazy("postgres://postgres@127.0.0.1:1/none")
         .unwrap();
-    let router = Router::new(Duration::from_millis(100), Duration::from_millis(100));
+    let router = Router::new(
+        Duration::from_millis(100),
+        Duration::from_millis(100),
+        Default::default(),
+    );
     let registry = Arc::new(Registry::new(
         1,
-        db,
+        Storage::start(db, s.storage_limits()),
         router,
         s.raft_config().unwrap(),
         s.propose_config(),
@@ -104,10 +109,14 @@ async fn no_managers_means_no_loop() {
     let db = PgPoolOptions::new()
         .connect_lazy("postgres://postgres@127.0.0.1:1/none")
         .unwrap();
-    let router = Router::new(Duration::from_millis(100), Duration::from_millis(100));
+    let router = Router::new(
+        Duration::from_millis(100),
+        Duration::from_millis(100),
+        Default::default(),
+    );
     let registry = Arc::new(Registry::new(
         1,
-        db,
+        Storage::start(db, s.storage_limits()),
         router,
         s.raft_config().unwrap(),
         s.propose_config(),

@@ -1,0 +1,40 @@
+//! The broker's storage: its Postgres pool and the two shared writers every partition group
+//! writes through (group commit, see `raftbus_raft::commit`).
+//!
+//! ### To ensure correctness
+//! Shutdown stops every group before dropping the last [`Storage`] handle: the writers end
+//! only once every handle is gone and their queues are drained, so the groups' last writes
+//! commit before the pool closes (see `server.rs`).
+
+use sqlx::PgPool;
+
+use raftbus_raft::LogWriter;
+use raftbus_raft::commit::{Limits, Writer};
+
+use crate::state_machine::{ApplyLane, StateWriter};
+
+/// Pool and writers of one broker; cheap to clone.
+#[derive(Clone)]
+pub struct Storage {
+    /// Reads, and the rare writes outside the record path (create, remove, snapshots).
+    pub db: PgPool,
+    /// Raft-log writes of every group.
+    pub log: LogWriter,
+    /// Applied state of every group.
+    pub state: StateWriter,
+}
+
+impl Storage {
+    /// Starts the writers on `db` with `limits` per transaction.
+    pub fn start(db: PgPool, limits: Limits) -> Self {
+        let log = Writer::spawn("log", db.clone(), raftbus_raft::LogLane, limits);
+        let state = Writer::spawn("state", db.clone(), ApplyLane { log: log.clone() }, limits);
+        Self { db, log, state }
+    }
+
+    /// Waits until every write submitted so far was processed by both writers.
+    pub async fn flush(&self) {
+        self.log.wait_processed(self.log.submitted()).await;
+        self.state.wait_processed(self.state.submitted()).await;
+    }
+}
