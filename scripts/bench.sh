@@ -13,6 +13,18 @@
 # BENCH_DIR (target/bench); every process started here is stopped on exit, Ctrl-C included.
 # Environment: BENCH_DIR, BENCH_SECS (seconds per throughput run, 10), BENCH_FAILOVER_ROUNDS
 # (3), BENCH_IDLE_SECS (30), RAFTBUS_NO_BUILD=1 (use the existing target/release binaries).
+#
+# Scaling rows (issue 11): on the same cluster, after the consume step, 256 in flight (as the
+# 256-in-flight row) to a fresh topic per partition count, BENCH_SECS each; per row rec/s,
+# MB/s, p50/p99, the topic's creation time, Postgres WAL bytes per record byte per replica,
+# and per broker (from /metrics before and after; `n/a` for counters the binaries lack):
+# Postgres transactions/s, entries and groups per transaction, inter-broker messages/s, Raft
+# RPCs per message, append RPCs received/s, produce requests/s (scripts/metrics-delta.py).
+#   BENCH_SCALING=0                    skip them
+#   BENCH_SCALING_PARTITIONS="6 96 768" partition counts, one row each (the default)
+#   BENCH_CREATE_TIMEOUT=300           seconds a topic may take until every partition is led
+#   BENCH_ONLY=scaling                 only the scaling rows (no other row, no --compare)
+#   e.g. BENCH_ONLY=scaling BENCH_SECS=5 BENCH_SCALING_PARTITIONS="6 96" scripts/bench.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +35,11 @@ ROUNDS="${BENCH_FAILOVER_ROUNDS:-3}"
 IDLE_SECS="${BENCH_IDLE_SECS:-30}"
 SIZE=100
 COMPARE=0
+SCALING="${BENCH_SCALING:-1}"
+SCALING_PARTITIONS="${BENCH_SCALING_PARTITIONS:-6 96 768}"
+CREATE_TIMEOUT="${BENCH_CREATE_TIMEOUT:-300}"
+ONLY="${BENCH_ONLY:-}"
+NO_BUILD="${RAFTBUS_NO_BUILD:-0}" # read before the export below, which is for cluster.sh
 
 # Ports of our own cluster, away from scripts/cluster.sh's defaults so both can run at once.
 export CLUSTER_DIR="$BENCH_DIR/raftbus" PG_PORT=55439 MANAGERS=3 BROKERS=3
@@ -37,10 +54,20 @@ say() { echo "bench.sh: $*" >&2; }
 for arg in "$@"; do
     case "$arg" in
         --compare) COMPARE=1 ;;
-        -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$arg' (see --help)" ;;
     esac
 done
+[[ -z "$ONLY" || "$ONLY" == scaling ]] || die "BENCH_ONLY must be empty or 'scaling', got '$ONLY'"
+[[ "$SCALING" == 0 || "$SCALING" == 1 ]] || die "BENCH_SCALING must be 0 or 1, got '$SCALING'"
+[[ "$CREATE_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "BENCH_CREATE_TIMEOUT must be a number of seconds"
+for p in $SCALING_PARTITIONS; do
+    [[ "$p" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SCALING_PARTITIONS: '$p' is not a partition count"
+done
+if [[ "$ONLY" == scaling ]]; then
+    ((SCALING)) || die "BENCH_ONLY=scaling with BENCH_SCALING=0 runs nothing"
+    ((COMPARE == 0)) || die "--compare has no scaling rows; leave out BENCH_ONLY=scaling or --compare"
+fi
 
 # ---- cleanup: everything we started, also on Ctrl-C and failure ------------------------------
 BG_PIDS=()       # background clients (failover producers)
@@ -95,7 +122,7 @@ run_client() {
 
 # ---- Raftbus ---------------------------------------------------------------------------------
 build() {
-    if [[ "${RAFTBUS_NO_BUILD_BENCH:-0}" == 1 ]]; then return; fi
+    if [[ "$NO_BUILD" == 1 || "${RAFTBUS_NO_BUILD_BENCH:-0}" == 1 ]]; then return; fi
     say "building release binaries (cargo build --release)"
     (cd "$ROOT" && cargo build --release -p raftbus-broker -p raftbus-manager \
         -p raftbus-producer -p raftbus-consumer) >"$BENCH_DIR/build.log" 2>&1 ||
@@ -122,30 +149,44 @@ leaders_of() {
     done
 }
 
-# Waits (bounded) until every one of N partitions of TOPIC has exactly one leader.
-wait_leaders() { # TOPIC N
-    local deadline=$((SECONDS + 60)) n
+# Partitions of TOPIC that have a leader, as the brokers see it.
+led_count() { leaders_of "$1" | awk '{ print $1 }' | sort -u | wc -l; }
+
+# Waits (bounded by SECS, 60) until every one of N partitions of TOPIC has a leader; returns 1
+# (with a warning) when they do not in time.
+await_leaders() { # TOPIC N [SECS]
+    local secs="${3:-60}" deadline n
+    deadline=$((SECONDS + secs))
     while :; do
-        n="$(leaders_of "$1" | awk '{ print $1 }' | sort -u | wc -l)"
+        n="$(led_count "$1")"
         ((n >= $2)) && return 0
-        ((SECONDS < deadline)) || die "topic $1: only $n of $2 partitions have a leader after 60 s"
+        if ((SECONDS >= deadline)); then
+            say "topic $1: only $n of $2 partitions have a leader after $secs s"
+            return 1
+        fi
         sleep 0.5
     done
 }
+wait_leaders() { await_leaders "$@" || die "topic $1: not every partition has a leader"; } # TOPIC N [SECS]
 
-# Waits (bounded) until TOPIC's leaders stay the same over 2 s: elections and preferred-leader
-# moves are over.
-wait_settled() { # TOPIC
-    local deadline=$((SECONDS + 60)) a b
+# Waits (bounded by SECS, 60) until TOPIC's leaders stay the same over 2 s: elections and
+# preferred-leader moves are over. Returns 1 (with a warning) when they do not in time.
+await_settled() { # TOPIC [SECS]
+    local secs="${2:-60}" deadline a b
+    deadline=$((SECONDS + secs))
     a="$(leaders_of "$1" | sort)"
     while :; do
         sleep 2 # the observation window of the stability check
         b="$(leaders_of "$1" | sort)"
         [[ "$a" == "$b" ]] && return 0
-        ((SECONDS < deadline)) || die "topic $1: leaders still moving after 60 s"
+        if ((SECONDS >= deadline)); then
+            say "topic $1: leaders still moving after $secs s"
+            return 1
+        fi
         a="$b"
     done
 }
+wait_settled() { await_settled "$@" || die "topic $1: leaders did not settle"; } # TOPIC [SECS]
 
 # Broker id leading partition 0 of TOPIC.
 leader_broker() {
@@ -264,10 +305,22 @@ raftbus_ready() {
 
 # Runs the Raftbus workload; fills the R_* results.
 bench_raftbus() {
-    local d="$BENCH_DIR/logs/raftbus" r w256 wmax best half i
+    local d="$BENCH_DIR/logs/raftbus"
     mkdir -p "$d"
     cluster_up
     manager topic delete demo >/dev/null # cluster.sh's demo topic: only ours count
+    if [[ "$ONLY" == scaling ]]; then
+        bench_scaling
+    else
+        bench_raftbus_rows "$d"
+    fi
+    "$CLUSTER_SH" down >>"$BENCH_DIR/cluster.log" 2>&1
+    CLUSTER_UP=0
+}
+
+# Every row but the scaling ones (which run between consume and failover); fills R_*.
+bench_raftbus_rows() {
+    local d="$1" r w256 wmax best half
     say "raftbus: idle CPU with 100 partitions over ${IDLE_SECS} s"
     create_topic idle 100
     wait_leaders idle 100
@@ -301,12 +354,175 @@ bench_raftbus() {
         --group bench-consumers --messages "$total"
     R_CONSUME="$(result_of "$d/consume.log")"
 
+    if ((SCALING)); then bench_scaling; fi
+
     say "raftbus: failover (leader of a 1-partition RF 3 topic, $ROUNDS rounds each)"
     create_topic failover 1
     wait_leaders failover 1
     failover_series raftbus R "$d"
-    "$CLUSTER_SH" down >>"$BENCH_DIR/cluster.log" 2>&1
-    CLUSTER_UP=0
+}
+
+# ---- scaling rows (issue 11) -------------------------------------------------------------------
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; } # FROM TO: seconds
+
+# `scrape TAG`: every broker's /metrics into $SCALE_DIR/metrics-TAG-ID.txt (empty when a broker
+# does not answer: its figures then read n/a).
+scrape() {
+    local i
+    for ((i = 1; i <= BROKERS; i++)); do
+        curl -fsS -m 5 "http://127.0.0.1:$((API_PORT_BASE + i - 1))/metrics" \
+            >"$SCALE_DIR/metrics-$1-$i.txt" 2>/dev/null || : >"$SCALE_DIR/metrics-$1-$i.txt"
+    done
+}
+
+# `metrics_delta SECS TAG-BEFORE TAG-AFTER [BROKER]`: the METRICS line of scripts/metrics-delta.py
+# for one broker, or all brokers summed without BROKER; every value n/a if the helper fails.
+metrics_delta() {
+    local secs="$1" b="$2" a="$3" i files=()
+    for ((i = 1; i <= BROKERS; i++)); do
+        [[ -n "${4:-}" && "$4" != "$i" ]] && continue
+        files+=("$SCALE_DIR/metrics-$b-$i.txt" "$SCALE_DIR/metrics-$a-$i.txt")
+    done
+    python3 "$ROOT/scripts/metrics-delta.py" "$secs" "${files[@]}" 2>>"$SCALE_DIR/metrics-delta.err" ||
+        echo "METRICS tx_per_s=n/a"
+}
+
+# SQL on the benchmark's Postgres (every broker's and manager's database lives in it); empty on
+# failure.
+pg_sql() {
+    [[ -n "${PG_BIN:-}" ]] || PG_BIN="$("$ROOT/scripts/pg.sh" bindir 2>/dev/null)" || PG_BIN=/usr/bin
+    "$PG_BIN/psql" -X -q -t -A -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "$1" 2>/dev/null || true
+}
+
+# Deletes TOPIC and waits (bounded, a warning only) until no broker hosts a replica of it, so
+# that the next row starts without its groups being torn down.
+drop_topic() {
+    local deadline=$((SECONDS + 120)) i n c
+    manager topic delete "$1" >/dev/null 2>&1 || { say "  could not delete topic $1"; return 0; }
+    while :; do
+        n=0
+        for ((i = 1; i <= BROKERS; i++)); do
+            c="$(curl -fsS -m 5 "http://127.0.0.1:$((API_PORT_BASE + i - 1))/v1/partitions" 2>/dev/null |
+                jq --arg t "$1" '[.[] | select(.topic == $t)] | length' 2>/dev/null || true)"
+            [[ "$c" =~ ^[0-9]+$ ]] && n=$((n + c))
+        done
+        ((n == 0)) && return 0
+        if ((SECONDS >= deadline)); then
+            say "  topic $1: $n replicas still hosted 120 s after its deletion; going on"
+            return 0
+        fi
+        sleep 0.5
+    done
+}
+
+# One scaling row: a fresh topic of P partitions (RF 3), 256 in flight for SECS seconds, and
+# the counters around it. Results in S_* (keyed by P, and P/BROKER for the per-broker ones).
+declare -A S_READY S_RESULT S_WAL S_METRICS
+scaling_row() { # P
+    local p="$1" topic="scale-$1" t0 t1 lsn wal secs r recs i
+    say "raftbus: scaling, 256 in flight to $p partitions (RF 3)"
+    t0="$(now)"
+    if ! manager topic create "$topic" --partitions "$p" --replication-factor 3 --wait-ms 0 \
+        >"$SCALE_DIR/create-$p.log" 2>&1; then
+        say "  creating $topic failed: $(tail -n 2 "$SCALE_DIR/create-$p.log" | tr '\n' ' ')"
+        S_READY[$p]="create failed"
+        drop_topic "$topic"
+        return 0
+    fi
+    if ! await_leaders "$topic" "$p" "$CREATE_TIMEOUT"; then
+        S_READY[$p]="> $CREATE_TIMEOUT s ($(led_count "$topic") of $p led)"
+        drop_topic "$topic"
+        return 0
+    fi
+    S_READY[$p]="$(elapsed "$t0" "$(now)") s"
+    say "  every partition of $topic has a leader after ${S_READY[$p]}"
+    await_settled "$topic" 120 || true # measured anyway; the warning is in the output
+
+    scrape "before-$p"
+    lsn="$(pg_sql 'SELECT pg_current_wal_lsn()')"
+    t0="$(now)"
+    run_client "$SCALE_DIR/produce-$p.log" "$BIN_DIR/producer" perf --bootstrap "$BOOTSTRAP" \
+        --topic "$topic" --record-size "$SIZE" --num-records "$((SECS * 400000))" \
+        --duration-secs "$SECS" --window 256
+    t1="$(now)"
+    wal=""
+    [[ -n "$lsn" ]] && wal="$(pg_sql "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn')::bigint")"
+    scrape "after-$p"
+    secs="$(elapsed "$t0" "$t1")"
+
+    r="$(result_of "$SCALE_DIR/produce-$p.log")"
+    S_RESULT[$p]="$r"
+    recs="$(count_of "$r")"
+    # WAL bytes per byte of record payload stored per replica.
+    S_WAL[$p]="$(awk -v w="$wal" -v n="$recs" -v s="$SIZE" 'BEGIN {
+        if (w == "" || n == 0) print "n/a"; else printf "%.2f (%.1f MB)", w / (n * s * 3), w / 1e6 }')"
+    S_METRICS[$p]="$(metrics_delta "$secs" "before-$p" "after-$p")"
+    for ((i = 1; i <= BROKERS; i++)); do
+        S_METRICS[$p/$i]="$(metrics_delta "$secs" "before-$p" "after-$p" "$i")"
+    done
+    say "  ${r:-no RESULT (see $SCALE_DIR/produce-$p.log)}; WAL ${S_WAL[$p]}; over $secs s:"
+    say "  ${S_METRICS[$p]}"
+    drop_topic "$topic"
+}
+
+bench_scaling() {
+    local p
+    SCALE_DIR="$BENCH_DIR/logs/raftbus/scaling"
+    mkdir -p "$SCALE_DIR"
+    for p in $SCALING_PARTITIONS; do scaling_row "$p"; done
+}
+
+val() { local v; v="$(field "$1" "$2")"; echo "${v:-n/a}"; } # LINE KEY: n/a when absent
+# A per-second figure: one decimal below 100, else whole with thousands separators.
+num_cell() {
+    case "$1" in
+        "" | n/a) echo n/a ;;
+        *) if awk -v v="$1" 'BEGIN { exit !(v < 100) }'; then printf '%.1f' "$1"; else fmt_int "$1"; fi ;;
+    esac
+}
+# Postgres transactions/s: the sum, and the two lanes when the binaries count them apart.
+tx_cell() { # METRICS-LINE
+    local all log state
+    all="$(field "$1" tx_per_s)" log="$(field "$1" tx_log_per_s)" state="$(field "$1" tx_state_per_s)"
+    if [[ -z "$all" || "$all" == n/a ]]; then echo n/a; return; fi
+    if [[ "${log:-n/a}" == n/a && "${state:-n/a}" == n/a ]]; then num_cell "$all"; return; fi
+    echo "$(num_cell "$all") (log $(num_cell "$log") + state $(num_cell "$state"))"
+}
+
+print_scaling_table() {
+    local p i m r
+    echo
+    echo "Scaling: 256 in flight (--window 256), 100-byte records, RF 3, acks=all, ${SECS} s per row,"
+    echo "one fresh topic per row on the same cluster (deleted after its row)."
+    echo
+    echo "| partitions | topic created, all led | rec/s | MB/s | latency | Postgres WAL bytes per record byte per replica (WAL) |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    for p in $SCALING_PARTITIONS; do
+        r="${S_RESULT[$p]:-}"
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$p" "${S_READY[$p]:--}" "$(rate_cell "$r")" \
+            "$([[ -n "$r" ]] && field "$r" mb_per_s || echo -)" "$(lat_cell "$r")" "${S_WAL[$p]:--}"
+    done
+    echo
+    echo "Per broker over the same runs (/metrics before and after, per second of the run; n/a: the"
+    echo "binaries do not count it). Transactions are Postgres commits of the broker's storage."
+    echo
+    echo "| partitions | broker | Postgres tx/s | entries/tx | groups/tx | peer messages sent/s | Raft RPCs/message | append RPCs received/s | produce requests/s |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    for p in $SCALING_PARTITIONS; do
+        [[ -n "${S_METRICS[$p]:-}" ]] || continue
+        for i in $(seq 1 "$BROKERS") all; do
+            if [[ "$i" == all ]]; then m="${S_METRICS[$p]}"; else m="${S_METRICS[$p/$i]}"; fi
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$p" "$i" "$(tx_cell "$m")" \
+                "$(val "$m" entries_per_tx)" "$(val "$m" groups_per_tx)" \
+                "$(num_cell "$(field "$m" peer_msgs_per_s)")" "$(val "$m" rpcs_per_msg)" \
+                "$(num_cell "$(field "$m" append_rpcs_recv_per_s)")" "$(num_cell "$(field "$m" produce_req_per_s)")"
+        done
+    done
+    echo
+    echo "WAL: pg_current_wal_lsn() of the one Postgres that holds every broker's and manager's"
+    echo "database, before and after the run, over records x ${SIZE} bytes x 3 replicas."
+    echo "Reproduce: BENCH_ONLY=scaling BENCH_SECS=${SECS} BENCH_SCALING_PARTITIONS=\"${SCALING_PARTITIONS}\" scripts/bench.sh"
 }
 
 # ---- the table -------------------------------------------------------------------------------
@@ -372,6 +588,7 @@ print_table() {
 
 main() {
     command -v jq >/dev/null || die "jq is required (apt-get install -y jq)"
+    if ((SCALING)); then command -v python3 >/dev/null || die "python3 is required for the scaling rows (or BENCH_SCALING=0)"; fi
     rm -rf "$BENCH_DIR/logs" # only this run's logs
     mkdir -p "$BENCH_DIR/logs"
     build
@@ -385,7 +602,10 @@ main() {
         bench_nats
         bench_rabbitmq
     fi
-    print_table | tee "$BENCH_DIR/table.md"
+    {
+        [[ "$ONLY" == scaling ]] || print_table
+        if ((SCALING)); then print_scaling_table; fi
+    } | tee "$BENCH_DIR/table.md"
 }
 
 main
