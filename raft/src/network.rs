@@ -38,6 +38,9 @@ use crate::server::{SnapshotEnvelope, TARGET_NODE_HEADER};
 #[derive(Clone)]
 pub struct Router {
     inner: Arc<Inner>,
+    /// Set on the copy openraft's heartbeat workers use: their entry-less appends may wait
+    /// for company (`peer.rs`). Replication (entries, commit notices) always goes at once.
+    heartbeats: bool,
 }
 
 struct Inner {
@@ -83,6 +86,7 @@ impl Router {
                 batching,
                 peers: Mutex::new(HashMap::new()),
             }),
+            heartbeats: false,
         }
     }
 
@@ -261,8 +265,8 @@ where
         rpc: AppendEntriesRequest<C>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<C>, RPCError<C>> {
-        // Entry-less appends (heartbeats, commit notices) may wait for company.
-        let urgent = !rpc.entries.is_empty();
+        // Heartbeats may wait for company; anything on the replication path goes at once.
+        let urgent = !(self.heartbeats && rpc.entries.is_empty());
         Ok(self
             .rpc(
                 target,
@@ -370,5 +374,14 @@ where
         // No connection here: the shared client connects lazily and reuses connections.
         self.router.remember(target, &node.raft_addr);
         GroupNetworkAdapter::new(self.router.clone(), target, self.group)
+    }
+
+    async fn new_heartbeat_client(&mut self, target: u64, node: &NodeAddr) -> Self::Network {
+        self.router.remember(target, &node.raft_addr);
+        let router = Router {
+            heartbeats: true,
+            ..self.router.clone()
+        };
+        GroupNetworkAdapter::new(router, target, self.group)
     }
 }

@@ -1,9 +1,9 @@
 //! One message stream per peer node: the Raft RPCs of every group going to the same peer
 //! travel together.
 //!
-//! Each peer has a queue and a `peer` task. An RPC carrying entries (or a vote, or a transfer)
-//! is sent at once, taking along everything queued for that peer; an entry-less append (a
-//! heartbeat or a commit notice) waits up to `coalesce` for company, so the heartbeats of all
+//! Each peer has a queue and a `peer` task. Replication, votes and transfers are sent at once,
+//! taking along everything queued for that peer; a heartbeat (an entry-less append from
+//! openraft's heartbeat worker) waits up to `coalesce` for company, so the heartbeats of all
 //! groups to one peer cost one message per tick, whatever the number of groups. At most
 //! `in_flight` messages are being sent at once; RPCs arriving meanwhile queue and go together,
 //! so messages grow with load by themselves. Answers stream back per group (see `batch`).
