@@ -113,6 +113,7 @@ pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
             v.load(Relaxed)
         );
     }
+    heartbeat_sizes(&mut out);
     let node = state.registry.node_id();
     let statuses: Vec<_> = state
         .registry
@@ -151,4 +152,41 @@ pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out)
+}
+
+/// Sizes of the last full and incremental manager heartbeats (request and reply) and how many
+/// of each were answered: the control traffic a broker causes.
+fn heartbeat_sizes(out: &mut String) {
+    let s = &crate::tasks::heartbeat::report::SIZES;
+    let gauges = [
+        ("full_request", &s.full_request),
+        ("full_reply", &s.full_reply),
+        ("incremental_request", &s.incremental_request),
+        ("incremental_reply", &s.incremental_reply),
+    ];
+    let _ = writeln!(
+        out,
+        "# HELP raftbus_heartbeat_last_bytes Bytes of the last answered manager heartbeat\n# TYPE raftbus_heartbeat_last_bytes gauge"
+    );
+    for (kind, v) in gauges {
+        let _ = writeln!(
+            out,
+            "raftbus_heartbeat_last_bytes{{kind=\"{kind}\"}} {}",
+            v.load(Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP raftbus_heartbeat_reports_total Manager heartbeats answered\n# TYPE raftbus_heartbeat_reports_total counter"
+    );
+    for (kind, v) in [
+        ("full", &s.full_reports),
+        ("incremental", &s.incremental_reports),
+    ] {
+        let _ = writeln!(
+            out,
+            "raftbus_heartbeat_reports_total{{kind=\"{kind}\"}} {}",
+            v.load(Relaxed)
+        );
+    }
 }
