@@ -154,15 +154,16 @@ pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
         .body(out)
 }
 
-/// Sizes of the last full and incremental manager heartbeats (request and reply) and how many
-/// of each were answered: the control traffic a broker causes.
+/// Sizes of the last full and incremental manager heartbeat requests, of the last reply with
+/// the assignment set and of the last `unchanged` one, and how many reports of each kind were
+/// answered: the control traffic a broker causes.
 fn heartbeat_sizes(out: &mut String) {
     let s = &crate::tasks::heartbeat::report::SIZES;
     let gauges = [
         ("full_request", &s.full_request),
-        ("full_reply", &s.full_reply),
         ("incremental_request", &s.incremental_request),
-        ("incremental_reply", &s.incremental_reply),
+        ("set_reply", &s.set_reply),
+        ("unchanged_reply", &s.unchanged_reply),
     ];
     let _ = writeln!(
         out,

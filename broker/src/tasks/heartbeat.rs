@@ -204,7 +204,7 @@ impl Heartbeat {
             let addr = &self.managers[i];
             match post(&self.http, addr, body.clone()).await {
                 Ok((reply, size)) => {
-                    SIZES.record(full, body.len(), size);
+                    SIZES.record(full, body.len(), reply.unchanged, size);
                     if std::mem::take(&mut self.failing) {
                         tracing::info!(manager = %addr, "a manager answers again");
                     }

@@ -143,12 +143,12 @@ impl Reporter {
 pub struct Sizes {
     /// Request bytes of the last full report.
     pub full_request: AtomicU64,
-    /// Reply bytes to the last full report.
-    pub full_reply: AtomicU64,
     /// Request bytes of the last incremental report.
     pub incremental_request: AtomicU64,
-    /// Reply bytes to the last incremental report.
-    pub incremental_reply: AtomicU64,
+    /// Bytes of the last reply that carried the assignment set.
+    pub set_reply: AtomicU64,
+    /// Bytes of the last `unchanged` reply.
+    pub unchanged_reply: AtomicU64,
     /// Full reports acknowledged.
     pub full_reports: AtomicU64,
     /// Incremental reports acknowledged.
@@ -159,28 +159,29 @@ impl Sizes {
     const fn new() -> Self {
         Self {
             full_request: AtomicU64::new(0),
-            full_reply: AtomicU64::new(0),
             incremental_request: AtomicU64::new(0),
-            incremental_reply: AtomicU64::new(0),
+            set_reply: AtomicU64::new(0),
+            unchanged_reply: AtomicU64::new(0),
             full_reports: AtomicU64::new(0),
             incremental_reports: AtomicU64::new(0),
         }
     }
 
     /// Records an answered heartbeat.
-    pub fn record(&self, full: bool, request: usize, reply: usize) {
-        let (req, rep, n) = if full {
-            (&self.full_request, &self.full_reply, &self.full_reports)
+    pub fn record(&self, full: bool, request: usize, unchanged: bool, reply: usize) {
+        let (req, n) = if full {
+            (&self.full_request, &self.full_reports)
         } else {
-            (
-                &self.incremental_request,
-                &self.incremental_reply,
-                &self.incremental_reports,
-            )
+            (&self.incremental_request, &self.incremental_reports)
         };
         req.store(request as u64, Relaxed);
-        rep.store(reply as u64, Relaxed);
         n.fetch_add(1, Relaxed);
+        let rep = if unchanged {
+            &self.unchanged_reply
+        } else {
+            &self.set_reply
+        };
+        rep.store(reply as u64, Relaxed);
     }
 }
 
