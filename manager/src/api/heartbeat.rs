@@ -100,16 +100,12 @@ pub(super) async fn broker(
         return Err(ApiError::bad_request("broker id must be positive"));
     }
     m.liveness.touch_broker(hb.broker.id);
-    // Offsets of unreported groups did not change since they were last recorded here (the
-    // pictures are reset together with liveness).
-    for g in hb.groups.iter().filter(|g| g.is_leader) {
-        m.liveness.set_leo(g.group_id, g.log_end_offset);
-        m.liveness
-            .set_extent(g.group_id, g.log_start_offset, g.learners.clone());
-    }
     let merged = m.reports.merge(&hb);
     let complete = merged.is_some();
     let groups = merged.as_deref().unwrap_or(&hb.groups);
+    // From the whole picture, not just the reported groups: liveness may have been reset
+    // (new write manager) since an unreported group's offsets were recorded.
+    m.liveness.set_reported(groups.iter());
     let c = m.read(|meta| changes(meta, &hb.broker, groups));
     if c.register {
         tracing::info!(broker = hb.broker.id, api = %hb.broker.api_addr, "broker registered");
