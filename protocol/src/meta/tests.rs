@@ -93,3 +93,30 @@ fn digest_is_deterministic_and_sees_every_field() {
     assert_ne!(d, assignments_digest(&[b]));
     assert_ne!(d, assignments_digest(&[]));
 }
+
+/// What a full assignment set costs at the sizing target: 3,000 RF 3 replicas on a broker.
+#[test]
+fn full_assignment_set_bytes_per_replica() {
+    let member = |id: u64| Member {
+        id,
+        api_addr: format!("10.0.0.{id}:9091"),
+        raft_addr: format!("10.0.0.{id}:9191"),
+    };
+    let set: Vec<Assignment> = (0..3_000u32)
+        .map(|i| Assignment {
+            topic: format!("topic-{}", i / 1_000),
+            partition: i % 1_000,
+            group_id: Uuid::new_v4(),
+            members: (1..=3).map(member).collect(),
+            voters: vec![1, 2, 3],
+            preferred_leader: Some(1),
+            retention: Default::default(),
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&set).unwrap().len();
+    println!(
+        "assignment set of 3000 RF 3 replicas: {bytes} bytes, {} per replica",
+        bytes / 3_000
+    );
+    assert!(bytes < crate::limits::BROKER_HEARTBEAT_LIMIT / 8);
+}
