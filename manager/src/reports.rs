@@ -86,7 +86,7 @@ impl Reports {
         Some(p.groups.values().cloned().collect())
     }
 
-    /// Number of groups in a broker's picture (for tests and the status page).
+    /// Number of groups in a broker's picture (`None`: no picture; a full report is due).
     pub fn hosted(&self, broker: u64) -> Option<usize> {
         let all = self.inner.lock().expect("reports lock");
         all.get(&broker).map(|p| p.groups.len())
