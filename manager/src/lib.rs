@@ -20,6 +20,7 @@ pub mod liveness;
 pub mod metadata;
 pub mod node;
 pub mod raft;
+pub mod reports;
 pub mod server;
 pub mod settings;
 pub mod store;

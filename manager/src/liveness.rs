@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use raftbus_protocol::meta::HostedGroup;
 use uuid::Uuid;
 
 #[derive(Default)]
@@ -88,14 +89,16 @@ impl Liveness {
         self.with(|i| i.producers.insert(id, Instant::now()));
     }
 
-    /// Records a leader's reported log end offset.
-    pub fn set_leo(&self, group: Uuid, leo: u64) {
-        self.with(|i| i.leo.insert(group, leo));
-    }
-
-    /// Records a leader's reported log start offset and learners.
-    pub fn set_extent(&self, group: Uuid, log_start: u64, learners: Vec<u64>) {
-        self.with(|i| i.extent.insert(group, (log_start, learners)));
+    /// Records the log end and start offsets and learners the leaders among `groups` report
+    /// (one lock for a whole heartbeat).
+    pub fn set_reported<'a>(&self, groups: impl Iterator<Item = &'a HostedGroup>) {
+        self.with(|i| {
+            for g in groups.filter(|g| g.is_leader) {
+                i.leo.insert(g.group_id, g.log_end_offset);
+                i.extent
+                    .insert(g.group_id, (g.log_start_offset, g.learners.clone()));
+            }
+        });
     }
 
     /// Last reported log start offset and learners of a group.

@@ -15,6 +15,7 @@ use crate::error::{ApiError, internal};
 use crate::liveness::Liveness;
 use crate::metadata::ClusterMeta;
 use crate::raft::{MetaCommand, MetaRaft, MetaResponse};
+use crate::reports::Reports;
 use crate::settings::{Peer, Settings};
 use crate::store::SharedMeta;
 
@@ -32,6 +33,8 @@ pub struct Manager {
     pub meta: SharedMeta,
     /// Heartbeat bookkeeping (meaningful on the write manager).
     pub liveness: Liveness,
+    /// What each broker hosts, merged from its heartbeat reports (write manager only).
+    pub reports: Reports,
     /// Forwarding to the write manager and probing peers.
     pub http: reqwest::Client,
     /// Calls to brokers (proxy produce/consume, fencing).

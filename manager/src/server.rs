@@ -21,6 +21,7 @@ use crate::error::ManagerError;
 use crate::liveness::Liveness;
 use crate::node::Manager;
 use crate::raft::{META_GROUP, MetaConfig, MetaRaft};
+use crate::reports::Reports;
 use crate::settings::Settings;
 use crate::store::MetaStateMachine;
 use crate::tasks;
@@ -119,6 +120,7 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
         raft: raft.clone(),
         meta,
         liveness: Liveness::default(),
+        reports: Reports::default(),
         http,
         brokers: BrokerClient::new(Duration::from_secs(10)),
     });

@@ -1,11 +1,17 @@
 //! The metadata state machine, persisted in the manager's Postgres database.
 //!
-//! Metadata is small (brokers, topics, groups), so the whole [`ClusterMeta`] is written as one
-//! row with `last_applied` after each run of applied entries: one transaction, atomic, and a
-//! snapshot is simply that blob.
+//! Topics, the bulk of the metadata (thousands of partitions), are stored one row per topic in
+//! `meta_topics`; everything else (brokers, groups, producers, `last_applied`, membership) is
+//! one blob in `meta_state`. After each run of applied entries one transaction writes the
+//! topics that changed (compared with the state published before the run), deletes the
+//! removed ones and rewrites the blob. A snapshot is the whole state as one blob.
 //!
 //! ### To ensure correctness
-//! - The state and `last_applied` are written in one statement before responses are sent.
+//! - The changed topics, the blob and `last_applied` commit in one transaction before
+//!   responses are sent.
+//! - The published state is exactly what was last committed, so comparing with it finds every
+//!   topic that differs from its row; after loading a pre-migration blob (topics inside) or
+//!   installing a snapshot, every topic is written and rows of absent topics are deleted.
 //! - Readers (HTTP handlers) see the shared state only after it is persisted.
 
 use std::io::{self, Cursor};
@@ -41,6 +47,8 @@ pub struct MetaStateMachine {
     db: PgPool,
     state: Persisted,
     shared: SharedMeta,
+    /// Write every topic row on the next persist (the rows may not match the published state).
+    rewrite_all: bool,
 }
 
 impl MetaStateMachine {
@@ -50,27 +58,98 @@ impl MetaStateMachine {
             .fetch_optional(&db)
             .await
             .map_err(db_err)?;
-        let state: Persisted = row.map(|(b,)| decode(&b)).transpose()?.unwrap_or_default();
+        let mut state: Persisted = row.map(|(b,)| decode(&b)).transpose()?.unwrap_or_default();
+        // A blob written before topics had rows carries them: move them into rows next time.
+        let rewrite_all = !state.meta.topics.is_empty();
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT name, topic FROM meta_topics")
+            .fetch_all(&db)
+            .await
+            .map_err(db_err)?;
+        for (name, topic) in rows {
+            state.meta.topics.insert(name, decode(&topic)?);
+        }
         let shared = Arc::new(RwLock::new(state.meta.clone()));
         Ok((
             Self {
                 db,
                 state,
                 shared: shared.clone(),
+                rewrite_all,
             },
             shared,
         ))
     }
 
-    async fn persist(&self) -> io::Result<()> {
+    /// Names of the topics whose rows must be written, and of those whose rows must go.
+    fn topic_changes(&self) -> (Vec<String>, Vec<String>) {
+        let now = &self.state.meta.topics;
+        if self.rewrite_all {
+            return (now.keys().cloned().collect(), Vec::new());
+        }
+        let before = &self.shared.read().expect("meta lock").topics;
+        let upsert = now
+            .iter()
+            .filter(|(name, t)| before.get(*name) != Some(*t))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let delete = before
+            .keys()
+            .filter(|name| !now.contains_key(*name))
+            .cloned()
+            .collect();
+        (upsert, delete)
+    }
+
+    async fn persist(&mut self) -> io::Result<()> {
+        let (upsert, delete) = self.topic_changes();
+        let mut rows = Vec::with_capacity(upsert.len());
+        for name in upsert {
+            let topic = encode(&self.state.meta.topics[&name])?;
+            rows.push((name, topic));
+        }
+        // The blob without the topics (they are in their rows).
+        let topics = std::mem::take(&mut self.state.meta.topics);
+        let blob = encode(&self.state);
+        self.state.meta.topics = topics;
+        let blob = blob?;
+
+        let mut tx = self.db.begin().await.map_err(db_err)?;
+        if self.rewrite_all {
+            let keep: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
+            sqlx::query("DELETE FROM meta_topics WHERE NOT (name = ANY($1))")
+                .bind(&keep)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if !delete.is_empty() {
+            sqlx::query("DELETE FROM meta_topics WHERE name = ANY($1)")
+                .bind(&delete)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        for (name, topic) in &rows {
+            sqlx::query(
+                "INSERT INTO meta_topics (name, topic) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET topic = EXCLUDED.topic",
+            )
+            .bind(name)
+            .bind(topic)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
         sqlx::query(
             "INSERT INTO meta_state (id, state) VALUES (1, $1) \
              ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state",
         )
-        .bind(encode(&self.state)?)
-        .execute(&self.db)
+        .bind(blob)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        self.rewrite_all = false;
         Ok(())
     }
 
@@ -131,6 +210,7 @@ impl RaftStateMachine<MetaConfig> for MetaStateMachine {
         state.last_applied = meta.last_log_id;
         state.membership = meta.last_membership.clone();
         self.state = state;
+        self.rewrite_all = true;
         self.persist().await?;
         save_snapshot(&self.db, meta, snapshot.get_ref()).await?;
         self.publish();
@@ -196,3 +276,6 @@ impl RaftSnapshotBuilder<MetaConfig> for MetaSnapshotBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

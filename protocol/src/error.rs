@@ -55,7 +55,8 @@ codes! {
     UnknownPartition = 4, "unknown_partition", 404, true;
     /// The requested offset is outside `[log_start_offset, high_watermark]`.
     OffsetOutOfRange = 5, "offset_out_of_range", 416, false;
-    /// A produce request or record exceeds the size limit.
+    /// A request body, record batch or record exceeds a size limit (the message names the
+    /// limit, `limit_bytes` carries it).
     TooLarge = 6, "too_large", 413, false;
     /// The request did not complete in time. For a produce this is ambiguous: the batch may
     /// or may not have been committed, so retry with the same producer id and sequence.
@@ -109,6 +110,11 @@ pub struct ErrorBody {
     /// For `offset_out_of_range`: the next offset to be written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub high_watermark: Option<u64>,
+    /// For `too_large`: the limit in bytes that was exceeded, so a client can tell how far
+    /// over it was without parsing the message (`u32`: every body limit is below 4 GiB, and
+    /// the SDK's error type stays small).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_bytes: Option<u32>,
 }
 
 impl ErrorBody {
@@ -122,6 +128,7 @@ impl ErrorBody {
             leader_addr: None,
             log_start_offset: None,
             high_watermark: None,
+            limit_bytes: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`fetch`]: the binary framing of fetch responses.
 //! - [`moves`]: JSON bodies of replica reassignment and rebalance.
 //! - [`retention`]: topic retention as set by operators and as handed to brokers.
+//! - [`limits`]: request body limits of the HTTP APIs.
 
 pub mod api;
 pub mod batch;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod fetch;
 #[cfg(feature = "actix")]
 pub mod http;
+pub mod limits;
 pub mod meta;
 pub mod moves;
 pub mod names;

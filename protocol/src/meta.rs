@@ -119,7 +119,9 @@ fn unlimited() -> i64 {
     crate::retention::UNLIMITED
 }
 
-/// Partition state a broker reports in its heartbeat.
+/// Partition state a broker reports in its heartbeat. Fields that are usually at their
+/// default are left out of the JSON (the manager reads them with `serde(default)`), which keeps
+/// a full report near [`crate::limits::HEARTBEAT_BYTES_PER_REPLICA`] bytes per replica.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostedGroup {
     /// Group id.
@@ -131,27 +133,73 @@ pub struct HostedGroup {
     /// Log end offset on this replica.
     pub log_end_offset: u64,
     /// First stored offset on this replica.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub log_start_offset: u64,
     /// Voters of the group's membership as this replica sees it (both halves while joint).
     #[serde(default)]
     pub voters: Vec<u64>,
     /// Learners of the group's membership as this replica sees it (meaningful from the
     /// leader).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub learners: Vec<u64>,
     /// True while the membership is a joint configuration (a change is half done).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub joint: bool,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// `POST /v1/heartbeat/broker`.
+///
+/// A report is *full* (every hosted group) or *incremental* (only the groups whose reported
+/// fields changed since report `base`, which the manager acknowledged, plus the groups dropped
+/// since). The write manager keeps each broker's last full picture in memory and merges
+/// incremental reports into it, so its decisions always see every hosted group; when it cannot
+/// merge (no picture after a write-manager failover, another session, a gap in the report
+/// numbers) it answers `full_report_needed` and the broker sends everything next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerHeartbeat {
     /// The broker's id and addresses (brokers are discovered by their heartbeats).
     pub broker: Member,
-    /// Every group it hosts.
+    /// Every hosted group (`full`), or those that changed since report `base`.
     pub groups: Vec<HostedGroup>,
+    /// True when `groups` lists every hosted group. Defaults to true: a broker that predates
+    /// incremental reports always sends everything.
+    #[serde(default = "yes")]
+    pub full: bool,
+    /// Random id of this broker process's run; report numbers restart with it, so a manager
+    /// never merges a report into the picture of an earlier run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Uuid>,
+    /// Number of this report within the session (one more per heartbeat sent).
+    #[serde(default)]
+    pub seq: u64,
+    /// For an incremental report: the number of the last report the manager acknowledged (the
+    /// one this delta is relative to). The manager merges only onto exactly that report.
+    #[serde(default)]
+    pub base: u64,
+    /// For an incremental report: groups dropped since report `base`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<Uuid>,
+    /// How many groups the broker hosts now: the manager checks its merged picture against it
+    /// and asks for a full report on a mismatch (a safety net against any merge bug).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted: Option<u64>,
+    /// Digest of the assignment set the broker last received (echoed from
+    /// [`BrokerHeartbeatReply::assignments_digest`]); the manager answers `unchanged` instead of
+    /// the whole set when its own set has the same digest. `None`: send the set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignments_digest: Option<String>,
 }
 
 /// A replica a broker should host.
@@ -182,10 +230,55 @@ pub struct Assignment {
 /// Reply to a broker heartbeat: the desired state (reconciled by the broker).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerHeartbeatReply {
-    /// Replicas the broker should host (it creates the missing ones).
+    /// Replicas the broker should host (it creates the missing ones). Empty when `unchanged`:
+    /// the broker keeps reconciling against the last set it received.
+    #[serde(default)]
     pub assignments: Vec<Assignment>,
-    /// Groups of deleted topics the broker should drop.
+    /// Groups the broker should drop (deleted topics', or moved off this broker).
+    #[serde(default)]
     pub removed: Vec<Uuid>,
+    /// Digest of the full assignment set as the manager computed it ([`assignments_digest`]);
+    /// the broker echoes it in its next heartbeat. `None` from a manager that predates digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignments_digest: Option<String>,
+    /// True when the set has the digest the broker sent: `assignments` is left empty.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unchanged: bool,
+    /// True when the manager could not merge this (incremental) report into its picture of
+    /// the broker: the next report must be full.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub full_report_needed: bool,
+    /// True when the manager merges incremental reports. False from a manager that predates
+    /// them, to which a broker keeps sending full reports.
+    #[serde(default)]
+    pub incremental: bool,
+}
+
+/// Digest of an assignment set: FNV-1a (64 bit) of its JSON, in hex. Only the write manager
+/// computes it (a broker echoes it), so it need not be stable across versions: a different
+/// digest only costs one full set.
+pub fn assignments_digest(assignments: &[Assignment]) -> String {
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    // Streamed into the hash: a set of thousands of assignments is never buffered.
+    let _ = serde_json::to_writer(&mut h, assignments);
+    format!("{:016x}", h.0)
+}
+
+/// FNV-1a as a byte sink.
+struct Fnv(u64);
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for b in buf {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where clients find a topic's partitions: `GET /v1/metadata/{topic}`.
@@ -258,3 +351,6 @@ pub struct GroupMember {
     /// Assigned partitions.
     pub partitions: Vec<u32>,
 }
+
+#[cfg(test)]
+mod tests;

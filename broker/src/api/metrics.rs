@@ -121,6 +121,7 @@ pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
         );
     }
     batching(&mut out, &state.registry);
+    heartbeat_sizes(&mut out);
     let node = state.registry.node_id();
     let statuses: Vec<_> = state
         .registry
@@ -227,5 +228,43 @@ fn batching(out: &mut String, registry: &Registry) {
             let v = if pick == 1 { p.1 } else { p.2 };
             let _ = writeln!(out, "{name}{{peer=\"{}\"}} {v}", p.0);
         }
+    }
+}
+
+/// Sizes of the last full and incremental manager heartbeat requests, of the last reply with
+/// the assignment set and of the last `unchanged` one, and how many reports of each kind were
+/// answered: the control traffic a broker causes.
+fn heartbeat_sizes(out: &mut String) {
+    let s = &crate::tasks::heartbeat::report::SIZES;
+    let gauges = [
+        ("full_request", &s.full_request),
+        ("incremental_request", &s.incremental_request),
+        ("set_reply", &s.set_reply),
+        ("unchanged_reply", &s.unchanged_reply),
+    ];
+    let _ = writeln!(
+        out,
+        "# HELP raftbus_heartbeat_last_bytes Bytes of the last answered manager heartbeat\n# TYPE raftbus_heartbeat_last_bytes gauge"
+    );
+    for (kind, v) in gauges {
+        let _ = writeln!(
+            out,
+            "raftbus_heartbeat_last_bytes{{kind=\"{kind}\"}} {}",
+            v.load(Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP raftbus_heartbeat_reports_total Manager heartbeats answered\n# TYPE raftbus_heartbeat_reports_total counter"
+    );
+    for (kind, v) in [
+        ("full", &s.full_reports),
+        ("incremental", &s.incremental_reports),
+    ] {
+        let _ = writeln!(
+            out,
+            "raftbus_heartbeat_reports_total{{kind=\"{kind}\"}} {}",
+            v.load(Relaxed)
+        );
     }
 }

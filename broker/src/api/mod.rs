@@ -33,7 +33,10 @@ pub struct ApiState {
     pub peers: Arc<Peers>,
 }
 
-/// Registers routes and JSON error handlers for extractor failures.
+/// Registers routes and JSON error handlers for extractor failures. Body limits: produce
+/// reads up to `limits.max_batch_bytes` itself (`produce::read_body`); the JSON bodies
+/// (partition create, offset commit, fence) get `json_errors`' default of
+/// [`raftbus_protocol::limits::SMALL_BODY_LIMIT`]. Both answer `413 too_large` naming the limit.
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
     cfg.app_data(state)
         .configure(raftbus_protocol::http::json_errors)

@@ -26,10 +26,12 @@ pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("cannot read body: {e}")))?;
         if buf.len() + chunk.len() > limit {
-            return Err(ApiError::new(
+            let mut e = ApiError::new(
                 ErrorCode::TooLarge,
                 format!("request body exceeds limits.max_batch_bytes ({limit} bytes)"),
-            ));
+            );
+            e.0.limit_bytes = u32::try_from(limit).ok();
+            return Err(e);
         }
         buf.extend_from_slice(&chunk);
     }

@@ -1,11 +1,15 @@
 //! The broker → manager heartbeat and the reconcile loop it drives.
 //!
 //! Every `manager.heartbeat_ms` the broker reports who it is (advertised addresses) and what
-//! it hosts (leadership and log end offset of every group) to one manager. The reply is the
-//! desired state, which the broker reconciles: it drops groups of deleted topics and creates
-//! the replicas it is assigned but does not host. Managers are the source of truth and each
-//! reply is complete, so a failed step is simply retried at the next tick: errors are logged,
-//! never fatal, and unreachable managers never stop the broker from serving.
+//! it hosts (leadership and log end offset of every group) to one manager: in full now and
+//! then, otherwise only what changed ([`report`]). The reply is the desired state, which the
+//! broker reconciles: it drops the groups it is told to and creates the replicas it is
+//! assigned but does not host. The assignment set comes only when it changed (the broker
+//! echoes the digest of the set it holds; the manager answers `unchanged` when its set has
+//! the same), and the broker reconciles against the last set it received every tick.
+//! Managers are the source of truth, so a failed step is simply retried at the next tick:
+//! errors are logged, never fatal, and unreachable managers never stop the broker from
+//! serving.
 
 use std::error::Error as _;
 use std::sync::Arc;
@@ -16,12 +20,17 @@ use raftbus_protocol::meta::{Assignment, BrokerHeartbeat, BrokerHeartbeatReply, 
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use uuid::Uuid;
 
 use super::membership::Desired;
 use super::retention::RetentionPolicies;
 use crate::error::BrokerError;
 use crate::partition::Registry;
 use crate::settings::Settings;
+
+pub mod report;
+
+use report::{Pending, Reporter, SIZES};
 
 /// Per-request timeout: a hung manager must not hold up the next one for long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -50,6 +59,13 @@ pub struct Heartbeat {
     last_warn: Option<Instant>,
     /// Where each reply's retention limits go, for the `retention` loop.
     retention: RetentionPolicies,
+    /// Full and incremental reports.
+    reporter: Reporter,
+    /// The last assignment set received: reconciled every tick.
+    assignments: Vec<Assignment>,
+    /// Its digest, echoed so the manager sends the set again only when it changed (`None`:
+    /// no set yet, or from a manager that predates digests).
+    digest: Option<String>,
 }
 
 impl Heartbeat {
@@ -82,6 +98,9 @@ impl Heartbeat {
             failing: false,
             last_warn: None,
             retention: RetentionPolicies::default(),
+            reporter: Reporter::default(),
+            assignments: Vec::new(),
+            digest: None,
         }))
     }
 
@@ -110,14 +129,15 @@ impl Heartbeat {
                     _ = cancel.cancelled() => break,
                     _ = ticker.tick() => {}
                 }
-                let beat = self.beat();
+                let digest = self.digest.clone();
+                let (beat, pending) = self.reporter.report(&self.me, self.hosted(), digest);
                 let reply = tokio::select! {
                     _ = cancel.cancelled() => break,
-                    r = self.send(&beat) => r,
+                    r = self.send(&beat, pending.full()) => r,
                 };
-                if let Some(reply) = reply {
-                    self.reconcile(reply, &cancel).await;
-                }
+                let Some(reply) = reply else { continue };
+                let removed = self.accept(pending, reply);
+                self.reconcile(&self.assignments, &removed, &cancel).await;
             }
             tracing::info!("stopped");
         }
@@ -125,10 +145,9 @@ impl Heartbeat {
         .await
     }
 
-    /// What this broker reports: itself and every hosted group.
-    fn beat(&self) -> BrokerHeartbeat {
-        let groups = self
-            .registry
+    /// Every hosted group as reported to the managers.
+    fn hosted(&self) -> Vec<HostedGroup> {
+        self.registry
             .all()
             .iter()
             .map(|p| {
@@ -146,23 +165,46 @@ impl Heartbeat {
                     joint,
                 }
             })
-            .collect();
-        BrokerHeartbeat {
-            broker: self.me.clone(),
-            groups,
+            .collect()
+    }
+
+    /// Takes a reply: records the acknowledgement and keeps the new assignment set, if it
+    /// came (`unchanged`: the held set is still current). Returns the groups to drop.
+    fn accept(&mut self, pending: Pending, reply: BrokerHeartbeatReply) -> Vec<Uuid> {
+        self.reporter.acknowledged(pending, &reply);
+        if reply.unchanged {
+            if self.digest.is_none() {
+                // Never happens (no digest is sent without a set); ask for the set next time.
+                tracing::warn!("manager answered `unchanged` to a heartbeat without a digest");
+            }
+            return reply.removed;
         }
+        self.desired.replace(&reply.assignments);
+        self.retention
+            .replace(reply.assignments.iter().map(|a| (a.group_id, a.retention)));
+        self.assignments = reply.assignments;
+        self.digest = reply.assignments_digest;
+        reply.removed
     }
 
     /// Sends the heartbeat to the managers in order, starting with the last one that
     /// answered, until one answers 2xx with a reply it can decode.
-    async fn send(&mut self, beat: &BrokerHeartbeat) -> Option<BrokerHeartbeatReply> {
+    async fn send(&mut self, beat: &BrokerHeartbeat, full: bool) -> Option<BrokerHeartbeatReply> {
+        let body = match serde_json::to_vec(beat) {
+            Ok(b) => bytes::Bytes::from(b),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode heartbeat");
+                return None;
+            }
+        };
         let n = self.managers.len();
         let mut errors = Vec::with_capacity(n);
         for k in 0..n {
             let i = (self.next + k) % n;
             let addr = &self.managers[i];
-            match post(&self.http, addr, beat).await {
-                Ok(reply) => {
+            match post(&self.http, addr, body.clone()).await {
+                Ok((reply, size)) => {
+                    SIZES.record(full, body.len(), reply.unchanged, size);
                     if std::mem::take(&mut self.failing) {
                         tracing::info!(manager = %addr, "a manager answers again");
                     }
@@ -190,11 +232,13 @@ impl Heartbeat {
     /// Applies the desired state: removals first (a re-created topic's partition may reuse
     /// the name of a removed group, and a replica moved away is dropped), then the missing
     /// replicas (a replica moved here is created uninitialized; the leader adds it).
-    async fn reconcile(&self, reply: BrokerHeartbeatReply, cancel: &CancellationToken) {
-        self.desired.replace(&reply.assignments);
-        self.retention
-            .replace(reply.assignments.iter().map(|a| (a.group_id, a.retention)));
-        for group in reply.removed {
+    async fn reconcile(
+        &self,
+        assignments: &[Assignment],
+        removed: &[Uuid],
+        cancel: &CancellationToken,
+    ) {
+        for &group in removed {
             if cancel.is_cancelled() {
                 return;
             }
@@ -205,19 +249,19 @@ impl Heartbeat {
                 tracing::warn!(%group, error = %e, "cannot remove replica; retrying next tick");
             }
         }
-        for a in reply.assignments {
+        for a in assignments {
             if cancel.is_cancelled() {
                 return;
             }
-            if !self.needs_create(&a) {
+            if !self.needs_create(a) {
                 continue;
             }
-            let (topic, partition, group) = (a.topic, a.partition, a.group_id);
+            let (topic, partition, group) = (&a.topic, a.partition, a.group_id);
             let req = CreatePartitionRequest {
                 group_id: group,
-                members: a.members,
+                members: a.members.clone(),
             };
-            match self.registry.create(&topic, partition, req).await {
+            match self.registry.create(topic, partition, req).await {
                 Ok(true) => tracing::info!(%group, "{topic}/{partition}: assigned replica created"),
                 Ok(false) => {}
                 Err(e) => tracing::warn!(
@@ -238,15 +282,16 @@ impl Heartbeat {
     }
 }
 
-/// One heartbeat to one manager: the decoded reply, or why it failed.
+/// One heartbeat to one manager: the decoded reply and its size in bytes, or why it failed.
 async fn post(
     http: &reqwest::Client,
     addr: &str,
-    beat: &BrokerHeartbeat,
-) -> Result<BrokerHeartbeatReply, String> {
+    body: bytes::Bytes,
+) -> Result<(BrokerHeartbeatReply, usize), String> {
     let resp = http
         .post(format!("http://{addr}/v1/heartbeat/broker"))
-        .json(beat)
+        .header("content-type", "application/json")
+        .body(body)
         .send()
         .await
         .map_err(|e| chain(&e))?;
@@ -256,9 +301,12 @@ async fn post(
         let body: String = body.chars().take(200).collect();
         return Err(format!("HTTP {status}: {body}"));
     }
-    resp.json()
+    let bytes = resp
+        .bytes()
         .await
-        .map_err(|e| format!("bad reply: {}", chain(&e)))
+        .map_err(|e| format!("cannot read reply: {}", chain(&e)))?;
+    let reply = serde_json::from_slice(&bytes).map_err(|e| format!("bad reply: {e}"))?;
+    Ok((reply, bytes.len()))
 }
 
 /// An error with its causes (reqwest's own message hides "connection refused" and the like).

@@ -6,8 +6,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use raftbus_protocol::ErrorCode;
+use raftbus_protocol::api::Member;
+use raftbus_protocol::http::Body;
 use raftbus_protocol::meta::{
-    BrokerHeartbeat, BrokerHeartbeatReply, ConsumerHeartbeat, ProducerHeartbeat,
+    BrokerHeartbeat, BrokerHeartbeatReply, ConsumerHeartbeat, HostedGroup, ProducerHeartbeat,
+    assignments_digest,
 };
 use raftbus_protocol::names::validate_name;
 use raftbus_protocol::retention::RetentionSpec;
@@ -26,17 +29,17 @@ struct BrokerChanges {
     leaders: Vec<(Uuid, Option<u64>)>,
 }
 
-fn changes(meta: &ClusterMeta, hb: &BrokerHeartbeat) -> BrokerChanges {
-    let id = hb.broker.id;
+/// What `groups` (every group the broker hosts, or the reported subset) reveal against the
+/// metadata: registration, revival, leadership changes.
+fn changes(meta: &ClusterMeta, broker: &Member, groups: &[HostedGroup]) -> BrokerChanges {
+    let id = broker.id;
     let known = meta.brokers.get(&id);
+    let index = meta.partitions_by_group();
     let mut leaders = Vec::new();
-    for g in &hb.groups {
+    for g in groups {
         // A broker moved off a partition may still claim it (a restarted stale replica
         // briefly restores its old leadership) until it drops the replica: ignore it.
-        let Some((_, _, p)) = meta
-            .find_group(g.group_id)
-            .filter(|(_, _, p)| p.involves(id))
-        else {
+        let Some(p) = index.get(&g.group_id).filter(|p| p.involves(id)) else {
             continue;
         };
         if g.is_leader && p.leader != Some(id) {
@@ -47,46 +50,63 @@ fn changes(meta: &ClusterMeta, hb: &BrokerHeartbeat) -> BrokerChanges {
         }
     }
     BrokerChanges {
-        register: known.is_none_or(|b| b.member != hb.broker),
+        register: known.is_none_or(|b| b.member != *broker),
         revive: known.is_some_and(|b| !b.alive),
         leaders,
     }
 }
 
+/// The reply: the assignment set (or `unchanged` when the broker already has a set with the
+/// same digest) and the groups to drop among `groups`.
 fn desired(
     m: &Manager,
     meta: &ClusterMeta,
     hb: &BrokerHeartbeat,
+    groups: &[HostedGroup],
     defaults: RetentionSpec,
 ) -> BrokerHeartbeatReply {
     let after = Duration::from_millis(m.settings.healing.leader_balance_after_ms);
     let lead_ok = |b| !after.is_zero() && m.liveness.broker_up_for(b, after);
+    let assignments = moves::assignments(meta, hb.broker.id, lead_ok, defaults);
+    let digest = assignments_digest(&assignments);
+    let unchanged = hb.assignments_digest.as_deref() == Some(digest.as_str());
     BrokerHeartbeatReply {
-        assignments: moves::assignments(meta, hb.broker.id, lead_ok, defaults),
-        removed: moves::removable(meta, hb.broker.id, &hb.groups),
+        assignments: if unchanged { Vec::new() } else { assignments },
+        removed: moves::removable(meta, hb.broker.id, groups),
+        assignments_digest: Some(digest),
+        unchanged,
+        full_report_needed: false,
+        incremental: true,
     }
 }
 
 /// `POST /v1/heartbeat/broker`: records liveness and leadership, answers the desired replicas.
+///
+/// An incremental report is merged into the broker's picture ([`crate::reports`]) and every
+/// decision below looks at all hosted groups. When it cannot be merged, only the reported
+/// groups are acted on (each fact in them is current; a group left out is just not acted on
+/// this time) and the reply asks for a full report.
 pub(super) async fn broker(
     m: web::Data<Manager>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
     if !m.is_leader() {
-        return m.forward(&req, body).await;
+        return m.forward(&req, body.0).await;
     }
-    let hb: BrokerHeartbeat = parse(&body)?;
+    let hb: BrokerHeartbeat = parse(&body.0)?;
+    drop(body);
     if hb.broker.id == 0 {
         return Err(ApiError::bad_request("broker id must be positive"));
     }
     m.liveness.touch_broker(hb.broker.id);
-    for g in hb.groups.iter().filter(|g| g.is_leader) {
-        m.liveness.set_leo(g.group_id, g.log_end_offset);
-        m.liveness
-            .set_extent(g.group_id, g.log_start_offset, g.learners.clone());
-    }
-    let c = m.read(|meta| changes(meta, &hb));
+    let merged = m.reports.merge(&hb);
+    let complete = merged.is_some();
+    let groups = merged.as_deref().unwrap_or(&hb.groups);
+    // From the whole picture, not just the reported groups: liveness may have been reset
+    // (new write manager) since an unreported group's offsets were recorded.
+    m.liveness.set_reported(groups.iter());
+    let c = m.read(|meta| changes(meta, &hb.broker, groups));
     if c.register {
         tracing::info!(broker = hb.broker.id, api = %hb.broker.api_addr, "broker registered");
         m.propose(MetaCommand::UpsertBroker {
@@ -105,25 +125,27 @@ pub(super) async fn broker(
         m.propose(MetaCommand::SetLeaders { leaders: c.leaders })
             .await?;
     }
-    for (group, replicas) in m.read(|meta| moves::completed(meta, &hb.groups)) {
+    for (group, replicas) in m.read(|meta| moves::completed(meta, groups)) {
         tracing::info!(%group, ?replicas, "replica move complete");
         m.propose(MetaCommand::CompleteMove { group, replicas })
             .await?;
     }
     let defaults = m.settings.topics.retention_defaults();
-    Ok(HttpResponse::Ok().json(m.read(|meta| desired(&m, meta, &hb, defaults))))
+    let mut reply = m.read(|meta| desired(&m, meta, &hb, groups, defaults));
+    reply.full_report_needed = !complete;
+    Ok(HttpResponse::Ok().json(reply))
 }
 
 /// `POST /v1/producers` and `/v1/heartbeat/producer`.
 pub(super) async fn producer(
     m: web::Data<Manager>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
     if !m.is_leader() {
-        return m.forward(&req, body).await;
+        return m.forward(&req, body.0).await;
     }
-    let hb: ProducerHeartbeat = parse(&body)?;
+    let hb: ProducerHeartbeat = parse(&body.0)?;
     validate_name("topic", &hb.topic).map_err(|e| ApiError::new(ErrorCode::InvalidName, e))?;
     m.liveness.touch_producer(hb.producer_id);
     if m.read(|meta| !meta.producers.contains_key(&hb.producer_id)) {
@@ -145,12 +167,12 @@ pub(super) async fn producer(
 pub(super) async fn consumer(
     m: web::Data<Manager>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
     if !m.is_leader() {
-        return m.forward(&req, body).await;
+        return m.forward(&req, body.0).await;
     }
-    let hb: ConsumerHeartbeat = parse(&body)?;
+    let hb: ConsumerHeartbeat = parse(&body.0)?;
     validate_name("consumer group", &hb.group)
         .map_err(|e| ApiError::new(ErrorCode::InvalidName, e))?;
     m.liveness.touch_consumer(&hb.group, hb.consumer_id);

@@ -15,14 +15,17 @@ mod topics;
 
 use actix_web::{HttpResponse, web};
 use openraft::ReadPolicy;
-use raftbus_protocol::http::{json_errors, no_route};
+use raftbus_protocol::http::{BodyLimit, json_errors, no_route};
+use raftbus_protocol::limits::{BROKER_HEARTBEAT_LIMIT, PRODUCE_JSON_LIMIT};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, internal};
 use crate::node::Manager;
 
-/// Registers every route.
+/// Registers every route. Bodies are limited per route (`raftbus_protocol::limits`): the
+/// broker heartbeat and JSON produce have their own limits, every other route the small
+/// default `json_errors` registers.
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
     cfg.app_data(state)
         .configure(json_errors)
@@ -52,12 +55,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
         )
         .route("/v1/rebalance", web::post().to(moves::rebalance))
         .route("/v1/metadata/{topic}", web::get().to(topics::metadata))
-        .route("/v1/topics/{topic}/records", web::post().to(proxy::produce))
+        .service(
+            web::resource("/v1/topics/{topic}/records")
+                .app_data(BodyLimit(PRODUCE_JSON_LIMIT))
+                .route(web::post().to(proxy::produce)),
+        )
         .route(
             "/v1/topics/{topic}/partitions/{partition}/records",
             web::get().to(proxy::consume),
         )
-        .route("/v1/heartbeat/broker", web::post().to(heartbeat::broker))
+        .service(
+            web::resource("/v1/heartbeat/broker")
+                .app_data(BodyLimit(BROKER_HEARTBEAT_LIMIT))
+                .route(web::post().to(heartbeat::broker)),
+        )
         .route("/v1/producers", web::post().to(heartbeat::producer))
         .route(
             "/v1/heartbeat/producer",

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use raftbus_protocol::ErrorCode;
+use raftbus_protocol::http::Body;
 use raftbus_protocol::moves::{MovesReply, PlannedMove, ReassignRequest, RebalanceRequest};
 
 use super::parse;
@@ -80,7 +81,7 @@ pub(super) async fn reassign(
     m: web::Data<Manager>,
     req: HttpRequest,
     path: web::Path<(String, u32)>,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     if !m.is_leader() {
         return m.forward(&req, body).await;
@@ -111,7 +112,7 @@ pub(super) async fn reassign(
 pub(super) async fn rebalance(
     m: web::Data<Manager>,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     if !m.is_leader() {
         return m.forward(&req, body).await;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use actix_web::{HttpResponse, web};
 use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::{FetchParams, ProduceJsonRequest};
+use raftbus_protocol::http::Body;
 use raftbus_protocol::names::partition_for_key;
 use serde::Deserialize;
 
@@ -71,7 +72,7 @@ pub(super) async fn produce(
     m: web::Data<Manager>,
     topic: web::Path<String>,
     q: web::Query<ProduceParams>,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     let req: ProduceJsonRequest = parse(&body)?;
     let n = m

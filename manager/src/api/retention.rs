@@ -5,6 +5,7 @@
 //! with their next heartbeat reply and the partition leaders' `retention` loops enforce them.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use raftbus_protocol::http::Body;
 use raftbus_protocol::retention::RetentionSpec;
 
 use super::parse;
@@ -18,7 +19,7 @@ pub(super) async fn alter(
     m: web::Data<Manager>,
     req: HttpRequest,
     name: web::Path<String>,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     if !m.is_leader() {
         return m.forward(&req, body).await;

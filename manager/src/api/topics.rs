@@ -4,6 +4,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use raftbus_protocol::ErrorCode;
+use raftbus_protocol::http::Body;
 use raftbus_protocol::meta::{
     CreateTopicRequest, PartitionInfo, PartitionRoute, TopicInfo, TopicMetadata,
 };
@@ -159,7 +160,7 @@ pub(super) async fn create(
     m: web::Data<Manager>,
     req: HttpRequest,
     q: web::Query<CreateParams>,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     if !m.is_leader() {
         return m.forward(&req, body).await;
@@ -220,7 +221,7 @@ pub(super) async fn delete(
     m: web::Data<Manager>,
     req: HttpRequest,
     name: web::Path<String>,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     if !m.is_leader() {
         return m.forward(&req, body).await;

@@ -11,7 +11,7 @@
 //! Invariant: a broker is told to drop a replica only when it is in neither `replicas` nor
 //! `target`, i.e. after the leader reported a membership without it (or it never was in one).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::Member;
@@ -116,6 +116,16 @@ impl ClusterMeta {
         MetaResponse::Ok
     }
 
+    /// Every partition by group id, built in one pass: a broker heartbeat looks up thousands
+    /// of groups, and [`ClusterMeta::find_group`] scans every topic per lookup.
+    pub fn partitions_by_group(&self) -> HashMap<Uuid, &PartitionRecord> {
+        self.topics
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .map(|p| (p.group_id, p))
+            .collect()
+    }
+
     /// Partitions with a move in progress (the throttle counts them).
     pub fn moves_in_progress(&self) -> usize {
         self.topics
@@ -163,11 +173,12 @@ impl ClusterMeta {
 /// Moves whose target the group's leader reports as its (uniform) voter set, as
 /// `(group, target)` to propose complete.
 pub fn completed(meta: &ClusterMeta, groups: &[HostedGroup]) -> Vec<(Uuid, Vec<u64>)> {
+    let index = meta.partitions_by_group();
     groups
         .iter()
         .filter(|g| g.is_leader && !g.joint)
         .filter_map(|g| {
-            let (_, _, p) = meta.find_group(g.group_id)?;
+            let p = index.get(&g.group_id)?;
             let target = p.target.as_ref()?;
             same_set(target, &g.voters).then(|| (g.group_id, target.clone()))
         })
@@ -175,15 +186,15 @@ pub fn completed(meta: &ClusterMeta, groups: &[HostedGroup]) -> Vec<(Uuid, Vec<u
 }
 
 /// Groups `broker` hosts that it should drop: deleted topics' and those it was moved off.
+/// `groups` must be groups the broker is known to host (every one, or a subset: a group left
+/// out is simply not dropped this time).
 pub fn removable(meta: &ClusterMeta, broker: u64, groups: &[HostedGroup]) -> Vec<Uuid> {
+    let index = meta.partitions_by_group();
     groups
         .iter()
         .map(|g| g.group_id)
         .filter(|g| {
-            meta.removed_groups.contains(g)
-                || meta
-                    .find_group(*g)
-                    .is_some_and(|(_, _, p)| !p.involves(broker))
+            meta.removed_groups.contains(g) || index.get(g).is_some_and(|p| !p.involves(broker))
         })
         .collect()
 }

@@ -1,7 +1,8 @@
 //! `reap`: declares silent brokers dead and removes silent consumers from their groups.
 //!
 //! Runs on every manager but acts only on the write manager. On becoming write manager it
-//! resets liveness, giving everyone a full timeout to be heard from before anything is reaped.
+//! resets liveness, giving everyone a full timeout to be heard from before anything is reaped,
+//! and forgets the brokers' heartbeat pictures (brokers send full reports when asked).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +33,7 @@ pub fn spawn(
                 let leader = m.is_leader();
                 if leader && !was_leader {
                     m.liveness.reset(Instant::now());
+                    m.reports.reset();
                     tracing::info!("became write manager");
                 }
                 was_leader = leader;

@@ -1,8 +1,9 @@
 //! Process-level cluster tests: the real `broker` binaries against a throwaway Postgres.
 //! One test binary (modules below), named by category as in openraft's tests:
-//! t10 storage contract, t20 replication, t30 failover (t37: kill during shared transactions), t40 whole-cluster crash,
-//! t50 quorum loss, t60 bad input, t100 retention, t101 Raft log compaction, t102/t103 replica
-//! healing and rebalance, t104 reassign and leadership balance.
+//! t10 storage contract, t20 replication, t30 failover (t37: kill during shared transactions),
+//! t40 whole-cluster crash, t50 quorum loss, t60 bad input, t85 control traffic at scale, t86
+//! metadata topic rows, t100 retention, t101 Raft log compaction, t102/t103 replica healing
+//! and rebalance, t104 reassign and leadership balance.
 
 mod t10_storage_suite;
 mod t20_replication;
@@ -19,6 +20,8 @@ mod t81_write_manager_failover;
 mod t82_broker_liveness;
 mod t83_consumer_groups;
 mod t84_sdk;
+mod t85_large_heartbeat;
+mod t86_meta_topic_rows;
 mod t90_cli;
 
 // Kept apart so rustfmt leaves them after t90 (numeric order).

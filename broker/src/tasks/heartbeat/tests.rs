@@ -50,6 +50,10 @@ async fn heartbeat(fake: web::Data<Arc<Fake>>, body: web::Json<BrokerHeartbeat>)
             retention: Default::default(),
         }],
         removed: vec![Uuid::new_v4()],
+        assignments_digest: Some("d1".into()),
+        unchanged: false,
+        full_report_needed: false,
+        incremental: true,
     })
 }
 
@@ -129,28 +133,34 @@ async fn tries_managers_in_order_and_sticks_to_the_one_that_answers() {
     let (addr, fake, server) = fake_manager();
     let dead = dead_addr();
     let mut hb = heartbeat_for(&[&dead, &addr], 1_000);
-    let beat = hb.beat();
-    assert!(beat.groups.is_empty());
+    let (beat, pending) = hb.reporter.report(&hb.me, hb.hosted(), None);
+    assert!(beat.groups.is_empty() && beat.full && pending.full());
     assert_eq!(beat.broker.api_addr, "10.0.0.1:9091", "advertised address");
     assert_eq!(
         beat.broker.raft_addr, "127.0.0.1:9191",
         "listen address by default"
     );
 
-    let reply = hb.send(&beat).await.expect("second manager answers");
+    let reply = hb.send(&beat, true).await.expect("second manager answers");
     assert_eq!(hb.next, 1);
     assert_eq!(fake.hits.load(Ordering::SeqCst), 1);
     assert_eq!(fake.last_broker.lock().unwrap().as_ref().unwrap().id, 1);
     // Bad assignment and unknown removal: logged, nothing hosted, no panic.
-    hb.reconcile(reply, &CancellationToken::new()).await;
+    let removed = hb.accept(pending, reply);
+    assert_eq!(
+        (hb.digest.as_deref(), hb.assignments.len()),
+        (Some("d1"), 1)
+    );
+    hb.reconcile(&hb.assignments, &removed, &CancellationToken::new())
+        .await;
     assert!(hb.registry.all().is_empty());
 
     fake.fail.store(true, Ordering::SeqCst);
-    assert!(hb.send(&beat).await.is_none(), "non-2xx is a failure");
+    assert!(hb.send(&beat, true).await.is_none(), "non-2xx is a failure");
     assert!(hb.failing && hb.last_warn.is_some());
     assert_eq!(hb.next, 1, "no manager answered: keep the last good one");
     fake.fail.store(false, Ordering::SeqCst);
-    assert!(hb.send(&beat).await.is_some());
+    assert!(hb.send(&beat, true).await.is_some());
     assert!(!hb.failing);
     server.stop(false).await;
 }
