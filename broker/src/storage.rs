@@ -28,7 +28,7 @@ impl Storage {
     /// Starts the writers on `db` with `limits` per transaction.
     pub fn start(db: PgPool, limits: Limits) -> Self {
         let log = Writer::spawn("log", db.clone(), raftbus_raft::LogLane, limits);
-        let state = Writer::spawn("state", db.clone(), ApplyLane { log: log.clone() }, limits);
+        let state = Writer::spawn("state", db.clone(), ApplyLane, limits);
         Self { db, log, state }
     }
 

@@ -65,7 +65,7 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
         Duration::from_millis(200),
         Default::default(),
     );
-    let (sm, meta) = MetaStateMachine::open(db.clone()).await?;
+    let (mut sm, meta) = MetaStateMachine::open(db.clone()).await?;
     let network = NetworkFactory {
         router: router.clone(),
         group: META_GROUP,
@@ -73,6 +73,7 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     // One group, but the same shared writer as brokers: its appends commit in the background.
     let writer = Writer::spawn("log", db.clone(), LogLane, Limits::default());
     let log = PgLogStore::<MetaConfig>::new(db.clone(), writer.clone(), META_GROUP);
+    sm.follow_log(log.flushed());
     let raft = MetaRaft::new(
         settings.node.id,
         Arc::new(settings.raft_config()?),

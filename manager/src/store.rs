@@ -21,6 +21,7 @@ use futures::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+use raftbus_raft::Flushed;
 use raftbus_raft::codec::{db_err, decode, encode};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -49,9 +50,17 @@ pub struct MetaStateMachine {
     shared: SharedMeta,
     /// Write every topic row on the next persist (the rows may not match the published state).
     rewrite_all: bool,
+    /// The metadata group's durable log index: applied state is persisted only once this
+    /// manager's own log holds the entries (see `raftbus_raft::Flushed::wait`).
+    log: Option<Flushed>,
 }
 
 impl MetaStateMachine {
+    /// Persists applied state only once this manager's own log holds the entries durably.
+    pub fn follow_log(&mut self, flushed: Flushed) {
+        self.log = Some(flushed);
+    }
+
     /// Loads the persisted metadata (empty for a new manager).
     pub async fn open(db: PgPool) -> io::Result<(Self, SharedMeta)> {
         let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT state FROM meta_state WHERE id = 1")
@@ -75,6 +84,7 @@ impl MetaStateMachine {
                 state,
                 shared: shared.clone(),
                 rewrite_all,
+                log: None,
             },
             shared,
         ))
@@ -185,6 +195,9 @@ impl RaftStateMachine<MetaConfig> for MetaStateMachine {
             if let Some(r) = responder {
                 replies.push((r, resp));
             }
+        }
+        if let (Some(log), Some(last)) = (&self.log, &self.state.last_applied) {
+            log.wait(last.index).await?;
         }
         self.persist().await?;
         self.publish();

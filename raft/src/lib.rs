@@ -28,7 +28,7 @@ pub mod server;
 mod tail;
 
 pub use log_lane::{LogLane, LogOp};
-pub use log_store::{LogWriter, PgLogStore};
+pub use log_store::{Flushed, LogWriter, PgLogStore};
 pub use network::{NetworkFactory, Router};
 pub use node::NodeAddr;
 pub use peer::{PeerConfig, PeerStats};

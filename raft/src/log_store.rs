@@ -17,12 +17,14 @@ use std::fmt::Debug;
 use std::io;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::type_config::alias::{LogIdOf, VoteOf};
 use openraft::{OptionalSend, RaftLogReader, RaftTypeConfig};
 use sqlx::PgPool;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::codec::{db_err, decode, encode};
@@ -32,6 +34,41 @@ use crate::tail::Tail;
 
 /// The node's shared Raft-log writer (one per process, every group's log writes).
 pub type LogWriter = Writer<LogLane>;
+
+/// How far a group's log is durable, for its state machine: an entry is recorded as applied
+/// only once the replica's own log holds it durably (see [`Flushed::wait`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct FlushState {
+    /// Highest index committed to the database (None: nothing known yet).
+    index: Option<u64>,
+    /// A log write failed: the group is stopping.
+    failed: bool,
+}
+
+/// A group's durable log index, as its state machine sees it.
+#[derive(Clone)]
+pub struct Flushed {
+    rx: watch::Receiver<FlushState>,
+}
+
+impl Flushed {
+    /// Waits until the group's own log holds `index` durably. A replica may learn that an
+    /// entry is committed (held by a majority) before its own append of it committed; were
+    /// its applied state to record the entry first, a crash could leave `last_applied` above a
+    /// log whose entry at that index is an older, conflicting one, which openraft refuses to
+    /// start from. Errors when the group's log writes failed (it is stopping).
+    pub async fn wait(&self, index: u64) -> io::Result<()> {
+        let mut rx = self.rx.clone();
+        let s = rx
+            .wait_for(|s| s.failed || s.index.is_some_and(|i| i >= index))
+            .await
+            .map_err(|_| io::Error::other("log store dropped"))?;
+        if s.failed {
+            return Err(io::Error::other("a log write of this group failed"));
+        }
+        Ok(())
+    }
+}
 
 /// The Raft log of one group in one node's database.
 pub struct PgLogStore<C: RaftTypeConfig> {
@@ -43,6 +80,8 @@ pub struct PgLogStore<C: RaftTypeConfig> {
     group: Uuid,
     /// The newest entries, shared with the readers (replication reads them from memory).
     tail: Tail<C::Entry>,
+    /// Durable index, published to the group's state machine.
+    flushed: Arc<watch::Sender<FlushState>>,
     _c: PhantomData<C>,
 }
 
@@ -53,6 +92,7 @@ impl<C: RaftTypeConfig> Clone for PgLogStore<C> {
             writer: self.writer.clone(),
             group: self.group,
             tail: self.tail.clone(),
+            flushed: self.flushed.clone(),
             _c: PhantomData,
         }
     }
@@ -70,7 +110,15 @@ where
             writer,
             group,
             tail: Tail::new(),
+            flushed: Arc::new(watch::channel(FlushState::default()).0),
             _c: PhantomData,
+        }
+    }
+
+    /// The group's durable index, for its state machine.
+    pub fn flushed(&self) -> Flushed {
+        Flushed {
+            rx: self.flushed.subscribe(),
         }
     }
 
@@ -186,6 +234,9 @@ where
             Some((b,)) => Some(decode(&b)?),
             None => last_purged_log_id.clone(),
         };
+        // Everything in the database is durable.
+        let index = last_log_id.as_ref().map(|l| l.index);
+        self.flushed.send_modify(|s| s.index = index);
         Ok(LogState {
             last_purged_log_id,
             last_log_id,
@@ -224,7 +275,7 @@ where
         };
         // Readable at once (openraft may read it back before the flush), durable later.
         self.tail.appended(kept);
-        let tail = self.tail.clone();
+        let (tail, flushed) = (self.tail.clone(), self.flushed.clone());
         self.writer.submit(
             LogOp::Append {
                 group: self.group,
@@ -234,6 +285,10 @@ where
                 if r.is_ok() {
                     tail.flushed(last);
                 }
+                flushed.send_modify(|s| match &r {
+                    Ok(()) => s.index = Some(s.index.map_or(last, |i| i.max(last))),
+                    Err(_) => s.failed = true,
+                });
                 callback.io_completed(r);
             }),
         )?;
@@ -250,6 +305,12 @@ where
             })
             .await?;
         self.tail.truncated_after(last_index);
+        self.flushed.send_modify(|s| {
+            s.index = match (s.index, last_index) {
+                (Some(i), Some(l)) => Some(i.min(l)),
+                _ => last_index,
+            }
+        });
         Ok(())
     }
 

@@ -120,8 +120,9 @@ impl Registry {
         } else {
             Dedup::On
         };
-        let (sm, marks) =
+        let (mut sm, marks) =
             PartitionStateMachine::open_with(self.storage.clone(), group_id, dedup).await?;
+        sm.follow_log(log.flushed());
         let network = NetworkFactory {
             router: self.router.clone(),
             group: group_id,

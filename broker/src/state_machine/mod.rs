@@ -26,6 +26,7 @@ use std::io;
 use futures::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
+use raftbus_raft::Flushed;
 use raftbus_raft::codec::{db_err, decode, encode};
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::watch;
@@ -61,6 +62,9 @@ pub struct PartitionStateMachine {
     marks: watch::Sender<Watermarks>,
     /// Producer deduplication; [`Dedup::Off`] only under the UNSAFE `[unsafe] skip_dedup`.
     dedup: Dedup,
+    /// The group's durable log index: a run is persisted only once this replica's own log
+    /// holds it (see `Flushed::wait`). `None` when the machine runs without a log (tests).
+    log: Option<Flushed>,
 }
 
 impl PartitionStateMachine {
@@ -93,9 +97,15 @@ impl PartitionStateMachine {
                 state,
                 marks,
                 dedup,
+                log: None,
             },
             rx,
         ))
+    }
+
+    /// Persists runs only once the group's own log holds them durably.
+    pub fn follow_log(&mut self, flushed: Flushed) {
+        self.log = Some(flushed);
     }
 
     fn publish(&self) {
@@ -108,7 +118,10 @@ impl PartitionStateMachine {
     /// Writes what a run of entries changed, with `last_applied`, atomically, through the
     /// broker's shared writer (one transaction with other groups' runs).
     async fn persist(&self, w: &PendingWrites) -> io::Result<()> {
-        let write = persist::ApplyWrite::new(self.group, &self.state, w, &self.storage.log)?;
+        if let (Some(log), Some(last)) = (&self.log, &self.state.last_applied) {
+            log.wait(last.index).await?;
+        }
+        let write = persist::ApplyWrite::new(self.group, &self.state, w)?;
         self.storage.state.write(write).await
     }
 }

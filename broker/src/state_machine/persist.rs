@@ -11,12 +11,12 @@
 //!   state is that of some applied prefix.
 //! - A group has at most one run per statement (a second run of the same group goes to the
 //!   next level, in the same transaction), so no `ON CONFLICT` meets a row twice.
-//! - A run is written only after every Raft-log write submitted before it was processed: a
-//!   replica never records as applied an entry its own log may not hold yet.
+//! - A run is submitted only once the group's own log holds its entries durably (the state
+//!   machine waits on `Flushed`): a replica never records as applied an entry its own log may
+//!   not hold.
 
 use std::io;
 
-use raftbus_raft::LogWriter;
 use raftbus_raft::codec::{db_err, encode};
 use raftbus_raft::commit::{Lane, Writer, levels};
 use sqlx::PgPool;
@@ -31,8 +31,6 @@ pub type StateWriter = Writer<ApplyLane>;
 #[derive(Debug)]
 pub struct ApplyWrite {
     group: Uuid,
-    /// Log-lane sequence number to wait for (see the module docs).
-    after_log: u64,
     /// `(base_offset, record_count, data)` of new batches.
     batches: Vec<(i64, i32, bytes::Bytes)>,
     /// Delete batches wholly below this offset (0: none).
@@ -47,14 +45,8 @@ pub struct ApplyWrite {
 }
 
 impl ApplyWrite {
-    /// The write of `w` on `state` (the state after applying the run), to follow every log
-    /// write submitted to `log` so far.
-    pub fn new(
-        group: Uuid,
-        state: &PartitionState,
-        w: &PendingWrites,
-        log: &LogWriter,
-    ) -> io::Result<Self> {
+    /// The write of `w` on `state` (the state after applying the run).
+    pub fn new(group: Uuid, state: &PartitionState, w: &PendingWrites) -> io::Result<Self> {
         let mut producers = Vec::new();
         for id in &w.producers {
             if let Some(s) = state.producers.get(id) {
@@ -76,7 +68,6 @@ impl ApplyWrite {
             .collect();
         Ok(Self {
             group,
-            after_log: log.submitted(),
             batches: w
                 .batches
                 .iter()
@@ -93,11 +84,8 @@ impl ApplyWrite {
     }
 }
 
-/// The partition tables' writer; waits on the node's log lane.
-pub struct ApplyLane {
-    /// The Raft-log writer this lane follows.
-    pub log: LogWriter,
-}
+/// The partition tables' writer.
+pub struct ApplyLane;
 
 /// The statement; every array may be empty (then that CTE writes nothing). The delete cannot
 /// see the rows the same statement inserts (one snapshot); the retention loop proposes a start
@@ -220,8 +208,6 @@ impl Lane for ApplyLane {
     }
 
     async fn write(&self, db: &PgPool, items: &[&ApplyWrite]) -> io::Result<()> {
-        let after = items.iter().map(|w| w.after_log).max().unwrap_or(0);
-        self.log.wait_processed(after).await;
         let lv = levels(items, |w| w.group, |_, _| false);
         let depth = lv.iter().copied().max().unwrap_or(0) + 1;
         let mut stmts: Vec<Level<'_>> = (0..depth).map(|_| Level::default()).collect();

@@ -34,6 +34,7 @@ fn machine(published: &ClusterMeta, now: ClusterMeta, rewrite_all: bool) -> Meta
         },
         shared: Arc::new(RwLock::new(published.clone())),
         rewrite_all,
+        log: None,
     }
 }
 
