@@ -121,23 +121,6 @@ where
             rx: self.flushed.subscribe(),
         }
     }
-
-    /// Deletes every log row of the group (used when a replica is removed for good).
-    pub async fn destroy(&self) -> io::Result<()> {
-        // Writes of the stopped group still queued must not land after the delete.
-        self.writer.wait_processed(self.writer.submitted()).await;
-        let mut tx = self.db.begin().await.map_err(db_err)?;
-        for table in ["raft_log", "raft_vote", "raft_log_meta"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE group_id = $1"))
-                .bind(self.group)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        self.tail.clear();
-        Ok(())
-    }
 }
 
 /// Converts a `RangeBounds<u64>` into a half-open `[start, end)` over i64 log indexes.

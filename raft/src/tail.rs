@@ -111,14 +111,6 @@ impl<E: Clone> Tail<E> {
         }
     }
 
-    /// Forgets everything (the group's rows were deleted).
-    pub(crate) fn clear(&self) {
-        let mut t = self.inner.lock().expect("tail lock");
-        t.entries.clear();
-        t.bytes = 0;
-        t.durable = None;
-    }
-
     /// Entries in `[start, end)` if the tail covers `start`; `None` means "ask the database".
     /// Indexes past the last entry do not exist, exactly as in the database.
     #[cfg(test)]

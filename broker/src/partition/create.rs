@@ -82,16 +82,9 @@ impl Registry {
             Some(p) => p,
             None => {
                 let members = serde_json::to_value(&req.members).map_err(crate::error::internal)?;
-                sqlx::query(
-                    "INSERT INTO partition_groups (group_id, topic, partition, members) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(req.group_id)
-                .bind(topic)
-                .bind(partition as i32)
-                .bind(members)
-                .execute(&self.db)
-                .await
-                .map_err(crate::error::internal)?;
+                crate::storage::group::insert(&self.db, req.group_id, topic, partition, members)
+                    .await
+                    .map_err(crate::error::internal)?;
                 self.open(
                     req.group_id,
                     topic.to_string(),

@@ -18,7 +18,7 @@ use crate::error::BrokerError;
 use crate::raft::{PartitionRaft, TypeConfig};
 use crate::state_machine::PartitionStateMachine;
 use crate::state_machine::state::Dedup;
-use crate::storage::Storage;
+use crate::storage::{Storage, group};
 
 /// All partition replicas of this broker.
 pub struct Registry {
@@ -86,10 +86,7 @@ impl Registry {
 
     /// Reopens every group recorded in the database (after a restart).
     pub async fn open_all(&self) -> Result<usize, BrokerError> {
-        let rows: Vec<(Uuid, String, i32, serde_json::Value)> =
-            sqlx::query_as("SELECT group_id, topic, partition, members FROM partition_groups")
-                .fetch_all(&self.db)
-                .await?;
+        let rows = group::list(&self.db).await?;
         let n = rows.len();
         for (group_id, topic, partition, members) in rows {
             let members: Vec<Member> = serde_json::from_value(members)
@@ -188,9 +185,8 @@ impl Registry {
     /// instance, then deletes its rows. Returns `false` when it is not hosted here.
     ///
     /// Runs under the create lock so a concurrent create of the same group cannot interleave.
-    /// The partition tables go first, in one transaction, and the Raft tables after: a crash
-    /// in between leaves orphaned log rows (harmless, never read) rather than a listed group
-    /// that would reopen with its log gone.
+    /// Every row of the group, Raft tables included, goes in one transaction
+    /// (`storage::group::delete`): a crash leaves the group either whole or gone.
     pub async fn remove(&self, group_id: Uuid) -> Result<bool, BrokerError> {
         let _guard = self.create_lock.lock().await;
         let removed = self.groups.write().expect("groups lock").remove(&group_id);
@@ -206,24 +202,7 @@ impl Registry {
         if let Err(e) = p.raft.shutdown().await {
             tracing::warn!(partition = %p.name(), error = %e, "raft shutdown failed");
         }
-        let mut tx = self.db.begin().await?;
-        for table in [
-            "partition_groups",
-            "sm_state",
-            "partition_batches",
-            "producer_state",
-            "consumer_offsets",
-            "partition_snapshot",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE group_id = $1"))
-                .bind(group_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        PgLogStore::<TypeConfig>::new(self.db.clone(), self.storage.log.clone(), group_id)
-            .destroy()
-            .await?;
+        group::delete(&self.storage, group_id).await?;
         tracing::info!(group = %group_id, partition = %p.name(), "partition replica removed");
         Ok(true)
     }
@@ -244,10 +223,7 @@ impl Registry {
         // its leadership, fail its first write and stop again, and each such flap resets the
         // other replicas' election timers, keeping the partition leaderless. A no-op update
         // proves writes work (a read-only or unreachable database fails it).
-        sqlx::query("UPDATE partition_groups SET topic = topic WHERE group_id = $1")
-            .bind(group_id)
-            .execute(&self.db)
-            .await?;
+        group::probe_write(&self.db, group_id).await?;
         // Already stopped: this only joins its tasks.
         let _ = p.raft.shutdown().await;
         self.open(group_id, p.topic.clone(), p.partition, p.members.clone())

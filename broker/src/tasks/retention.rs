@@ -99,7 +99,7 @@ async fn enforce(
     timeout: Duration,
 ) -> Result<(), String> {
     let marks = *p.marks.borrow();
-    let to = new_log_start(db, p.group_id, marks.next_offset, limits)
+    let to = crate::storage::group::retention_start(db, p.group_id, marks.next_offset, limits)
         .await
         .map_err(|e| e.to_string())?;
     if to <= marks.log_start_offset {
@@ -122,48 +122,4 @@ async fn enforce(
         );
     }
     Ok(())
-}
-
-/// The log start offset the limits ask for: a batch boundary, or `high_watermark` when every
-/// stored batch is due. Only applied batches (below `high_watermark`) are considered.
-async fn new_log_start(
-    db: &PgPool,
-    group: Uuid,
-    high_watermark: u64,
-    limits: Retention,
-) -> Result<u64, sqlx::Error> {
-    let hw = high_watermark as i64;
-    let mut to = 0u64;
-    if let Some(ms) = limits.max_age_ms {
-        let first_young: Option<(i64,)> = sqlx::query_as(
-            "SELECT base_offset FROM partition_batches \
-             WHERE group_id = $1 AND base_offset < $2 \
-               AND created_at >= now() - $3::bigint * interval '1 millisecond' \
-             ORDER BY base_offset LIMIT 1",
-        )
-        .bind(group)
-        .bind(hw)
-        .bind(i64::try_from(ms).unwrap_or(i64::MAX))
-        .fetch_optional(db)
-        .await?;
-        to = to.max(first_young.map_or(high_watermark, |(b,)| b as u64));
-    }
-    if let Some(bytes) = limits.max_bytes {
-        // Running total of batch sizes from the newest backwards; the oldest batch whose total
-        // still fits is the first one kept.
-        let first_kept: Option<(i64,)> = sqlx::query_as(
-            "SELECT base_offset FROM ( \
-               SELECT base_offset, \
-                      SUM(octet_length(data)) OVER (ORDER BY base_offset DESC) AS newer_bytes \
-               FROM partition_batches WHERE group_id = $1 AND base_offset < $2) sized \
-             WHERE newer_bytes <= $3 ORDER BY base_offset LIMIT 1",
-        )
-        .bind(group)
-        .bind(hw)
-        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
-        .fetch_optional(db)
-        .await?;
-        to = to.max(first_kept.map_or(high_watermark, |(b,)| b as u64));
-    }
-    Ok(to)
 }

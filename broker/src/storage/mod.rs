@@ -6,6 +6,8 @@
 //! only once every handle is gone and their queues are drained, so the groups' last writes
 //! commit before the pool closes (see `server.rs`).
 
+pub mod group;
+
 use sqlx::PgPool;
 
 use raftbus_raft::LogWriter;
