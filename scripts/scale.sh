@@ -31,6 +31,7 @@ fi
 export RAFTBUS_NO_BUILD=1
 cleanup() { "$ROOT/scripts/cluster.sh" down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
+"$ROOT/scripts/cluster.sh" down --purge >/dev/null 2>&1 || true # a fresh cluster every run
 mkdir -p "$CLUSTER_DIR"
 "$ROOT/scripts/cluster.sh" up >"$CLUSTER_DIR/up.log" 2>&1 || die "cluster start failed"
 manager() { "$BIN_DIR/manager" --bootstrap "$BOOTSTRAP" "$@"; }

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use futures::StreamExt;
+
 use raftbus_protocol::api::Member;
 use raftbus_raft::server::GroupLookup;
 use raftbus_raft::{NetworkFactory, PgLogStore, Router};
@@ -19,6 +21,9 @@ use crate::raft::{PartitionRaft, TypeConfig};
 use crate::state_machine::PartitionStateMachine;
 use crate::state_machine::state::Dedup;
 use crate::storage::{Storage, group};
+
+/// Groups opened at once at start-up (bounded by the pool's connections anyway).
+const OPEN_CONCURRENCY: usize = 16;
 
 /// All partition replicas of this broker.
 pub struct Registry {
@@ -85,14 +90,22 @@ impl Registry {
     }
 
     /// Reopens every group recorded in the database (after a restart).
+    /// Opens `OPEN_CONCURRENCY` groups at a time: each open is a few sequential reads, so
+    /// thousands of groups opened one by one would keep a restarted broker dark for minutes.
     pub async fn open_all(&self) -> Result<usize, BrokerError> {
         let rows = group::list(&self.db).await?;
         let n = rows.len();
-        for (group_id, topic, partition, members) in rows {
-            let members: Vec<Member> = serde_json::from_value(members)
-                .map_err(|e| BrokerError::Raft(format!("bad member list of {group_id}: {e}")))?;
-            self.open(group_id, topic, partition as u32, members)
-                .await?;
+        let mut opens = futures::stream::iter(rows.into_iter().map(
+            |(group_id, topic, partition, members)| async move {
+                let members: Vec<Member> = serde_json::from_value(members).map_err(|e| {
+                    BrokerError::Raft(format!("bad member list of {group_id}: {e}"))
+                })?;
+                self.open(group_id, topic, partition as u32, members).await
+            },
+        ))
+        .buffer_unordered(OPEN_CONCURRENCY);
+        while let Some(opened) = opens.next().await {
+            opened?;
         }
         Ok(n)
     }
