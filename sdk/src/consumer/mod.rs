@@ -52,7 +52,9 @@ struct Owned {
     committed: Option<u64>,
 }
 
-/// Group membership state.
+/// Group membership state. Dropping it (a consumer dropped without `close`) stops the
+/// heartbeat and leaves the group in the background, so the group rebalances at once instead
+/// of after the session timeout, and no heartbeat outlives the consumer.
 struct Membership {
     group: String,
     consumer_id: Uuid,
@@ -60,6 +62,29 @@ struct Membership {
     rx: watch::Receiver<ConsumerAssignment>,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    /// To leave the group when dropped.
+    admin: Admin,
+    /// Set once the group was left explicitly (`close`): nothing left to do on drop.
+    left: bool,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        if self.left {
+            return;
+        }
+        // Best effort: outside a runtime nothing can be sent, and the managers' session
+        // timeout removes the member anyway.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (admin, group, id) = (self.admin.clone(), self.group.clone(), self.consumer_id);
+            rt.spawn(async move {
+                if let Err(e) = admin.leave_group(&group, id).await {
+                    tracing::debug!(error = %e, %group, "leaving the group of a dropped consumer failed");
+                }
+            });
+        }
+    }
 }
 
 /// A consumer of one topic.
@@ -99,7 +124,7 @@ impl Consumer {
             let (tx, rx) = watch::channel(first.clone());
             let cancel = CancellationToken::new();
             let task = tokio::spawn(group::heartbeat(
-                admin,
+                admin.clone(),
                 hb,
                 c.config.heartbeat_interval,
                 tx,
@@ -112,6 +137,8 @@ impl Consumer {
                 rx,
                 cancel,
                 task,
+                admin,
+                left: false,
             });
             c.take_assignment(&first);
         }
@@ -308,9 +335,10 @@ impl Consumer {
     /// Commits (group mode), leaves the group and stops heartbeating.
     pub async fn close(mut self) -> Result<(), SdkError> {
         let committed = self.commit().await;
-        if let Some(m) = self.member.take() {
+        if let Some(mut m) = self.member.take() {
             m.cancel.cancel();
-            let _ = m.task.await;
+            let _ = (&mut m.task).await;
+            m.left = true;
             self.routes
                 .admin()
                 .leave_group(&m.group, m.consumer_id)

@@ -117,6 +117,9 @@ pub struct Producer {
     round_robin: AtomicU32,
     cancel: CancellationToken,
     heartbeat: tokio::task::JoinHandle<()>,
+    /// Cancels `cancel` when the producer is dropped without `close`: its heartbeat stops
+    /// with it (records still queued are sent by the workers, whose queues close too).
+    _stop: tokio_util::sync::DropGuard,
 }
 
 impl Producer {
@@ -167,6 +170,7 @@ impl Producer {
             workers,
             buffer,
             round_robin: AtomicU32::new(0),
+            _stop: cancel.clone().drop_guard(),
             cancel,
             heartbeat,
         })
