@@ -315,6 +315,36 @@ impl<L: Lane> Ctx<'_, L> {
     }
 }
 
+/// Writes a lane's `items` as one statement per level (see [`levels`]): a single level is one
+/// statement, one implicit transaction and one round trip; several run in order in one
+/// transaction. `$level` is the lane's statement builder (`Default`, `add(&item)`,
+/// `execute(executor)`). A macro, not a function: the builders borrow the writes, and a generic
+/// async function over such borrows trips rustc's limits on higher-ranked lifetimes.
+#[macro_export]
+macro_rules! write_levels {
+    ($db:expr, $items:expr, $group:expr, $merges:expr, $level:ident) => {{
+        let items = $items;
+        let lv = $crate::commit::levels(items, $group, $merges);
+        let depth = lv.iter().copied().max().unwrap_or(0) + 1;
+        let mut stmts: Vec<$level<'_>> = (0..depth).map(|_| $level::default()).collect();
+        for (item, l) in items.iter().zip(&lv) {
+            stmts[*l].add(item);
+        }
+        if depth == 1 {
+            stmts.pop().unwrap_or_default().execute($db).await
+        } else {
+            async {
+                let mut tx = $db.begin().await.map_err($crate::codec::db_err)?;
+                for s in stmts {
+                    s.execute(&mut *tx).await?;
+                }
+                tx.commit().await.map_err($crate::codec::db_err)
+            }
+            .await
+        }
+    }};
+}
+
 /// An `io::Error` for each caller of a failed transaction.
 fn copy(e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), e.to_string())

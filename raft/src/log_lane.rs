@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::codec::db_err;
-use crate::commit::{Lane, levels};
+use crate::commit::Lane;
 
 /// One durable write to a group's Raft log.
 #[derive(Debug)]
@@ -188,20 +188,6 @@ impl Lane for LogLane {
     }
 
     async fn write(&self, db: &PgPool, items: &[&LogOp]) -> io::Result<()> {
-        let lv = levels(items, LogOp::group_id, merges);
-        let depth = lv.iter().copied().max().unwrap_or(0) + 1;
-        let mut stmts: Vec<Level<'_>> = (0..depth).map(|_| Level::default()).collect();
-        for (item, l) in items.iter().zip(&lv) {
-            stmts[*l].add(item);
-        }
-        if depth == 1 {
-            // One statement is one implicit transaction: a single round trip.
-            return stmts.pop().unwrap_or_default().execute(db).await;
-        }
-        let mut tx = db.begin().await.map_err(db_err)?;
-        for s in stmts {
-            s.execute(&mut *tx).await?;
-        }
-        tx.commit().await.map_err(db_err)
+        crate::write_levels!(db, items, LogOp::group_id, merges, Level)
     }
 }

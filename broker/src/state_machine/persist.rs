@@ -18,7 +18,7 @@
 use std::io;
 
 use raftbus_raft::codec::{db_err, encode};
-use raftbus_raft::commit::{Lane, Writer, levels};
+use raftbus_raft::commit::{Lane, Writer};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -208,20 +208,6 @@ impl Lane for ApplyLane {
     }
 
     async fn write(&self, db: &PgPool, items: &[&ApplyWrite]) -> io::Result<()> {
-        let lv = levels(items, |w| w.group, |_, _| false);
-        let depth = lv.iter().copied().max().unwrap_or(0) + 1;
-        let mut stmts: Vec<Level<'_>> = (0..depth).map(|_| Level::default()).collect();
-        for (item, l) in items.iter().zip(&lv) {
-            stmts[*l].add(item);
-        }
-        if depth == 1 {
-            // One statement is one implicit transaction: a single round trip.
-            return stmts.pop().unwrap_or_default().execute(db).await;
-        }
-        let mut tx = db.begin().await.map_err(db_err)?;
-        for s in stmts {
-            s.execute(&mut *tx).await?;
-        }
-        tx.commit().await.map_err(db_err)
+        raftbus_raft::write_levels!(db, items, |w| w.group, |_, _| false, Level)
     }
 }
