@@ -17,7 +17,6 @@ use std::fmt::Debug;
 use std::io;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
 
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
@@ -30,22 +29,14 @@ use uuid::Uuid;
 use crate::codec::{db_err, decode, encode};
 use crate::commit::Writer;
 use crate::log_lane::{LogLane, LogOp};
-use crate::tail::Tail;
+use crate::tail::{FlushState, Tail};
 
 /// The node's shared Raft-log writer (one per process, every group's log writes).
 pub type LogWriter = Writer<LogLane>;
 
-/// How far a group's log is durable, for its state machine: an entry is recorded as applied
-/// only once the replica's own log holds it durably (see [`Flushed::wait`]).
-#[derive(Debug, Clone, Copy, Default)]
-struct FlushState {
-    /// Highest index committed to the database (None: nothing known yet).
-    index: Option<u64>,
-    /// A log write failed: the group is stopping.
-    failed: bool,
-}
-
-/// A group's durable log index, as its state machine sees it.
+/// A group's durable log index, as its state machine sees it: an entry is recorded as
+/// applied only once the replica's own log holds it durably (see [`Flushed::wait`]). The
+/// index itself is kept by the group's tail (`tail.rs`).
 #[derive(Clone)]
 pub struct Flushed {
     rx: watch::Receiver<FlushState>,
@@ -80,8 +71,6 @@ pub struct PgLogStore<C: RaftTypeConfig> {
     group: Uuid,
     /// The newest entries, shared with the readers (replication reads them from memory).
     tail: Tail<C::Entry>,
-    /// Durable index, published to the group's state machine.
-    flushed: Arc<watch::Sender<FlushState>>,
     _c: PhantomData<C>,
 }
 
@@ -92,7 +81,6 @@ impl<C: RaftTypeConfig> Clone for PgLogStore<C> {
             writer: self.writer.clone(),
             group: self.group,
             tail: self.tail.clone(),
-            flushed: self.flushed.clone(),
             _c: PhantomData,
         }
     }
@@ -110,7 +98,6 @@ where
             writer,
             group,
             tail: Tail::new(),
-            flushed: Arc::new(watch::channel(FlushState::default()).0),
             _c: PhantomData,
         }
     }
@@ -118,7 +105,7 @@ where
     /// The group's durable index, for its state machine.
     pub fn flushed(&self) -> Flushed {
         Flushed {
-            rx: self.flushed.subscribe(),
+            rx: self.tail.subscribe(),
         }
     }
 }
@@ -219,7 +206,7 @@ where
         };
         // Everything in the database is durable.
         let index = last_log_id.as_ref().map(|l| l.index);
-        self.flushed.send_modify(|s| s.index = index);
+        self.tail.stored_upto(index);
         Ok(LogState {
             last_purged_log_id,
             last_log_id,
@@ -258,20 +245,17 @@ where
         };
         // Readable at once (openraft may read it back before the flush), durable later.
         self.tail.appended(kept);
-        let (tail, flushed) = (self.tail.clone(), self.flushed.clone());
+        let tail = self.tail.clone();
         self.writer.submit(
             LogOp::Append {
                 group: self.group,
                 rows,
             },
             Box::new(move |r: io::Result<()>| {
-                if r.is_ok() {
-                    tail.flushed(last);
+                match &r {
+                    Ok(()) => tail.flushed(last),
+                    Err(_) => tail.failed(),
                 }
-                flushed.send_modify(|s| match &r {
-                    Ok(()) => s.index = Some(s.index.map_or(last, |i| i.max(last))),
-                    Err(_) => s.failed = true,
-                });
                 callback.io_completed(r);
             }),
         )?;
@@ -288,12 +272,6 @@ where
             })
             .await?;
         self.tail.truncated_after(last_index);
-        self.flushed.send_modify(|s| {
-            s.index = match (s.index, last_index) {
-                (Some(i), Some(l)) => Some(i.min(l)),
-                _ => last_index,
-            }
-        });
         Ok(())
     }
 

@@ -51,7 +51,7 @@ impl Default for PeerConfig {
 }
 
 /// Why an RPC got no answer from the peer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum PeerError {
     /// The peer is not reachable or refused the RPC: back off.
     Unreachable(String),
@@ -215,23 +215,18 @@ async fn send(link: Arc<PeerLink>, batch: Vec<Rpc>, slot: tokio::sync::OwnedSema
         .enumerate()
         .map(|(i, r)| (i as u32, r.reply))
         .collect();
-    let fail_all = |waiting: &mut HashMap<u32, _>, e: &dyn Fn() -> PeerError| {
-        for (_, tx) in waiting.drain() {
-            let tx: oneshot::Sender<Result<Bytes, PeerError>> = tx;
-            let _ = tx.send(Err(e()));
-        }
-    };
     let addr = link.addrs.read().expect("addrs lock").get(&target).cloned();
     let Some(addr) = addr else {
-        let m = format!("no address known for node {target}");
-        fail_all(&mut waiting, &|| PeerError::Unreachable(m.clone()));
+        fail_all(
+            &mut waiting,
+            PeerError::Unreachable(format!("no address known for node {target}")),
+        );
         return;
     };
     let body = match encode(&items) {
         Ok(b) => b,
         Err(e) => {
-            let m = e.to_string();
-            fail_all(&mut waiting, &|| PeerError::Network(m.clone()));
+            fail_all(&mut waiting, PeerError::Network(e.to_string()));
             return;
         }
     };
@@ -250,14 +245,12 @@ async fn send(link: Arc<PeerLink>, batch: Vec<Rpc>, slot: tokio::sync::OwnedSema
         Ok(r) => r,
         Err(e) => {
             let m = format!("node {target} at {addr}: {e}");
-            let connect = e.is_connect();
-            fail_all(&mut waiting, &|| {
-                if connect {
-                    PeerError::Unreachable(m.clone())
-                } else {
-                    PeerError::Network(m.clone())
-                }
-            });
+            let err = if e.is_connect() {
+                PeerError::Unreachable(m)
+            } else {
+                PeerError::Network(m)
+            };
+            fail_all(&mut waiting, err);
             return;
         }
     };
@@ -265,7 +258,7 @@ async fn send(link: Arc<PeerLink>, batch: Vec<Rpc>, slot: tokio::sync::OwnedSema
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         let m = format!("node {target} refused a batch: {status} {text}");
-        fail_all(&mut waiting, &|| PeerError::Unreachable(m.clone()));
+        fail_all(&mut waiting, PeerError::Unreachable(m));
         return;
     }
     let mut buf = BytesMut::new();
@@ -286,7 +279,7 @@ async fn send(link: Arc<PeerLink>, batch: Vec<Rpc>, slot: tokio::sync::OwnedSema
                     }
                     Err(e) => {
                         let m = format!("node {target}: bad batch reply: {e}");
-                        fail_all(&mut waiting, &|| PeerError::Network(m.clone()));
+                        fail_all(&mut waiting, PeerError::Network(m));
                         return;
                     }
                 }
@@ -294,11 +287,18 @@ async fn send(link: Arc<PeerLink>, batch: Vec<Rpc>, slot: tokio::sync::OwnedSema
             Ok(None) => break,
             Err(e) => {
                 let m = format!("node {target}: batch reply cut: {e}");
-                fail_all(&mut waiting, &|| PeerError::Network(m.clone()));
+                fail_all(&mut waiting, PeerError::Network(m));
                 return;
             }
         }
     }
     let m = format!("node {target} gave no answer for an RPC of the batch");
-    fail_all(&mut waiting, &|| PeerError::Network(m.clone()));
+    fail_all(&mut waiting, PeerError::Network(m));
+}
+
+/// Answers every RPC still waiting with `err`.
+fn fail_all(waiting: &mut HashMap<u32, oneshot::Sender<Result<Bytes, PeerError>>>, err: PeerError) {
+    for (_, tx) in waiting.drain() {
+        let _ = tx.send(Err(err.clone()));
+    }
 }

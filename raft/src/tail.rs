@@ -19,15 +19,29 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-/// Shared between a group's log store and its readers.
+use tokio::sync::watch;
+
+/// How far a group's log is durable, published for its state machine (`Flushed`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FlushState {
+    /// Highest index committed to the database (None: nothing known yet).
+    pub(crate) index: Option<u64>,
+    /// A log write failed: the group is stopping.
+    pub(crate) failed: bool,
+}
+
+/// Shared between a group's log store and its readers. It owns the group's durable index:
+/// eviction reads it, and every change is published to the state machine.
 pub(crate) struct Tail<E> {
     inner: Arc<Mutex<Inner<E>>>,
+    published: Arc<watch::Sender<FlushState>>,
 }
 
 impl<E> Clone for Tail<E> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
+            published: self.published.clone(),
         }
     }
 }
@@ -54,7 +68,31 @@ impl<E: Clone> Tail<E> {
                 bytes: 0,
                 durable: None,
             })),
+            published: Arc::new(watch::channel(FlushState::default()).0),
         }
+    }
+
+    /// Follows the durable index (for `Flushed`).
+    pub(crate) fn subscribe(&self) -> watch::Receiver<FlushState> {
+        self.published.subscribe()
+    }
+
+    /// Publishes a new durable index; called with the tail locked, so the published value
+    /// changes in the same order as the tail's.
+    fn publish(&self, durable: Option<u64>) {
+        self.published.send_modify(|s| s.index = durable);
+    }
+
+    /// Everything up to `index` is in the database (start-up: the stored log).
+    pub(crate) fn stored_upto(&self, index: Option<u64>) {
+        let mut t = self.inner.lock().expect("tail lock");
+        t.durable = index;
+        self.publish(t.durable);
+    }
+
+    /// A log write of the group failed: waiters give up (the group is stopping).
+    pub(crate) fn failed(&self) {
+        self.published.send_modify(|s| s.failed = true);
     }
 
     /// Records entries just appended (consecutive indexes). A run that does not continue the
@@ -80,6 +118,7 @@ impl<E: Clone> Tail<E> {
     pub(crate) fn flushed(&self, index: u64) {
         let mut t = self.inner.lock().expect("tail lock");
         t.durable = Some(t.durable.map_or(index, |d| d.max(index)));
+        self.publish(t.durable);
         t.evict();
     }
 
@@ -88,8 +127,9 @@ impl<E: Clone> Tail<E> {
         let mut t = self.inner.lock().expect("tail lock");
         t.durable = match (t.durable, index) {
             (Some(d), Some(i)) => Some(d.min(i)),
-            _ => None,
+            _ => index,
         };
+        self.publish(t.durable);
         while t
             .entries
             .back()
