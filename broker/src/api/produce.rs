@@ -117,15 +117,30 @@ pub(super) async fn produce(
             base_offset,
             count,
             duplicate,
-        } => Ok(HttpResponse::Ok().json(ProduceResponse {
-            base_offset,
-            record_count: count,
-            duplicate,
-        })),
+        } => {
+            visible(&p, base_offset + u64::from(count)).await;
+            Ok(HttpResponse::Ok().json(ProduceResponse {
+                base_offset,
+                record_count: count,
+                duplicate,
+            }))
+        }
         other => Err(crate::error::internal(format!(
             "unexpected apply result {other:?}"
         ))),
     }
+}
+
+/// How long an acknowledgement waits for its records to become readable.
+const VISIBLE_WAIT: Duration = Duration::from_secs(1);
+
+/// Waits (bounded) until the leader's published high watermark covers `end`, so that a fetch
+/// made after the acknowledgement sees the records (read-your-writes): the batch is committed
+/// and applied already, but fetches read the applied rows, which commit a moment later. If
+/// that takes longer than [`VISIBLE_WAIT`] the ack goes anyway: the batch is committed.
+async fn visible(p: &crate::partition::Partition, end: u64) {
+    let mut marks = p.marks.clone();
+    let _ = tokio::time::timeout(VISIBLE_WAIT, marks.wait_for(|m| m.next_offset >= end)).await;
 }
 
 /// Proposes a command and waits for it to be committed and applied, mapping Raft outcomes to
