@@ -15,6 +15,17 @@ RAFTBUS_PG_BIN="$(scripts/pg.sh bindir)"
 export RAFTBUS_PG_BIN
 echo "using $RAFTBUS_PG_BIN"
 
+stage "Checking openssl (certificates of the test clusters and of cluster.sh)"
+if ! command -v openssl >/dev/null; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq openssl
+    else
+        echo "openssl is missing: install it (Debian: apt-get install openssl)" >&2
+        exit 1
+    fi
+fi
+openssl version
+
 stage "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 

@@ -13,6 +13,9 @@ pub enum BrokerError {
         reason: String,
     },
     /// The settings could not be read or parsed.
+    #[error("{0}")]
+    Security(#[from] raftbus_security::SecurityError),
+    /// Settings could not be loaded.
     #[error("cannot load settings: {0}")]
     Config(#[from] config::ConfigError),
     /// A database operation failed.

@@ -8,8 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
+use raftbus_protocol::acl::SecurityTable;
 use raftbus_raft::Router;
+use raftbus_security::{NodeIdentity, NodeTls};
 
 use crate::api::{self, ApiState};
 use crate::error::BrokerError;
@@ -32,7 +34,17 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     )
     .await?;
     crate::migrate(&db).await?;
+    let tls = NodeTls::load(&settings.security)?;
+    if tls.is_none() {
+        tracing::warn!(
+            "security.insecure = true: plain HTTP, no certificates, no authentication; anyone \
+             who reaches a port can read, write and steer this broker"
+        );
+    }
+    let me = NodeIdentity::broker(settings.node.id);
     let router = Router::new(
+        me,
+        tls.as_ref(),
         Duration::from_millis(settings.raft.connect_timeout_ms),
         Duration::from_millis(settings.raft.backoff_ms),
         settings.peer_config(),
@@ -48,14 +60,6 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     let n = registry.open_all().await?;
     tracing::info!(node = settings.node.id, partitions = n, "broker starting");
 
-    let lookup = registry.clone();
-    let raft_server =
-        raftbus_raft::server::listen(&settings.server.raft_addr, settings.server.workers, lookup)
-            .map_err(|source| BrokerError::Bind {
-            addr: settings.server.raft_addr.clone(),
-            source,
-        })?;
-
     let peers = Arc::new(Peers::new(Duration::from_millis(
         settings.raft.peer_timeout_ms,
     )));
@@ -65,23 +69,41 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
         metrics: Default::default(),
         peers: peers.clone(),
     });
-    let api_server =
-        HttpServer::new(move || App::new().configure(|cfg| api::configure(cfg, state.clone())))
-            .workers(settings.server.workers)
-            .disable_signals()
-            // Clients and peers keep HTTP/2 connections open: give in-flight requests 1 s, not 30.
-            .shutdown_timeout(1)
-            .bind_auto_h2c(&settings.server.api_addr)
-            .map_err(|source| BrokerError::Bind {
-                addr: settings.server.api_addr.clone(),
-                source,
-            })?
-            .run();
+
+    let lookup = registry.clone();
+    let internal_state = state.clone();
+    let raft_server = raftbus_raft::server::listen(
+        &settings.server.raft_addr,
+        settings.server.workers,
+        lookup,
+        tls.as_ref(),
+        move |cfg| api::configure_internal(cfg, internal_state.clone()),
+    )
+    .map_err(|source| BrokerError::Bind {
+        addr: settings.server.raft_addr.clone(),
+        source,
+    })?;
+    // Users and rules: empty until the managers send theirs (only `admin` exists before).
+    let security = Arc::new(std::sync::RwLock::new(SecurityTable::default()));
+    let tokens =
+        raftbus_security::Tokens::from_settings(&settings.security, security.clone(), api::policy)?
+            .map(web::Data::new);
+    let api_server = raftbus_security::client_server!(
+        &settings.server.api_addr,
+        settings.server.workers,
+        tls.as_ref().map(|t| &t.public),
+        tokens,
+        move |cfg: &mut web::ServiceConfig| api::configure(cfg, state.clone())
+    )
+    .map_err(|source| BrokerError::Bind {
+        addr: settings.server.api_addr.clone(),
+        source,
+    })?;
 
     let (raft_handle, api_handle) = (raft_server.handle(), api_server.handle());
     let raft_task = tokio::spawn(raft_server);
     let api_task = tokio::spawn(api_server);
-    let tasks = Tasks::start(&settings, &registry, &peers)?;
+    let tasks = Tasks::start(&settings, &registry, &peers, tls.as_ref(), &security)?;
     tracing::info!(
         api = %settings.server.api_addr,
         raft = %settings.server.raft_addr,

@@ -44,7 +44,8 @@ pub struct Args {
     /// Postgres URL of this broker's own database (`database.url`).
     #[arg(long)]
     pub database_url: Option<String>,
-    /// Comma-separated manager `host:port` list (`manager.bootstrap`); empty = no managers.
+    /// Comma-separated `host:port` list of the managers' internal (Raft) listeners
+    /// (`manager.bootstrap`); empty = no managers.
     #[arg(long)]
     pub managers: Option<String>,
 }
@@ -69,6 +70,8 @@ pub struct Settings {
     pub peers: PeerSettings,
     /// The managers this broker reports to.
     pub manager: ManagerSettings,
+    /// TLS and authentication.
+    pub security: raftbus_security::SecuritySettings,
     /// Enforcement of topic retention.
     pub retention: RetentionSettings,
     /// UNSAFE switches for crash-test negative controls (`[unsafe]`; `unsafe` is a keyword).
@@ -158,7 +161,8 @@ impl ServerSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ManagerSettings {
-    /// Comma-separated manager `host:port` list. Empty means no managers: the broker only
+    /// Comma-separated `host:port` list of the managers' internal listeners (where they take
+    /// Raft RPCs and broker heartbeats, over mutual TLS). Empty means no managers: the broker only
     /// does what its API is asked (partitions created by hand or by tests).
     pub bootstrap: String,
     /// Interval of heartbeats to the managers; it also paces reconciliation of assignments.

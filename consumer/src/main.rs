@@ -8,6 +8,14 @@ use raftbus_consumer::args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // TLS trust and the token, for every client this process makes.
+    match raftbus_sdk::Credentials::new(cli.ca_cert.as_deref(), cli.token.as_deref()) {
+        Ok(c) => raftbus_sdk::Credentials::set_process_default(c),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

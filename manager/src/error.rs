@@ -15,6 +15,9 @@ pub enum ManagerError {
         reason: String,
     },
     /// Settings could not be read.
+    #[error("{0}")]
+    Security(#[from] raftbus_security::SecurityError),
+    /// Settings could not be loaded.
     #[error("cannot load settings: {0}")]
     Config(#[from] config::ConfigError),
     /// Database failure.

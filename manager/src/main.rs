@@ -22,6 +22,13 @@ struct Cli {
         default_value = "127.0.0.1:9081"
     )]
     bootstrap: String,
+    /// PEM file of the cluster CA: connect over TLS, trusting only certificates it signed
+    /// (`scripts/cluster.sh up` prints the path). Without it: plain HTTP (insecure clusters).
+    #[arg(long, env = "RAFTBUS_CA_CERT", global = true)]
+    ca_cert: Option<std::path::PathBuf>,
+    /// Access token naming this client's principal (`manager user add` prints one).
+    #[arg(long, env = "RAFTBUS_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +43,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // TLS trust and the token, for every client this process makes.
+    match raftbus_sdk::Credentials::new(cli.ca_cert.as_deref(), cli.token.as_deref()) {
+        Ok(c) => raftbus_sdk::Credentials::set_process_default(c),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

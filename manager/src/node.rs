@@ -9,7 +9,7 @@ use openraft::ServerState;
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::{ClientWriteError, RaftError};
 use raftbus_protocol::ErrorCode;
-use raftbus_sdk::BrokerClient;
+use raftbus_security::NodeHttp;
 
 use crate::error::{ApiError, internal};
 use crate::liveness::Liveness;
@@ -35,10 +35,11 @@ pub struct Manager {
     pub liveness: Liveness,
     /// What each broker hosts, merged from its heartbeat reports (write manager only).
     pub reports: Reports,
-    /// Forwarding to the write manager and probing peers.
-    pub http: reqwest::Client,
-    /// Calls to brokers (proxy produce/consume, fencing).
-    pub brokers: BrokerClient,
+    /// Forwarding to the write manager, probing peers, proxying to brokers' client API
+    /// (15 s timeout).
+    pub http: NodeHttp,
+    /// Calls to brokers' internal listeners (fencing), as this manager over mutual TLS.
+    pub brokers: NodeHttp,
 }
 
 impl Manager {
@@ -102,16 +103,15 @@ impl Manager {
         };
         // Over HTTP/2 the request URI is absolute: keep only its path and query.
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let url = format!("http://{addr}{path}");
+        let url = self.http.url(&addr, path);
         let method =
             reqwest::Method::from_bytes(req.method().as_str().as_bytes()).map_err(internal)?;
-        let mut out = self.http.request(method, url).body(body.to_vec());
-        if let Some(ct) = req
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-        {
-            out = out.header("content-type", ct);
+        let mut out = self.http.http.request(method, url).body(body.to_vec());
+        // The client's own credentials go along: the write manager checks them again.
+        for name in ["content-type", "authorization"] {
+            if let Some(v) = req.headers().get(name).and_then(|v| v.to_str().ok()) {
+                out = out.header(name, v);
+            }
         }
         let resp = out.send().await.map_err(|e| {
             ApiError::new(

@@ -127,6 +127,8 @@ pub enum MetaCommand {
         /// Validated change (fields left unset keep their value).
         change: RetentionSpec,
     },
+    /// Users and ACL rules (`metadata/security.rs`).
+    Security(crate::metadata::security::SecurityCommand),
 }
 
 impl fmt::Display for MetaCommand {

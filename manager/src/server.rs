@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use raftbus_raft::commit::{Limits, Writer};
 use raftbus_raft::server::GroupLookup;
 use raftbus_raft::{LogLane, NetworkFactory, NodeAddr, PgLogStore, Router};
-use raftbus_sdk::BrokerClient;
+use raftbus_security::{NodeHttp, NodeIdentity, NodeTls};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -35,6 +35,10 @@ struct MetaLookup {
 impl GroupLookup<MetaConfig, MetaStateMachine> for MetaLookup {
     fn node_id(&self) -> u64 {
         self.id
+    }
+
+    fn role(&self) -> raftbus_security::Role {
+        raftbus_security::Role::Manager
     }
 
     fn raft(&self, group: Uuid) -> Option<MetaRaft> {
@@ -60,7 +64,17 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     raftbus_raft::migrate(&raftbus_raft::MIGRATOR, &db).await?;
     raftbus_raft::migrate(&MIGRATOR, &db).await?;
 
+    let tls = NodeTls::load(&settings.security)?;
+    if tls.is_none() {
+        tracing::warn!(
+            "security.insecure = true: plain HTTP, no certificates, no authentication; anyone \
+             who reaches a port can read and rewrite the cluster metadata"
+        );
+    }
+    let me = NodeIdentity::manager(settings.node.id);
     let router = Router::new(
+        me,
+        tls.as_ref(),
         Duration::from_millis(500),
         Duration::from_millis(200),
         Default::default(),
@@ -107,13 +121,20 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
         }
     }
 
-    let http = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .connect_timeout(Duration::from_millis(700))
-        .timeout(Duration::from_secs(15))
-        .no_proxy()
-        .build()
-        .map_err(|e| ManagerError::Raft(e.to_string()))?;
+    let http = NodeHttp::new(
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(700))
+            .timeout(Duration::from_secs(15)),
+        tls.as_ref(),
+        me,
+    );
+    let brokers = NodeHttp::new(
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(700))
+            .timeout(Duration::from_secs(10)),
+        tls.as_ref(),
+        me,
+    );
     let m = Arc::new(Manager {
         id: settings.node.id,
         settings: settings.clone(),
@@ -123,33 +144,41 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
         liveness: Liveness::default(),
         reports: Reports::default(),
         http,
-        brokers: BrokerClient::new(Duration::from_secs(10)),
+        brokers,
     });
 
     let lookup = Arc::new(MetaLookup {
         id: settings.node.id,
         raft: raft.clone(),
     });
-    let raft_server =
-        raftbus_raft::server::listen(&settings.server.raft_addr, 1, lookup).map_err(|source| {
-            ManagerError::Bind {
-                addr: settings.server.raft_addr.clone(),
-                source,
-            }
-        })?;
     let data = web::Data::from(m.clone());
-    let api_server =
-        HttpServer::new(move || App::new().configure(|cfg| api::configure(cfg, data.clone())))
-            .workers(settings.server.workers)
-            .disable_signals()
-            // Clients and peers keep HTTP/2 connections open: give in-flight requests 1 s, not 30.
-            .shutdown_timeout(1)
-            .bind_auto_h2c(&settings.server.api_addr)
-            .map_err(|source| ManagerError::Bind {
-                addr: settings.server.api_addr.clone(),
-                source,
-            })?
-            .run();
+    let internal_data = data.clone();
+    let raft_server = raftbus_raft::server::listen(
+        &settings.server.raft_addr,
+        1,
+        lookup,
+        tls.as_ref(),
+        move |cfg| api::configure_internal(cfg, internal_data.clone()),
+    )
+    .map_err(|source| ManagerError::Bind {
+        addr: settings.server.raft_addr.clone(),
+        source,
+    })?;
+    let directory = Arc::new(api::MetaDirectory(m.meta.clone()));
+    let tokens =
+        raftbus_security::Tokens::from_settings(&settings.security, directory, api::policy)?
+            .map(web::Data::new);
+    let api_server = raftbus_security::client_server!(
+        &settings.server.api_addr,
+        settings.server.workers,
+        tls.as_ref().map(|t| &t.public),
+        tokens,
+        move |cfg: &mut web::ServiceConfig| api::configure(cfg, data.clone())
+    )
+    .map_err(|source| ManagerError::Bind {
+        addr: settings.server.api_addr.clone(),
+        source,
+    })?;
     let (raft_handle, api_handle) = (raft_server.handle(), api_server.handle());
     let raft_task = tokio::spawn(raft_server);
     let api_task = tokio::spawn(api_server);

@@ -55,6 +55,8 @@ pub struct Settings {
     pub topics: TopicSettings,
     /// Replica healing, rebalance and leadership balance.
     pub healing: HealingSettings,
+    /// TLS and authentication.
+    pub security: raftbus_security::SecuritySettings,
 }
 
 /// `[node]`

@@ -19,6 +19,13 @@ pub struct Cli {
     /// `perf`: the throughput/latency benchmark.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// PEM file of the cluster CA: connect over TLS, trusting only certificates it signed
+    /// (`scripts/cluster.sh up` prints the path). Without it: plain HTTP (insecure clusters).
+    #[arg(long, env = "RAFTBUS_CA_CERT", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Access token naming this client's principal (`manager user add` prints one).
+    #[arg(long, env = "RAFTBUS_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Subcommands.

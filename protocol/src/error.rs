@@ -87,6 +87,12 @@ codes! {
     InvalidName = 19, "invalid_name", 400, false;
     /// The named resource (consumer group, member, route) does not exist.
     NotFound = 20, "not_found", 404, false;
+    /// The request carries no credentials, or credentials nobody issued (a wrong token, an
+    /// internal call without a cluster certificate).
+    Unauthenticated = 21, "unauthenticated", 401, false;
+    /// The principal is known but not allowed this operation on this resource (the message
+    /// names the principal, the operation and the resource).
+    Forbidden = 22, "forbidden", 403, false;
 }
 
 /// The JSON body of every error response.

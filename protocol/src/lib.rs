@@ -10,7 +10,9 @@
 //! - [`moves`]: JSON bodies of replica reassignment and rebalance.
 //! - [`retention`]: topic retention as set by operators and as handed to brokers.
 //! - [`limits`]: request body limits of the HTTP APIs.
+//! - [`acl`]: principals, ACL rules and the table nodes authorize requests with.
 
+pub mod acl;
 pub mod api;
 pub mod batch;
 pub mod error;

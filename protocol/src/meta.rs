@@ -252,6 +252,10 @@ pub struct BrokerHeartbeatReply {
     /// them, to which a broker keeps sending full reports.
     #[serde(default)]
     pub incremental: bool,
+    /// Users (token digests) and ACL rules, for the broker to authorize clients with; absent
+    /// from a manager that predates them (the broker keeps what it has).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<crate::acl::SecurityTable>,
 }
 
 /// Digest of an assignment set: FNV-1a (64 bit) of its JSON, in hex. Only the write manager

@@ -7,6 +7,7 @@
 //! target node in a header and every RPC its group: the receiver refuses RPCs meant for
 //! another node (addresses get reused, node ids never) and for groups it does not host.
 
+use raftbus_security::{NodeIdentity, NodeTls};
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::Cursor;
@@ -46,6 +47,8 @@ pub struct Router {
 struct Inner {
     /// One client for all groups and peers: connections are reused and multiplexed.
     http: reqwest::Client,
+    /// `https`, or `http` in insecure mode.
+    scheme: &'static str,
     /// Raft address per peer node id, learned from membership through `new_client`.
     addrs: Arc<RwLock<HashMap<u64, String>>>,
     /// Pause between retries to an unreachable peer, so a dead peer costs little CPU.
@@ -65,22 +68,31 @@ enum Failure {
 }
 
 impl Router {
-    /// Builds the shared client. `connect_timeout` bounds how long a dead peer can stall a
+    /// Builds the shared client, calling peers as `me` over mutual TLS with `tls` (cleartext
+    /// without, in insecure mode). `connect_timeout` bounds how long a dead peer can stall a
     /// replication stream before it is reported unreachable.
-    pub fn new(connect_timeout: Duration, backoff: Duration, batching: PeerConfig) -> Self {
-        let http = reqwest::Client::builder()
+    pub fn new(
+        me: NodeIdentity,
+        tls: Option<&NodeTls>,
+        connect_timeout: Duration,
+        backoff: Duration,
+        batching: PeerConfig,
+    ) -> Self {
+        let builder = reqwest::Client::builder()
             .http2_prior_knowledge()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Some(Duration::from_secs(5)))
             .http2_keep_alive_while_idle(true)
             .pool_idle_timeout(Duration::from_secs(90))
-            .no_proxy()
+            .no_proxy();
+        let http = raftbus_security::internal_client(builder, tls, me)
             .build()
             .expect("static reqwest configuration is valid");
         Self {
             inner: Arc::new(Inner {
                 http,
+                scheme: raftbus_security::scheme(tls),
                 addrs: Arc::new(RwLock::new(HashMap::new())),
                 backoff,
                 batching,
@@ -90,7 +102,15 @@ impl Router {
         }
     }
 
-    /// Records (or updates) where `node` listens for Raft RPCs.
+    /// Records where `node` listens for Raft RPCs, if not known yet: a request can never
+    /// redirect a known peer (its address changes only through [`Router::remember`], from committed memberships).
+    pub fn remember_new(&self, node: u64, raft_addr: &str) {
+        let mut addrs = self.inner.addrs.write().expect("addrs lock");
+        addrs.entry(node).or_insert_with(|| raft_addr.to_string());
+    }
+
+    /// Records (or updates) where `node` listens for Raft RPCs, from a membership committed
+    /// in a Raft group (written by an authenticated leader).
     pub fn remember(&self, node: u64, raft_addr: &str) {
         let mut addrs = self.inner.addrs.write().expect("addrs lock");
         if addrs.get(&node).map(String::as_str) != Some(raft_addr) {
@@ -151,6 +171,7 @@ impl Router {
                 PeerQueue::spawn(PeerLink {
                     target,
                     http: self.inner.http.clone(),
+                    scheme: self.inner.scheme,
                     addrs: self.inner.addrs.clone(),
                     config: self.inner.batching,
                 })
@@ -205,7 +226,10 @@ impl Router {
         let resp = self
             .inner
             .http
-            .post(format!("http://{addr}/raft/v1/{group}/{path}"))
+            .post(format!(
+                "{}://{addr}/raft/v1/{group}/{path}",
+                self.inner.scheme
+            ))
             .header(TARGET_NODE_HEADER, target.to_string())
             .header("content-type", "application/msgpack")
             .timeout(timeout)

@@ -89,6 +89,8 @@ pub(crate) struct PeerQueue {
 pub(crate) struct PeerLink {
     pub target: u64,
     pub http: reqwest::Client,
+    /// `https`, or `http` in insecure mode.
+    pub scheme: &'static str,
     pub addrs: Arc<RwLock<HashMap<u64, String>>>,
     pub config: PeerConfig,
 }
@@ -233,7 +235,7 @@ async fn send(link: Arc<PeerLink>, batch: Vec<Rpc>, slot: tokio::sync::OwnedSema
     drop(items);
     let resp = link
         .http
-        .post(format!("http://{addr}/raft/v1/batch"))
+        .post(format!("{}://{addr}/raft/v1/batch", link.scheme))
         .header(TARGET_NODE_HEADER, target.to_string())
         .header("content-type", "application/msgpack")
         .timeout(ttl)

@@ -5,6 +5,9 @@
 //!
 //! Bodies are MessagePack; every reply is `200` with an encoded `Result<Resp, String>`, except
 //! when the RPC must not reach Raft at all:
+//! - `401`/`403` unless the caller is a node of this node's role whose certificate is valid for
+//!   the name it claims (`raftbus_security::Caller`), and every vote an RPC carries (the
+//!   sending leader's or candidate's) names that same node: a node can speak only for itself;
 //! - `409` when the `x-raft-target-node` header names another node (a reused address must not
 //!   let a vote or an append reach the wrong replica);
 //! - `404` for a group this node does not host: an RPC never creates a group, or a deleted
@@ -24,6 +27,10 @@ use openraft::type_config::alias::{SnapshotMetaOf, VoteOf};
 use openraft::{Raft, RaftTypeConfig};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
+use openraft::vote::{RaftLeaderId, RaftVote};
+use raftbus_security::{Caller, NodeTls, Role};
 
 use crate::batch::{BatchItem, ItemReply, RpcKind, frame};
 use crate::codec::{decode, encode};
@@ -51,6 +58,8 @@ where
 {
     /// This node's id; RPCs addressed to another id are refused.
     fn node_id(&self) -> u64;
+    /// This node's role: only nodes of the same role may send it Raft RPCs.
+    fn role(&self) -> Role;
     /// The group's Raft handle if this node hosts it.
     fn raft(&self, group: Uuid) -> Option<Raft<C, SM>>;
 }
@@ -69,37 +78,35 @@ where
         .route("/raft/v1/{group}/{rpc}", web::post().to(handle::<C, SM, L>));
 }
 
-/// Binds the node's Raft RPC listener (HTTP/2 cleartext, also HTTP/1) and returns the server
-/// to spawn. Signals are left to the caller, which stops the listener after its groups.
-pub fn listen<C, SM, L>(
+/// Binds the node's internal listener: the Raft RPC routes plus the node's own internal
+/// routes (`internal`), over mutual TLS with `tls` (cleartext HTTP/2 and HTTP/1 without, in
+/// insecure mode). Returns the server to spawn; signals are left to the caller, which stops
+/// the listener after its groups.
+pub fn listen<C, SM, L, F>(
     addr: &str,
     workers: usize,
     lookup: Arc<L>,
+    tls: Option<&NodeTls>,
+    internal: F,
 ) -> std::io::Result<actix_web::dev::Server>
 where
     C: RaftTypeConfig,
     SM: RaftStateMachine<C, SnapshotData = Cursor<Vec<u8>>>,
     L: GroupLookup<C, SM>,
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
     let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new().configure(|cfg| configure::<C, SM, L>(cfg, lookup.clone()))
+        let internal = internal.clone();
+        actix_web::App::new()
+            .configure(internal)
+            .configure(|cfg| configure::<C, SM, L>(cfg, lookup.clone()))
     })
     .workers(workers)
     .disable_signals()
-    // Batch answers stream as separate writes after the headers: without TCP_NODELAY, Nagle
-    // holds each one until the peer's delayed ACK (40 ms on Linux) arrives.
-    .on_connect(|conn, _| {
-        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
-            && let Err(e) = tcp.set_nodelay(true)
-        {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY on a Raft connection");
-        }
-    })
+    .on_connect(raftbus_security::identity::on_connect)
     // Peers keep HTTP/2 connections open: give in-flight requests 1 s, not 30.
-    .shutdown_timeout(1)
-    .bind_auto_h2c(addr)?
-    .run();
-    Ok(server)
+    .shutdown_timeout(1);
+    Ok(raftbus_security::bind!(server, addr, tls.map(|t| &t.internal))?.run())
 }
 
 /// Raft RPCs this process has received since start-up, by kind (for `/metrics`: idle groups
@@ -120,6 +127,32 @@ pub static RECEIVED: Received = Received {
     vote: AtomicU64::new(0),
     messages: AtomicU64::new(0),
 };
+
+/// The authenticated peer node sending a Raft RPC, or the refusal to answer: it must be a node
+/// of this node's role (`401`/`403` otherwise) and name this node as its target (`409`).
+fn sender(req: &HttpRequest, me: u64, role: Role) -> Result<u64, Box<HttpResponse>> {
+    use actix_web::ResponseError;
+    let caller = Caller::of(req)
+        .and_then(|c| c.require(role).map(|()| c))
+        .map_err(|e| Box::new(e.error_response()))?;
+    match not_for_me(req, me) {
+        Some(refused) => Err(Box::new(refused)),
+        None => Ok(caller.0.id),
+    }
+}
+
+/// `Ok` when the vote an RPC carries is `sender`'s own: a node may not campaign or lead
+/// under another node's name.
+fn claim<V: RaftVote>(vote: &V, sender: u64) -> Result<(), String> {
+    let leader = vote.leader_id().node_id().to_string();
+    if leader == sender.to_string() {
+        Ok(())
+    } else {
+        Err(format!(
+            "node {sender} sent an RPC carrying node {leader}'s vote: refused"
+        ))
+    }
+}
 
 /// `None` when the request names this node as its target, else the refusal to answer.
 fn not_for_me(req: &HttpRequest, me: u64) -> Option<HttpResponse> {
@@ -144,9 +177,10 @@ where
     SM: RaftStateMachine<C, SnapshotData = Cursor<Vec<u8>>>,
     L: GroupLookup<C, SM>,
 {
-    if let Some(refused) = not_for_me(&req, lookup.node_id()) {
-        return refused;
-    }
+    let from = match sender(&req, lookup.node_id(), lookup.role()) {
+        Ok(from) => from,
+        Err(refused) => return *refused,
+    };
     RECEIVED.messages.fetch_add(1, Ordering::Relaxed);
     let items: Vec<BatchItem> = match decode(&body) {
         Ok(items) => items,
@@ -162,8 +196,11 @@ where
                     None => ItemReply::Refused(format!("group {} is not hosted here", item.group)),
                     Some(raft) => {
                         let ttl = Duration::from_millis(u64::from(item.ttl_ms));
-                        match tokio::time::timeout(ttl, dispatch(&raft, item.kind, &item.body))
-                            .await
+                        match tokio::time::timeout(
+                            ttl,
+                            dispatch(&raft, from, item.kind, &item.body),
+                        )
+                        .await
                         {
                             Ok(Ok(b)) => ItemReply::Done(b),
                             Ok(Err(m)) => ItemReply::Refused(m),
@@ -181,7 +218,12 @@ where
 }
 
 /// Runs one group's RPC; the encoded `Result<Resp, String>`, or why it did not reach Raft.
-async fn dispatch<C, SM>(raft: &Raft<C, SM>, kind: RpcKind, body: &[u8]) -> Result<Bytes, String>
+async fn dispatch<C, SM>(
+    raft: &Raft<C, SM>,
+    from: u64,
+    kind: RpcKind,
+    body: &[u8],
+) -> Result<Bytes, String>
 where
     C: RaftTypeConfig,
     SM: RaftStateMachine<C>,
@@ -196,16 +238,25 @@ where
     }
     let undecodable = |e: std::io::Error| format!("undecodable raft rpc body: {e}");
     match kind {
-        RpcKind::Append => encoded(
-            raft.append_entries(decode(body).map_err(undecodable)?)
-                .await,
-        ),
-        RpcKind::Vote => encoded(raft.vote(decode(body).map_err(undecodable)?).await),
-        RpcKind::PreVote => encoded(raft.pre_vote(decode(body).map_err(undecodable)?).await),
-        RpcKind::TransferLeader => encoded(
-            raft.handle_transfer_leader(decode(body).map_err(undecodable)?)
-                .await,
-        ),
+        RpcKind::Append => {
+            let rpc: AppendEntriesRequest<C> = decode(body).map_err(undecodable)?;
+            claim(&rpc.vote, from)?;
+            encoded(raft.append_entries(rpc).await)
+        }
+        RpcKind::Vote | RpcKind::PreVote => {
+            let rpc: VoteRequest<C> = decode(body).map_err(undecodable)?;
+            claim(&rpc.vote, from)?;
+            if kind == RpcKind::Vote {
+                encoded(raft.vote(rpc).await)
+            } else {
+                encoded(raft.pre_vote(rpc).await)
+            }
+        }
+        RpcKind::TransferLeader => {
+            let rpc: TransferLeaderRequest<C> = decode(body).map_err(undecodable)?;
+            claim(rpc.from_leader(), from)?;
+            encoded(raft.handle_transfer_leader(rpc).await)
+        }
     }
 }
 
@@ -226,9 +277,10 @@ where
     L: GroupLookup<C, SM>,
 {
     let (group, rpc) = path.into_inner();
-    if let Some(refused) = not_for_me(&req, lookup.node_id()) {
-        return refused;
-    }
+    let from = match sender(&req, lookup.node_id(), lookup.role()) {
+        Ok(from) => from,
+        Err(refused) => return *refused,
+    };
     RECEIVED.messages.fetch_add(1, Ordering::Relaxed);
     let Some(raft) = lookup.raft(group) else {
         return HttpResponse::NotFound().body(format!("group {group} is not hosted here"));
@@ -240,6 +292,9 @@ where
         "transfer-leader" => RpcKind::TransferLeader,
         "snapshot" => {
             return match decode::<SnapshotEnvelope<C>>(&body) {
+                Ok(env) if claim(&env.vote, from).is_err() => HttpResponse::Forbidden().body(
+                    format!("node {from} sent a snapshot under another node's vote"),
+                ),
                 Ok(env) => {
                     let snapshot = Snapshot {
                         meta: env.meta,
@@ -252,7 +307,7 @@ where
         }
         other => return HttpResponse::NotFound().body(format!("unknown raft rpc {other:?}")),
     };
-    match dispatch(&raft, kind, &body).await {
+    match dispatch(&raft, from, kind, &body).await {
         Ok(b) => HttpResponse::Ok()
             .content_type("application/msgpack")
             .body(b),

@@ -14,8 +14,9 @@ use reqwest::{RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::SdkError;
 use crate::broker::{json, ok};
+use crate::protocol::acl::{AclRule, CreateUserRequest, CreateUserResponse};
+use crate::{Credentials, SdkError};
 
 /// Connect timeout per manager: short, so a dead manager costs little before failing over.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -27,6 +28,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Admin {
     http: reqwest::Client,
+    /// `https` or `http`, from the credentials.
+    scheme: &'static str,
     managers: std::sync::Arc<Vec<String>>,
     /// Index into `managers` of the last manager that answered (success or API error).
     last_good: std::sync::Arc<AtomicUsize>,
@@ -34,20 +37,26 @@ pub struct Admin {
 
 impl Admin {
     /// A client of the managers listed in `bootstrap`: comma-separated `host:port` or
-    /// `http://host:port` entries. Fails with [`SdkError::InvalidArgument`] naming the bad entry
-    /// on an empty list, an `https://` (unsupported) or otherwise unparsable address.
+    /// `http(s)://host:port` entries (the scheme is dropped: the credentials decide it). Fails
+    /// with [`SdkError::InvalidArgument`] naming the bad entry on an empty list or an
+    /// unparsable address.
     pub fn new(bootstrap: &str) -> Result<Admin, SdkError> {
+        Self::with_credentials(bootstrap, &Credentials::process_default())
+    }
+
+    /// [`Admin::new`] with explicit credentials.
+    pub fn with_credentials(bootstrap: &str, credentials: &Credentials) -> Result<Admin, SdkError> {
         let managers = parse_bootstrap(bootstrap)?;
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .http2_prior_knowledge()
             .tcp_nodelay(true)
             .no_proxy()
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(|e| SdkError::InvalidArgument(format!("cannot build HTTP client: {e}")))?;
+            .timeout(REQUEST_TIMEOUT);
+        let http = credentials.client(builder)?;
         Ok(Admin {
             http,
+            scheme: credentials.scheme(),
             managers: std::sync::Arc::new(managers),
             last_good: std::sync::Arc::new(AtomicUsize::new(0)),
         })
@@ -191,6 +200,42 @@ impl Admin {
             .await
     }
 
+    /// Adds a user (or gives it a new token, revoking the old one); the answer holds the token,
+    /// which the managers do not keep.
+    pub async fn create_user(&self, name: &str) -> Result<CreateUserResponse, SdkError> {
+        let body = CreateUserRequest { name: name.into() };
+        self.call("/v1/users", &[], |h, u| h.post(u).json(&body))
+            .await
+    }
+
+    /// Removes a user and its ACL rules.
+    pub async fn remove_user(&self, name: &str) -> Result<(), SdkError> {
+        self.call_unit("/v1/users", &[name], |h, u| h.delete(u))
+            .await
+    }
+
+    /// The user names.
+    pub async fn users(&self) -> Result<Vec<String>, SdkError> {
+        self.call("/v1/users", &[], |h, u| h.get(u)).await
+    }
+
+    /// Adds an ACL rule (idempotent).
+    pub async fn add_acl(&self, rule: &AclRule) -> Result<(), SdkError> {
+        self.call_unit("/v1/acls", &[], |h, u| h.post(u).json(rule))
+            .await
+    }
+
+    /// Removes an ACL rule.
+    pub async fn remove_acl(&self, rule: &AclRule) -> Result<(), SdkError> {
+        self.call_unit("/v1/acls", &[], |h, u| h.delete(u).json(rule))
+            .await
+    }
+
+    /// Every ACL rule.
+    pub async fn acls(&self) -> Result<Vec<AclRule>, SdkError> {
+        self.call("/v1/acls", &[], |h, u| h.get(u)).await
+    }
+
     /// Registers an idempotent producer for a topic.
     pub async fn register_producer(&self, hb: &ProducerHeartbeat) -> Result<(), SdkError> {
         self.call_unit("/v1/producers", &[], |h, u| h.post(u).json(hb))
@@ -247,7 +292,7 @@ impl Admin {
         for i in 0..n {
             let idx = (start + i) % n;
             let addr = self.managers[idx].as_str();
-            let url = endpoint(addr, path, names)?;
+            let url = endpoint(self.scheme, addr, path, names)?;
             match ok(addr, build(&self.http, url).send().await).await {
                 Err(e @ SdkError::Transport { .. }) => {
                     tracing::debug!(manager = addr, error = %e, "manager unreachable, trying next");
@@ -263,10 +308,10 @@ impl Admin {
     }
 }
 
-/// `http://{addr}{path}/{names...}` with each name percent-encoded as one path segment.
-fn endpoint(addr: &str, path: &str, names: &[&str]) -> Result<Url, SdkError> {
+/// `{scheme}://{addr}{path}/{names...}` with each name percent-encoded as one path segment.
+fn endpoint(scheme: &str, addr: &str, path: &str, names: &[&str]) -> Result<Url, SdkError> {
     let bad = |e: &dyn std::fmt::Display| SdkError::InvalidArgument(format!("bad URL: {e}"));
-    let mut url = Url::parse(&format!("http://{addr}{path}")).map_err(|e| bad(&e))?;
+    let mut url = Url::parse(&format!("{scheme}://{addr}{path}")).map_err(|e| bad(&e))?;
     url.path_segments_mut()
         .map_err(|()| bad(&"URL cannot have a path"))?
         .extend(names);
@@ -293,7 +338,13 @@ fn parse_entry(raw: &str) -> Result<String, SdkError> {
     let bad = |why: &str| SdkError::InvalidArgument(format!("bad manager address {raw:?}: {why}"));
     let s = match raw.get(..7) {
         Some(scheme) if scheme.eq_ignore_ascii_case("http://") => &raw[7..],
-        _ if raw.contains("://") => return Err(bad("only http:// is supported")),
+        _ if raw
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://")) =>
+        {
+            &raw[8..]
+        }
+        _ if raw.contains("://") => return Err(bad("only http:// and https:// are supported")),
         _ => raw,
     };
     let s = s.trim_end_matches('/');
@@ -341,8 +392,8 @@ mod tests {
     fn bootstrap_rejects_bad_entries_naming_them() {
         assert!(rejected("").contains("no manager address"));
         assert!(rejected(" , ").contains("no manager address"));
-        assert!(rejected("a:1,https://b:2").contains("https://b:2"));
-        assert!(rejected("ftp://a:1").contains("only http://"));
+        assert!(rejected("a:1,https://b:0").contains("https://b:0"));
+        assert!(rejected("ftp://a:1").contains("only http:// and https://"));
         for bad in [
             "x",
             ":80",
@@ -360,7 +411,7 @@ mod tests {
 
     #[test]
     fn endpoint_encodes_names() {
-        let u = endpoint("a:1", "/v1/consumers", &["g/1", "x y"]).unwrap();
+        let u = endpoint("http", "a:1", "/v1/consumers", &["g/1", "x y"]).unwrap();
         assert_eq!(u.as_str(), "http://a:1/v1/consumers/g%2F1/x%20y");
     }
 

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use raftbus_protocol::api::{
-    CreatePartitionRequest, CreatePartitionResponse, Health, OffsetCommitRequest, OffsetResponse,
-    PartitionStatus, ProduceResponse,
+    Health, OffsetCommitRequest, OffsetResponse, PartitionStatus, ProduceResponse,
 };
 use raftbus_protocol::fetch::{
     BINARY_CONTENT_TYPE, HIGH_WATERMARK_HEADER, LOG_START_HEADER, parse_frames,
@@ -15,7 +14,7 @@ use raftbus_protocol::{ErrorBody, ErrorCode, RecordBatch};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::SdkError;
+use crate::{Credentials, SdkError};
 
 /// Batches returned by one fetch.
 #[derive(Debug, Clone)]
@@ -32,6 +31,8 @@ pub struct FetchedBatches {
 #[derive(Clone)]
 pub struct BrokerClient {
     http: reqwest::Client,
+    /// `https` or `http`, from the credentials.
+    scheme: &'static str,
 }
 
 impl Default for BrokerClient {
@@ -43,7 +44,12 @@ impl Default for BrokerClient {
 impl BrokerClient {
     /// A client whose requests time out after `timeout` (long polls add their wait to it).
     pub fn new(timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
+        Self::with_credentials(timeout, &Credentials::process_default())
+    }
+
+    /// [`BrokerClient::new`] with explicit credentials.
+    pub fn with_credentials(timeout: Duration, credentials: &Credentials) -> Self {
+        let builder = reqwest::Client::builder()
             .http2_prior_knowledge()
             .tcp_nodelay(true)
             // A killed or frozen host sends no reset: pings notice a dead connection in
@@ -54,10 +60,19 @@ impl BrokerClient {
             .http2_keep_alive_while_idle(true)
             .connect_timeout(Duration::from_millis(1_000))
             .timeout(timeout)
-            .no_proxy()
-            .build()
-            .expect("static reqwest configuration is valid");
-        Self { http }
+            .no_proxy();
+        let http = credentials
+            .client(builder)
+            .expect("credentials are validated when made");
+        Self {
+            http,
+            scheme: credentials.scheme(),
+        }
+    }
+
+    /// `scheme://addr{path}`.
+    fn url(&self, addr: &str, path: &str) -> String {
+        format!("{}://{addr}{path}", self.scheme)
     }
 
     /// Appends one batch to `topic/partition` on the broker at `addr`; returns once committed.
@@ -71,9 +86,7 @@ impl BrokerClient {
     ) -> Result<ProduceResponse, SdkError> {
         let mut req = self
             .http
-            .post(format!(
-                "http://{addr}/v1/partitions/{topic}/{partition}/records"
-            ))
+            .post(self.url(addr, &format!("/v1/partitions/{topic}/{partition}/records")))
             .header("content-type", BINARY_CONTENT_TYPE)
             .body(batch);
         if let Some((id, seq)) = producer {
@@ -106,9 +119,7 @@ impl BrokerClient {
         }
         let mut req = self
             .http
-            .post(format!(
-                "http://{addr}/v1/partitions/{topic}/{partition}/records"
-            ))
+            .post(self.url(addr, &format!("/v1/partitions/{topic}/{partition}/records")))
             .header("content-type", BINARY_CONTENT_TYPE)
             .query(&[("acks", "leader")])
             .body(batch);
@@ -134,9 +145,7 @@ impl BrokerClient {
     ) -> Result<FetchedBatches, SdkError> {
         let resp = self
             .http
-            .get(format!(
-                "http://{addr}/v1/partitions/{topic}/{partition}/records"
-            ))
+            .get(self.url(addr, &format!("/v1/partitions/{topic}/{partition}/records")))
             .header("accept", BINARY_CONTENT_TYPE)
             .query(&[
                 ("offset", offset),
@@ -178,8 +187,9 @@ impl BrokerClient {
     ) -> Result<OffsetResponse, SdkError> {
         let req = self
             .http
-            .post(format!(
-                "http://{addr}/v1/partitions/{topic}/{partition}/offsets/{group}"
+            .post(self.url(
+                addr,
+                &format!("/v1/partitions/{topic}/{partition}/offsets/{group}"),
             ))
             .json(&OffsetCommitRequest { offset, generation });
         json(addr, req.send().await).await
@@ -193,46 +203,11 @@ impl BrokerClient {
         partition: u32,
         group: &str,
     ) -> Result<OffsetResponse, SdkError> {
-        let req = self.http.get(format!(
-            "http://{addr}/v1/partitions/{topic}/{partition}/offsets/{group}"
+        let req = self.http.get(self.url(
+            addr,
+            &format!("/v1/partitions/{topic}/{partition}/offsets/{group}"),
         ));
         json(addr, req.send().await).await
-    }
-
-    /// Fences a consumer group at `generation` on a partition (leader only, through its Raft
-    /// log): afterwards commits with a lower generation are refused with `stale_generation`.
-    /// Idempotent; the answer is the group's offset and its generation after the fence (never
-    /// lower than before).
-    pub async fn fence_group(
-        &self,
-        addr: &str,
-        topic: &str,
-        partition: u32,
-        group: &str,
-        generation: u64,
-    ) -> Result<OffsetResponse, SdkError> {
-        let req = self
-            .http
-            .post(format!(
-                "http://{addr}/v1/partitions/{topic}/{partition}/offsets/{group}/fence"
-            ))
-            .json(&serde_json::json!({ "generation": generation }));
-        json(addr, req.send().await).await
-    }
-
-    /// Asks a broker to host a replica of `topic/partition` (idempotent).
-    pub async fn create_partition(
-        &self,
-        addr: &str,
-        topic: &str,
-        partition: u32,
-        req: &CreatePartitionRequest,
-    ) -> Result<CreatePartitionResponse, SdkError> {
-        let r = self
-            .http
-            .put(format!("http://{addr}/v1/partitions/{topic}/{partition}"))
-            .json(req);
-        json(addr, r.send().await).await
     }
 
     /// Status of one replica.
@@ -245,7 +220,7 @@ impl BrokerClient {
         json(
             addr,
             self.http
-                .get(format!("http://{addr}/v1/partitions/{topic}/{partition}"))
+                .get(self.url(addr, &format!("/v1/partitions/{topic}/{partition}")))
                 .send()
                 .await,
         )
@@ -256,21 +231,14 @@ impl BrokerClient {
     pub async fn list_partitions(&self, addr: &str) -> Result<Vec<PartitionStatus>, SdkError> {
         json(
             addr,
-            self.http
-                .get(format!("http://{addr}/v1/partitions"))
-                .send()
-                .await,
+            self.http.get(self.url(addr, "/v1/partitions")).send().await,
         )
         .await
     }
 
     /// `/health` of a broker.
     pub async fn health(&self, addr: &str) -> Result<Health, SdkError> {
-        json(
-            addr,
-            self.http.get(format!("http://{addr}/health")).send().await,
-        )
-        .await
+        json(addr, self.http.get(self.url(addr, "/health")).send().await).await
     }
 }
 

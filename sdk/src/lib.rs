@@ -10,6 +10,7 @@
 mod admin;
 mod broker;
 mod consumer;
+mod credentials;
 mod error;
 mod producer;
 mod routes;
@@ -17,6 +18,7 @@ mod routes;
 pub use admin::Admin;
 pub use broker::{BrokerClient, FetchedBatches};
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, ResetPolicy, StartFrom};
+pub use credentials::Credentials;
 pub use error::SdkError;
 pub use producer::{Acks, Delivery, DeliveryFuture, Producer, ProducerConfig, Record};
 pub use raftbus_protocol as protocol;

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
-use raftbus_protocol::api::{CreatePartitionRequest, Member, ProduceResponse, Role};
-use raftbus_protocol::{ErrorCode, Record};
+use raftbus_protocol::api::{
+    CreatePartitionRequest, Member, OffsetResponse, ProduceResponse, Role,
+};
+use raftbus_protocol::{ErrorBody, ErrorCode, Record};
 use raftbus_sdk::{BrokerClient, SdkError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
@@ -89,10 +91,8 @@ impl BrokerCluster {
             group_id: Uuid::new_v4(),
             members: self.members(first),
         };
-        for i in 0..self.brokers.len() {
-            self.client
-                .create_partition(&self.addr(i), topic, partition, &req)
-                .await?;
+        for b in &self.brokers {
+            create_replica(b.raft_addr(), topic, partition, &req).await?;
         }
         Ok(req.group_id)
     }
@@ -242,4 +242,54 @@ pub fn is_unavailable(e: &SdkError) -> bool {
                 | ErrorCode::Unavailable
         )
     ) || matches!(e, SdkError::Transport { .. })
+}
+
+/// Asks a broker's internal listener, as a manager would, to host a replica.
+pub async fn create_replica(
+    raft_addr: impl std::fmt::Display,
+    topic: &str,
+    partition: u32,
+    req: &CreatePartitionRequest,
+) -> anyhow::Result<()> {
+    let http = crate::pki::node_client("manager", crate::pki::TEST_MANAGER_ID)?;
+    let path = format!("/v1/partitions/{topic}/{partition}");
+    let resp = http
+        .put(crate::pki::url(raft_addr, &path))
+        .json(req)
+        .send()
+        .await?;
+    let status = resp.status();
+    if !status.is_success() {
+        anyhow::bail!(
+            "creating {topic}/{partition}: HTTP {status}: {}",
+            resp.text().await?
+        );
+    }
+    Ok(())
+}
+
+/// Fences `group` at `generation` on a partition's leader, through its internal listener as a
+/// manager would; an error answer comes back as its JSON body.
+pub async fn fence(
+    raft_addr: impl std::fmt::Display,
+    topic: &str,
+    partition: u32,
+    group: &str,
+    generation: u64,
+) -> Result<OffsetResponse, ErrorBody> {
+    let transport = |e: &dyn std::fmt::Display| ErrorBody::new(ErrorCode::Internal, e.to_string());
+    let http = crate::pki::node_client("manager", crate::pki::TEST_MANAGER_ID)
+        .map_err(|e| transport(&e))?;
+    let path = format!("/v1/partitions/{topic}/{partition}/offsets/{group}/fence");
+    let resp = http
+        .post(crate::pki::url(raft_addr, &path))
+        .json(&serde_json::json!({ "generation": generation }))
+        .send()
+        .await
+        .map_err(|e| transport(&e))?;
+    if resp.status().is_success() {
+        resp.json().await.map_err(|e| transport(&e))
+    } else {
+        Err(resp.json().await.map_err(|e| transport(&e))?)
+    }
 }

@@ -9,12 +9,14 @@
 //!   restartable on the same ports and database; built on the reusable [`process::Daemon`].
 //! * [`ports::free_port`] — loopback ports that are never handed out twice per process.
 //! * [`wait::wait_until`] — bounded polling instead of fixed sleeps.
+//! * [`pki`] — the certificates and admin token every test cluster runs with.
 //! * [`tail_file`] — the end of a log, for failure messages.
 
 use std::path::Path;
 
 pub mod cluster;
 pub mod manager;
+pub mod pki;
 pub mod ports;
 pub mod postgres;
 pub mod process;

@@ -56,6 +56,8 @@ impl ManagerProcess {
         log_dir: &Path,
         env: Vec<(String, String)>,
     ) -> anyhow::Result<Self> {
+        let mut env = env;
+        env.extend(crate::pki::node_env("manager", ports.id)?);
         let args = vec![
             "serve".into(),
             "--node-id".into(),
@@ -92,6 +94,11 @@ impl ManagerProcess {
         self.ports.api.to_string()
     }
 
+    /// `host:port` of its internal listener (Raft and broker heartbeats).
+    pub fn internal_addr(&self) -> String {
+        self.ports.raft.to_string()
+    }
+
     /// End of its log.
     pub fn log_tail(&self, n: usize) -> String {
         self.daemon.log_tail(n)
@@ -99,11 +106,8 @@ impl ManagerProcess {
 
     /// Waits until `/health` answers.
     pub async fn wait_healthy(&mut self, timeout: Duration) -> anyhow::Result<()> {
-        let url = format!("http://{}/health", self.addr());
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(2))
-            .build()?;
+        let url = crate::pki::url(self.addr(), "/health");
+        let client = crate::pki::client();
         let r = wait_until(
             &format!("manager-{} healthy", self.ports.id),
             timeout,
@@ -112,6 +116,7 @@ impl ManagerProcess {
                 let (c, u) = (client.clone(), url.clone());
                 async move {
                     c.get(u)
+                        .timeout(Duration::from_secs(2))
                         .send()
                         .await
                         .ok()
@@ -234,11 +239,16 @@ impl ManagedCluster {
             .map(ManagerProcess::addr)
             .collect::<Vec<_>>()
             .join(",");
+        let internal = managers
+            .iter()
+            .map(ManagerProcess::internal_addr)
+            .collect::<Vec<_>>()
+            .join(",");
         let broker_env: Vec<(String, String)> = broker_env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let brokers = start_brokers_with_env(&pg, b, dir.path(), &bootstrap, &broker_env).await?;
+        let brokers = start_brokers_with_env(&pg, b, dir.path(), &internal, &broker_env).await?;
         let admin = raftbus_sdk::Admin::new(&bootstrap)?;
         let client = raftbus_sdk::BrokerClient::new(Duration::from_secs(15));
         // Brokers are discovered by their heartbeats: wait until every one is registered.
@@ -268,6 +278,15 @@ impl ManagedCluster {
         self.managers
             .iter()
             .map(ManagerProcess::addr)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Comma-separated addresses of the managers' internal listeners (what brokers use).
+    pub fn internal_bootstrap(&self) -> String {
+        self.managers
+            .iter()
+            .map(ManagerProcess::internal_addr)
             .collect::<Vec<_>>()
             .join(",")
     }

@@ -219,7 +219,8 @@ impl BrokerProcess {
         let mut args: Vec<String> = args.split(' ').map(String::from).collect();
         args.extend(["--database-url".to_string(), db_url.to_string()]);
         args.extend(extra);
-        let env = Vec::new(); // RUST_LOG is inherited; unset, the broker's default applies
+        // RUST_LOG is inherited; unset, the broker's default applies.
+        let env = crate::pki::node_env("broker", node_id)?;
         let log_path = log_dir.join(format!("broker-{node_id}.log"));
         let name = format!("broker-{node_id}");
         let (daemon, db_url) = (Daemon::new(name, bin, args, env, log_path), db_url.into());
@@ -256,10 +257,7 @@ impl BrokerProcess {
     /// Polls `GET /health` until it answers 2xx and returns its JSON body. Fails early if the
     /// process exits, and includes the log tail in every error.
     pub async fn wait_healthy(&mut self, timeout: Duration) -> anyhow::Result<serde_json::Value> {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(2))
-            .build()?;
+        let client = crate::pki::client();
         let url = format!("{}/health", self.api_url());
         let what = format!("{} at {url} to report healthy", self.daemon.name);
         let daemon = &mut self.daemon;
@@ -271,7 +269,11 @@ impl BrokerProcess {
                 if let Some(status) = exited {
                     return Ok(Err(format!("process exited with {status}")));
                 }
-                let resp = client.get(&url).send().await;
+                let resp = client
+                    .get(&url)
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await;
                 let resp = resp.map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
                 if !resp.status().is_success() {
                     return Err(format!("HTTP {}", resp.status()));
@@ -288,9 +290,9 @@ impl BrokerProcess {
         }
     }
 
-    /// Base URL of the client API, e.g. `http://127.0.0.1:41234`.
+    /// Base URL of the client API, e.g. `https://127.0.0.1:41234`.
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.api_addr)
+        crate::pki::url(self.api_addr, "")
     }
 
     pub fn node_id(&self) -> u64 {

@@ -185,11 +185,7 @@ pub async fn observed(
     c: &ManagedCluster,
     topic: &str,
 ) -> Result<Vec<(PartitionInfo, Option<Observed>)>, String> {
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let http = crate::pki::client();
     let info = c
         .admin
         .describe_topic(topic)
@@ -201,8 +197,9 @@ pub async fn observed(
             out.push((p, None));
             continue;
         };
-        let url = format!("http://{addr}/v1/partitions/{topic}/{}", p.partition);
-        let s: Option<PartitionStatus> = match http.get(url).send().await {
+        let url = crate::pki::url(addr, &format!("/v1/partitions/{topic}/{}", p.partition));
+        let get = http.get(url).timeout(Duration::from_secs(2));
+        let s: Option<PartitionStatus> = match get.send().await {
             Ok(r) if r.status().is_success() => r.json().await.ok(),
             _ => None,
         };
@@ -255,7 +252,7 @@ impl ManagedCluster {
     /// waits until the managers list it alive.
     pub async fn add_broker(&mut self, id: u64) -> anyhow::Result<()> {
         let url = self.pg.create_database(&format!("broker_{id}"))?;
-        let extra = vec!["--managers".to_string(), self.bootstrap()];
+        let extra = vec!["--managers".to_string(), self.internal_bootstrap()];
         let mut b = BrokerProcess::with_args(id, &url, self.dir.path(), extra)?;
         b.start()?;
         b.wait_healthy(Duration::from_secs(30)).await?;
@@ -278,6 +275,7 @@ impl ManagedCluster {
         let out = tokio::process::Command::new(crate::bin_path("manager")?)
             .args(args)
             .env("RAFTBUS_BOOTSTRAP", self.bootstrap())
+            .envs(crate::pki::client_env())
             .output()
             .await?;
         Ok((
@@ -289,7 +287,7 @@ impl ManagedCluster {
 
     /// Partitions of `topic` each running broker hosts, from its own `GET /v1/partitions`.
     pub async fn hosted(&self, topic: &str) -> Result<BTreeMap<u64, BTreeSet<u32>>, String> {
-        let http = reqwest::Client::new();
+        let http = crate::pki::client();
         let mut out = BTreeMap::new();
         for b in &self.brokers {
             let url = format!("{}/v1/partitions", b.api_url());

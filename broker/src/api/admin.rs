@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use raftbus_protocol::api::{
     CreatePartitionRequest, CreatePartitionResponse, Health, NodeLeadership,
 };
+use raftbus_security::{Caller, Role};
 
 use super::{ApiState, partition};
 use crate::error::ApiError;
@@ -32,11 +33,15 @@ pub(super) async fn leadership(state: web::Data<ApiState>) -> HttpResponse {
     })
 }
 
+/// `PUT /v1/partitions/{topic}/{partition}` on the internal listener: managers only (and
+/// tests, which hold a manager certificate).
 pub(super) async fn create(
+    caller: Caller,
     state: web::Data<ApiState>,
     path: web::Path<(String, u32)>,
     body: web::Json<CreatePartitionRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Manager)?;
     let (topic, index) = path.into_inner();
     let req = body.into_inner();
     let group_id = req.group_id;

@@ -7,7 +7,10 @@ mod admin;
 mod fetch;
 mod metrics;
 mod offsets;
+mod policy;
 mod produce;
+
+pub use policy::policy;
 
 use std::sync::Arc;
 
@@ -44,10 +47,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
         .route("/metrics", web::get().to(metrics::render))
         .route("/v1/partitions", web::get().to(admin::list))
         .route("/v1/node/leadership", web::get().to(admin::leadership))
-        .service(
-            web::resource("/v1/partitions/{topic}/{partition}")
-                .route(web::put().to(admin::create))
-                .route(web::get().to(admin::status)),
+        .route(
+            "/v1/partitions/{topic}/{partition}",
+            web::get().to(admin::status),
         )
         .service(
             web::resource("/v1/partitions/{topic}/{partition}/records")
@@ -59,11 +61,27 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
                 .route(web::post().to(offsets::commit))
                 .route(web::get().to(offsets::read)),
         )
+        .default_service(web::to(raftbus_protocol::http::no_route));
+}
+
+/// The broker's own routes on its internal (mutual TLS) listener, next to the Raft RPCs:
+/// what only managers may ask (create a replica group, fence a consumer group). Each handler
+/// checks the caller's role.
+pub fn configure_internal(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
+    cfg.app_data(state)
+        .configure(raftbus_protocol::http::json_errors)
+        .service(
+            web::resource("/v1/partitions/{topic}/{partition}")
+                .route(web::put().to(admin::create))
+                // Peers' leader probes read a replica's status here (no client token).
+                .route(web::get().to(admin::status)),
+        )
+        // Peers' quiesce loops ask which groups this broker leads.
+        .route("/v1/node/leadership", web::get().to(admin::leadership))
         .route(
             "/v1/partitions/{topic}/{partition}/offsets/{group}/fence",
             web::post().to(offsets::fence),
-        )
-        .default_service(web::to(raftbus_protocol::http::no_route));
+        );
 }
 
 /// Looks up a hosted partition or answers `unknown_partition`.

@@ -4,6 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 use raftbus_protocol::api::{OffsetCommitRequest, OffsetResponse};
+use raftbus_security::{Caller, Role};
 use serde::Deserialize;
 
 use super::{ApiState, partition, require_leader};
@@ -65,10 +66,12 @@ pub(super) async fn read(
 /// state afterwards: its untouched offset and its generation, which is the higher of the
 /// stored one and the requested one.
 pub(super) async fn fence(
+    caller: Caller,
     state: web::Data<ApiState>,
     path: web::Path<(String, u32, String)>,
     body: web::Json<FenceRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Manager)?;
     let (topic, index, group) = path.into_inner();
     validate_name("consumer group", &group)?;
     let p = partition(&state, &topic, index)?;

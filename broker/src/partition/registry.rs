@@ -119,7 +119,7 @@ impl Registry {
         members: Vec<Member>,
     ) -> Result<Arc<Partition>, BrokerError> {
         for m in &members {
-            self.router.remember(m.id, &m.raft_addr);
+            self.router.remember_new(m.id, &m.raft_addr);
         }
         let log =
             PgLogStore::<TypeConfig>::new(self.db.clone(), self.storage.log.clone(), group_id);
@@ -257,6 +257,10 @@ impl Registry {
 impl GroupLookup<TypeConfig, PartitionStateMachine> for Registry {
     fn node_id(&self) -> u64 {
         self.node_id
+    }
+
+    fn role(&self) -> raftbus_security::Role {
+        raftbus_security::Role::Broker
     }
 
     fn raft(&self, group: Uuid) -> Option<PartitionRaft> {

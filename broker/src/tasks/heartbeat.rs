@@ -27,6 +27,10 @@ use super::retention::RetentionPolicies;
 use crate::error::BrokerError;
 use crate::partition::Registry;
 use crate::settings::Settings;
+use raftbus_protocol::acl::SecurityTable;
+use raftbus_security::NodeHttp;
+use raftbus_security::{NodeIdentity, NodeTls};
+use std::sync::RwLock;
 
 pub mod report;
 
@@ -47,7 +51,7 @@ pub struct Heartbeat {
     /// Tick interval.
     every: Duration,
     /// One client for every heartbeat: HTTP/2 connections to managers are reused.
-    http: reqwest::Client,
+    http: NodeHttp,
     registry: Arc<Registry>,
     /// Index of the manager to try first: the last one that answered.
     next: usize,
@@ -63,6 +67,8 @@ pub struct Heartbeat {
     reporter: Reporter,
     /// The last assignment set received: reconciled every tick.
     assignments: Vec<Assignment>,
+    /// The users and rules of the last reply (shared with the client API).
+    security: Arc<RwLock<SecurityTable>>,
     /// Its digest, echoed so the manager sends the set again only when it changed (`None`:
     /// no set yet, or from a manager that predates digests).
     digest: Option<String>,
@@ -70,19 +76,22 @@ pub struct Heartbeat {
 
 impl Heartbeat {
     /// The loop's state, or `None` when no managers are configured.
-    pub fn new(settings: &Settings, registry: Arc<Registry>) -> Result<Option<Self>, BrokerError> {
+    pub fn new(
+        settings: &Settings,
+        registry: Arc<Registry>,
+        tls: Option<&NodeTls>,
+    ) -> Result<Option<Self>, BrokerError> {
         let managers = settings.manager.addrs();
         if managers.is_empty() {
             return Ok(None);
         }
-        let http = reqwest::Client::builder()
-            .http2_prior_knowledge()
-            .no_proxy()
-            .tcp_nodelay(true)
-            .connect_timeout(REQUEST_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(std::io::Error::other)?;
+        let http = NodeHttp::new(
+            reqwest::Client::builder()
+                .connect_timeout(REQUEST_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT),
+            tls,
+            NodeIdentity::broker(settings.node.id),
+        );
         Ok(Some(Self {
             me: Member {
                 id: settings.node.id,
@@ -100,6 +109,7 @@ impl Heartbeat {
             retention: RetentionPolicies::default(),
             reporter: Reporter::default(),
             assignments: Vec::new(),
+            security: Arc::default(),
             digest: None,
         }))
     }
@@ -112,6 +122,12 @@ impl Heartbeat {
     /// Shares the retention limits of every reply with the `retention` loop.
     pub fn with_retention(mut self, policies: RetentionPolicies) -> Self {
         self.retention = policies;
+        self
+    }
+
+    /// Where each reply's users and ACL rules go, for the client API's checks.
+    pub fn with_security(mut self, table: Arc<RwLock<SecurityTable>>) -> Self {
+        self.security = table;
         self
     }
 
@@ -170,8 +186,11 @@ impl Heartbeat {
 
     /// Takes a reply: records the acknowledgement and keeps the new assignment set, if it
     /// came (`unchanged`: the held set is still current). Returns the groups to drop.
-    fn accept(&mut self, pending: Pending, reply: BrokerHeartbeatReply) -> Vec<Uuid> {
+    fn accept(&mut self, pending: Pending, mut reply: BrokerHeartbeatReply) -> Vec<Uuid> {
         self.reporter.acknowledged(pending, &reply);
+        if let Some(table) = reply.security.take() {
+            *self.security.write().expect("security table lock") = table;
+        }
         if reply.unchanged {
             if self.digest.is_none() {
                 // Never happens (no digest is sent without a set); ask for the set next time.
@@ -284,12 +303,13 @@ impl Heartbeat {
 
 /// One heartbeat to one manager: the decoded reply and its size in bytes, or why it failed.
 async fn post(
-    http: &reqwest::Client,
+    http: &NodeHttp,
     addr: &str,
     body: bytes::Bytes,
 ) -> Result<(BrokerHeartbeatReply, usize), String> {
     let resp = http
-        .post(format!("http://{addr}/v1/heartbeat/broker"))
+        .http
+        .post(http.url(addr, "/v1/heartbeat/broker"))
         .header("content-type", "application/json")
         .body(body)
         .send()

@@ -33,11 +33,13 @@ use raftbus_protocol::api::PartitionStatus;
 
 use crate::partition::{Partition, Registry};
 use crate::peers::Peers;
+use raftbus_security::NodeHttp;
 
 /// Runs until cancelled.
 pub async fn run(
     registry: Arc<Registry>,
     peers: Arc<Peers>,
+    http: NodeHttp,
     every: Duration,
     cancel: CancellationToken,
 ) {
@@ -47,13 +49,6 @@ pub async fn run(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // `(group, term)` already handed over, so one death triggers one transfer per group.
         let mut done: HashSet<(uuid::Uuid, u64)> = HashSet::new();
-        // Survivors ask each other for their log length; short timeouts, no proxy.
-        let http = reqwest::Client::builder()
-            .http2_prior_knowledge()
-            .timeout(every)
-            .no_proxy()
-            .build()
-            .expect("static reqwest configuration is valid");
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -69,7 +64,7 @@ pub async fn run(
 async fn probe_once(
     registry: &Registry,
     peers: &Peers,
-    http: &reqwest::Client,
+    http: &NodeHttp,
     every: Duration,
     done: &mut HashSet<(uuid::Uuid, u64)>,
 ) {
@@ -113,7 +108,7 @@ async fn take_over(
     me: u64,
     leader: u64,
     p: &Partition,
-    http: &reqwest::Client,
+    http: &NodeHttp,
     done: &mut HashSet<(uuid::Uuid, u64)>,
 ) {
     let m = p.raft.metrics().borrow_watched().clone();
@@ -127,11 +122,8 @@ async fn take_over(
         let Some(node) = membership.get_node(&id) else {
             continue;
         };
-        let url = format!(
-            "http://{}/v1/partitions/{}/{}",
-            node.api_addr, p.topic, p.partition
-        );
-        let status = match http.get(url).send().await {
+        let path = format!("/v1/partitions/{}/{}", p.topic, p.partition);
+        let status = match http.http.get(http.url(&node.raft_addr, &path)).send().await {
             Ok(r) if r.status().is_success() => r.json::<PartitionStatus>().await.ok(),
             _ => None,
         };

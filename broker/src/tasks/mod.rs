@@ -21,6 +21,8 @@ use crate::error::BrokerError;
 use crate::partition::Registry;
 use crate::peers::Peers;
 use crate::settings::Settings;
+use raftbus_protocol::acl::SecurityTable;
+use raftbus_security::{NodeHttp, NodeIdentity, NodeTls};
 
 /// Tick of the `membership` loop: how soon a leader reacts to a move or a preferred leader.
 const MEMBERSHIP_MS: u64 = 500;
@@ -41,12 +43,17 @@ impl Tasks {
         settings: &Settings,
         registry: &Arc<Registry>,
         peers: &Arc<Peers>,
+        tls: Option<&NodeTls>,
+        security: &Arc<std::sync::RwLock<SecurityTable>>,
     ) -> Result<Self, BrokerError> {
+        let me = NodeIdentity::broker(settings.node.id);
         let cancel = CancellationToken::new();
         let mut handles = Vec::new();
         let policies = retention::RetentionPolicies::default();
-        if let Some(hb) = heartbeat::Heartbeat::new(settings, registry.clone())? {
-            let hb = hb.with_retention(policies.clone());
+        if let Some(hb) = heartbeat::Heartbeat::new(settings, registry.clone(), tls)? {
+            let hb = hb
+                .with_retention(policies.clone())
+                .with_security(security.clone());
             let every = Duration::from_millis(MEMBERSHIP_MS);
             let members =
                 membership::run(registry.clone(), hb.desired(), every, cancel.child_token());
@@ -67,8 +74,14 @@ impl Tasks {
         }
         if settings.raft.leader_probe_ms > 0 {
             let every = Duration::from_millis(settings.raft.leader_probe_ms);
-            let probe =
-                leader_probe::run(registry.clone(), peers.clone(), every, cancel.child_token());
+            let http = NodeHttp::new(reqwest::Client::builder().timeout(every), tls, me);
+            let probe = leader_probe::run(
+                registry.clone(),
+                peers.clone(),
+                http,
+                every,
+                cancel.child_token(),
+            );
             handles.push(("leader_probe", tokio::spawn(probe)));
         }
         let r = &settings.raft;
@@ -78,7 +91,14 @@ impl Tasks {
                 idle_after: Duration::from_millis(r.idle_after_ms),
                 ask_timeout: Duration::from_millis(r.peer_timeout_ms / 2),
             };
-            let q = quiesce::Quiesce::new(registry.clone(), peers.clone(), timing);
+            let http = NodeHttp::new(
+                reqwest::Client::builder()
+                    .timeout(timing.ask_timeout)
+                    .connect_timeout(timing.ask_timeout),
+                tls,
+                me,
+            );
+            let q = quiesce::Quiesce::new(registry.clone(), peers.clone(), http, timing);
             handles.push(("quiesce", tokio::spawn(q.run(cancel.child_token()))));
         }
         let revive = revive::run(registry.clone(), cancel.child_token());

@@ -32,6 +32,7 @@ use uuid::Uuid;
 
 use crate::partition::{Partition, Registry};
 use crate::peers::Peers;
+use raftbus_security::NodeHttp;
 
 /// Timings of the loop (from `[raft]` settings).
 #[derive(Debug, Clone, Copy)]
@@ -50,8 +51,8 @@ pub struct Quiesce {
     registry: Arc<Registry>,
     /// Node-level liveness, shared with the client API.
     peers: Arc<Peers>,
-    /// Client for the peers' API ports (HTTP/2, kept open between rounds).
-    http: reqwest::Client,
+    /// Client for the peers' internal listeners (HTTP/2, kept open between rounds).
+    http: NodeHttp,
     /// Intervals and timeouts.
     timing: Timing,
     /// Per led group: last log index seen and when it last changed.
@@ -70,14 +71,7 @@ struct View {
 
 impl Quiesce {
     /// A loop over `registry`'s groups.
-    pub fn new(registry: Arc<Registry>, peers: Arc<Peers>, timing: Timing) -> Self {
-        let http = reqwest::Client::builder()
-            .http2_prior_knowledge()
-            .timeout(timing.ask_timeout)
-            .connect_timeout(timing.ask_timeout)
-            .no_proxy()
-            .build()
-            .expect("static reqwest configuration is valid");
+    pub fn new(registry: Arc<Registry>, peers: Arc<Peers>, http: NodeHttp, timing: Timing) -> Self {
         Self {
             registry,
             peers,
@@ -129,8 +123,8 @@ impl Quiesce {
     /// Queries every peer concurrently and records the answers.
     async fn ask_all(&self, addrs: &BTreeMap<u64, String>) {
         let asks = addrs.iter().map(|(id, addr)| {
-            let url = format!("http://{addr}/v1/node/leadership");
-            let http = &self.http;
+            let url = self.http.url(addr, "/v1/node/leadership");
+            let http = &self.http.http;
             async move { (*id, ask(http, &url).await) }
         });
         for (id, answer) in futures::future::join_all(asks).await {
@@ -187,7 +181,7 @@ fn view(p: &Partition, me: u64, addrs: &mut BTreeMap<u64, String>) -> View {
     let membership = m.membership_config.membership();
     for (id, node) in membership.nodes() {
         if *id != me {
-            addrs.entry(*id).or_insert_with(|| node.api_addr.clone());
+            addrs.entry(*id).or_insert_with(|| node.raft_addr.clone());
         }
     }
     let last = m.last_log_index;

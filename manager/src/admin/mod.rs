@@ -11,6 +11,7 @@ mod partition;
 mod status;
 mod table;
 mod topic;
+mod user;
 
 use std::io::Write;
 
@@ -21,6 +22,7 @@ pub use group::GroupCmd;
 pub use partition::PartitionCmd;
 pub use table::Table;
 pub use topic::TopicCmd;
+pub use user::{AclCmd, RuleArgs, UserCmd};
 
 /// The admin commands, to be flattened into the binary's top-level clap command.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
@@ -51,6 +53,18 @@ pub enum AdminCommand {
     },
     /// Show every manager's role and health and every broker's liveness and load.
     Status,
+    /// Add, remove and list users (principals with a token).
+    User {
+        /// User operation.
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// Add, remove and list ACL rules.
+    Acl {
+        /// ACL operation.
+        #[command(subcommand)]
+        cmd: AclCmd,
+    },
 }
 
 /// Runs `cmd` against the managers in `bootstrap` (comma-separated `host:port`) and prints the
@@ -76,6 +90,8 @@ pub async fn render(admin: &Admin, cmd: AdminCommand) -> Result<String, SdkError
         AdminCommand::Broker { cmd } => broker::run(admin, cmd).await,
         AdminCommand::Group { cmd } => group::run(admin, cmd).await,
         AdminCommand::Status => status::run(admin).await,
+        AdminCommand::User { cmd } => user::run_user(admin, cmd).await,
+        AdminCommand::Acl { cmd } => user::run_acl(admin, cmd).await,
     }
 }
 

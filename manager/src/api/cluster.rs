@@ -29,8 +29,9 @@ pub(super) async fn managers(m: web::Data<Manager>) -> HttpResponse {
             if p.id == m.id {
                 return true;
             }
-            let url = format!("http://{}/health", p.api_addr);
+            let url = m.http.url(&p.api_addr, "/health");
             let r = m
+                .http
                 .http
                 .get(url)
                 .timeout(Duration::from_millis(700))

@@ -14,6 +14,7 @@ use raftbus_protocol::meta::{
 };
 use raftbus_protocol::names::validate_name;
 use raftbus_protocol::retention::RetentionSpec;
+use raftbus_security::{Caller, NodeIdentity};
 use uuid::Uuid;
 
 use super::parse;
@@ -77,6 +78,7 @@ fn desired(
         unchanged,
         full_report_needed: false,
         incremental: true,
+        security: Some(meta.security.clone()),
     }
 }
 
@@ -87,17 +89,21 @@ fn desired(
 /// groups are acted on (each fact in them is current; a group left out is just not acted on
 /// this time) and the reply asks for a full report.
 pub(super) async fn broker(
+    caller: Caller,
     m: web::Data<Manager>,
-    req: HttpRequest,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    if !m.is_leader() {
-        return m.forward(&req, body.0).await;
-    }
     let hb: BrokerHeartbeat = parse(&body.0)?;
     drop(body);
     if hb.broker.id == 0 {
         return Err(ApiError::bad_request("broker id must be positive"));
+    }
+    // A broker reports only for itself.
+    caller.require_node(NodeIdentity::broker(hb.broker.id))?;
+    // Not forwarded: the write manager must see the broker's own certificate. A broker tries
+    // the managers in turn until the write manager answers.
+    if !m.is_leader() {
+        return Err(ApiError::not_leader("the metadata group", m.leader()));
     }
     m.liveness.touch_broker(hb.broker.id);
     let merged = m.reports.merge(&hb);
@@ -125,7 +131,7 @@ pub(super) async fn broker(
         m.propose(MetaCommand::SetLeaders { leaders: c.leaders })
             .await?;
     }
-    for (group, replicas) in m.read(|meta| moves::completed(meta, groups)) {
+    for (group, replicas) in m.read(|meta| moves::completed(meta, hb.broker.id, groups)) {
         tracing::info!(%group, ?replicas, "replica move complete");
         m.propose(MetaCommand::CompleteMove { group, replicas })
             .await?;

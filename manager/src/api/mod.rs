@@ -9,9 +9,14 @@ mod groups;
 mod heartbeat;
 mod moves;
 mod page;
+mod policy;
 mod proxy;
 mod retention;
 mod topics;
+mod users;
+
+pub use policy::policy;
+pub use users::MetaDirectory;
 
 use actix_web::{HttpResponse, web};
 use openraft::ReadPolicy;
@@ -64,11 +69,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
             "/v1/topics/{topic}/partitions/{partition}/records",
             web::get().to(proxy::consume),
         )
-        .service(
-            web::resource("/v1/heartbeat/broker")
-                .app_data(BodyLimit(BROKER_HEARTBEAT_LIMIT))
-                .route(web::post().to(heartbeat::broker)),
-        )
         .route("/v1/producers", web::post().to(heartbeat::producer))
         .route(
             "/v1/heartbeat/producer",
@@ -83,9 +83,31 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
             "/v1/consumers/{group}/{consumer}",
             web::delete().to(heartbeat::leave),
         )
+        .service(
+            web::resource("/v1/users")
+                .route(web::get().to(users::list))
+                .route(web::post().to(users::add)),
+        )
+        .route("/v1/users/{name}", web::delete().to(users::remove))
+        .service(
+            web::resource("/v1/acls")
+                .route(web::get().to(users::acls))
+                .route(web::post().to(users::change_acl))
+                .route(web::delete().to(users::change_acl)),
+        )
         .route("/v1/groups", web::get().to(groups::list))
         .route("/v1/groups/{name}", web::get().to(groups::describe))
         .default_service(web::to(no_route));
+}
+
+/// The manager's own routes on its internal (mutual TLS) listener, next to the metadata
+/// group's Raft RPCs: broker heartbeats, accepted only from the broker they describe.
+pub fn configure_internal(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
+    cfg.app_data(state).configure(json_errors).service(
+        web::resource("/v1/heartbeat/broker")
+            .app_data(BodyLimit(BROKER_HEARTBEAT_LIMIT))
+            .route(web::post().to(heartbeat::broker)),
+    );
 }
 
 /// `?consistent=true` on reads.

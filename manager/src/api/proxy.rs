@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::{FetchParams, ProduceJsonRequest};
 use raftbus_protocol::http::Body;
@@ -69,6 +69,7 @@ async fn relay(
 }
 
 pub(super) async fn produce(
+    http: HttpRequest,
     m: web::Data<Manager>,
     topic: web::Path<String>,
     q: web::Query<ProduceParams>,
@@ -96,10 +97,15 @@ pub(super) async fn produce(
         (None, None) => NEXT.fetch_add(1, Ordering::Relaxed) % n,
     };
     let addr = leader_of(&m, &topic, partition)?;
-    let url = format!("http://{addr}/v1/partitions/{topic}/{partition}/records");
+    let url = m.http.url(
+        &addr,
+        &format!("/v1/partitions/{topic}/{partition}/records"),
+    );
     relay(
         m.http
+            .http
             .post(url)
+            .headers(credentials(&http))
             .header("content-type", "application/json")
             .body(body.to_vec())
             .send()
@@ -110,12 +116,30 @@ pub(super) async fn produce(
 }
 
 pub(super) async fn consume(
+    http: HttpRequest,
     m: web::Data<Manager>,
     path: web::Path<(String, u32)>,
     q: web::Query<FetchParams>,
 ) -> Result<HttpResponse, ApiError> {
     let (topic, partition) = path.into_inner();
     let addr = leader_of(&m, &topic, partition)?;
-    let url = format!("http://{addr}/v1/partitions/{topic}/{partition}/records");
-    relay(m.http.get(url).query(&*q).send().await, &addr).await
+    let url = m.http.url(
+        &addr,
+        &format!("/v1/partitions/{topic}/{partition}/records"),
+    );
+    let get = m.http.http.get(url).headers(credentials(&http));
+    relay(get.query(&*q).send().await, &addr).await
+}
+
+/// The client's `Authorization` header, passed on: the broker checks the client, not us.
+fn credentials(req: &HttpRequest) -> reqwest::header::HeaderMap {
+    let mut out = reqwest::header::HeaderMap::new();
+    if let Some(v) = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| reqwest::header::HeaderValue::from_bytes(v.as_bytes()).ok())
+    {
+        out.insert(reqwest::header::AUTHORIZATION, v);
+    }
+    out
 }

@@ -7,10 +7,12 @@ pub mod balance;
 pub mod moves;
 pub mod placement;
 pub mod retention;
+pub mod security;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use raftbus_protocol::ErrorCode;
+use raftbus_protocol::acl::SecurityTable;
 use raftbus_protocol::api::Member;
 use raftbus_protocol::meta::ConsumerAssignment;
 use raftbus_protocol::retention::RetentionSpec;
@@ -96,6 +98,9 @@ pub struct ClusterMeta {
     /// A requested rebalance still being carried out (see [`balance`]).
     #[serde(default)]
     pub rebalance: Option<moves::RebalanceScope>,
+    /// Users (token digests) and ACL rules (see [`security`]).
+    #[serde(default)]
+    pub security: SecurityTable,
 }
 
 impl ClusterMeta {
@@ -163,6 +168,7 @@ impl ClusterMeta {
                 );
                 MetaResponse::Ok
             }
+            MetaCommand::Security(cmd) => security::apply(&mut self.security, cmd),
             MetaCommand::DeleteTopic { name } => {
                 let Some(t) = self.topics.remove(&name) else {
                     return error(
@@ -308,6 +314,13 @@ impl ClusterMeta {
         self.brokers
             .get(&broker)
             .map(|b| b.member.api_addr.as_str())
+    }
+
+    /// A broker's internal (Raft) listener address, if it is known.
+    pub fn raft_addr(&self, broker: u64) -> Option<&str> {
+        self.brokers
+            .get(&broker)
+            .map(|b| b.member.raft_addr.as_str())
     }
 }
 

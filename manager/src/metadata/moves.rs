@@ -170,9 +170,10 @@ impl ClusterMeta {
     }
 }
 
-/// Moves whose target the group's leader reports as its (uniform) voter set, as
+/// Moves whose target the group's leader, `broker` (the reporting broker, a member of the
+/// target), reports as its (uniform) voter set, as
 /// `(group, target)` to propose complete.
-pub fn completed(meta: &ClusterMeta, groups: &[HostedGroup]) -> Vec<(Uuid, Vec<u64>)> {
+pub fn completed(meta: &ClusterMeta, broker: u64, groups: &[HostedGroup]) -> Vec<(Uuid, Vec<u64>)> {
     let index = meta.partitions_by_group();
     groups
         .iter()
@@ -180,7 +181,10 @@ pub fn completed(meta: &ClusterMeta, groups: &[HostedGroup]) -> Vec<(Uuid, Vec<u
         .filter_map(|g| {
             let p = index.get(&g.group_id)?;
             let target = p.target.as_ref()?;
-            same_set(target, &g.voters).then(|| (g.group_id, target.clone()))
+            // Only a leader in the target set may complete a move: a broker leaving the group
+            // (or claiming a leadership it lost) could otherwise drop the old replicas early.
+            (target.contains(&broker) && same_set(target, &g.voters))
+                .then(|| (g.group_id, target.clone()))
         })
         .collect()
 }
@@ -332,9 +336,11 @@ pub(crate) mod tests {
         assert_eq!(a[0].preferred_leader, None, "no leader moves during a move");
         assert!(removable(&m, 3, &[hosted(g, false, &[], false)]).is_empty());
         // Only the leader's uniform membership completes it.
-        assert!(completed(&m, &[hosted(g, true, &[1, 2, 3, 4], true)]).is_empty());
-        assert!(completed(&m, &[hosted(g, false, &[1, 2, 4], false)]).is_empty());
-        let done = completed(&m, &[hosted(g, true, &[4, 2, 1], false)]);
+        assert!(completed(&m, 1, &[hosted(g, true, &[1, 2, 3, 4], true)]).is_empty());
+        assert!(completed(&m, 1, &[hosted(g, false, &[1, 2, 4], false)]).is_empty());
+        // Broker 3 is leaving: its claim completes nothing.
+        assert!(completed(&m, 3, &[hosted(g, true, &[4, 2, 1], false)]).is_empty());
+        let done = completed(&m, 1, &[hosted(g, true, &[4, 2, 1], false)]);
         assert_eq!(done, vec![(g, vec![1, 2, 4])]);
         m.apply(MetaCommand::CompleteMove {
             group: g,

@@ -59,7 +59,7 @@ async fn fence_once(m: &Manager, fenced: &mut HashMap<String, u64>) {
                         (
                             g.topic.clone(),
                             i as u32,
-                            p.leader.and_then(|l| meta.api_addr(l)).map(str::to_string),
+                            p.leader.and_then(|l| meta.raft_addr(l)).map(str::to_string),
                         )
                     })
                     .collect();
@@ -74,13 +74,16 @@ async fn fence_once(m: &Manager, fenced: &mut HashMap<String, u64>) {
                 all = false;
                 continue;
             };
-            let r = tokio::time::timeout(
-                Duration::from_secs(5),
-                m.brokers
-                    .fence_group(&addr, &topic, partition, &group, generation),
-            )
-            .await;
-            if !matches!(r, Ok(Ok(_))) {
+            let path = format!("/v1/partitions/{topic}/{partition}/offsets/{group}/fence");
+            let r = m
+                .brokers
+                .http
+                .post(m.brokers.url(&addr, &path))
+                .timeout(Duration::from_secs(5))
+                .json(&serde_json::json!({ "generation": generation }))
+                .send()
+                .await;
+            if !r.is_ok_and(|r| r.status().is_success()) {
                 all = false;
             }
         }

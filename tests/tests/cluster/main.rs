@@ -2,7 +2,7 @@
 //! One test binary (modules below), named by category as in openraft's tests:
 //! t10 storage contract, t20 replication, t30 failover (t37: kill during shared transactions),
 //! t40 whole-cluster crash, t50 quorum loss, t60 bad input, t85 control traffic at scale, t86
-//! metadata topic rows, t87 dropped SDK handles, t100 retention, t101 Raft log compaction,
+//! metadata topic rows, t87 dropped SDK handles, t95 security (forged RPCs, heartbeats, tokens), t100 retention, t101 Raft log compaction,
 //! t102/t103 replica healing and rebalance, t104 reassign and leadership balance.
 
 mod t10_storage_suite;
@@ -24,6 +24,7 @@ mod t85_large_heartbeat;
 mod t86_meta_topic_rows;
 mod t87_sdk_drop;
 mod t90_cli;
+mod t95_security;
 
 // Kept apart so rustfmt leaves them after t90 (numeric order).
 mod t100_retention;

@@ -280,6 +280,7 @@ async fn cli(bin: &str, args: &str) -> (bool, String, String) {
     let run = tokio::process::Command::new(bin_path(bin).unwrap())
         .args(args.split_whitespace())
         .env_remove("RAFTBUS_BOOTSTRAP")
+        .envs(raftbus_tests::pki::client_env())
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(30), run)

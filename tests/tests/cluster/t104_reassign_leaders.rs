@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 /// Posts `body` to a manager path; answers `(status, code, message)` of the error body.
 async fn post_error(c: &ManagedCluster, path: &str, body: Value) -> (u16, String, String) {
-    let url = format!("http://{}{path}", c.managers[0].addr());
-    let r = reqwest::Client::new()
+    let url = raftbus_tests::pki::url(c.managers[0].addr(), path);
+    let r = raftbus_tests::pki::client()
         .post(url)
         .json(&body)
         .send()

@@ -17,8 +17,9 @@ const PARTITIONS: u32 = 6;
 async fn append_rpcs(c: &BrokerCluster, running: &[usize]) -> u64 {
     let mut total = 0;
     for &i in running {
-        let url = format!("http://{}/metrics", c.addr(i));
-        let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+        let url = raftbus_tests::pki::url(c.addr(i), "/metrics");
+        let http = raftbus_tests::pki::client();
+        let body = http.get(url).send().await.unwrap().text().await.unwrap();
         total += body
             .lines()
             .find_map(|l| l.strip_prefix("raftbus_raft_append_rpcs_received_total "))

@@ -22,7 +22,7 @@ const BATCH: usize = 5;
 /// `(transactions, groups)` of the log lane, from a broker's `/metrics`.
 async fn writer_counters(http: &reqwest::Client, addr: &str) -> Option<(f64, f64)> {
     let text = http
-        .get(format!("http://{addr}/metrics"))
+        .get(raftbus_tests::pki::url(addr, "/metrics"))
         .send()
         .await
         .ok()?
@@ -82,7 +82,7 @@ async fn kill_during_shared_transactions_loses_nothing() {
 
     // The victim: broker 2 (index 1), which leads a third of the partitions and follows the rest.
     let victim = 1;
-    let http = reqwest::Client::new();
+    let http = raftbus_tests::pki::client();
     let addr = c.read().await.addr(victim);
     let before = writer_counters(&http, &addr).await.expect("metrics");
     let (txns, groups_per_txn) = wait_until(

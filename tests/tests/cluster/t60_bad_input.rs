@@ -33,7 +33,7 @@ async fn bad_requests_get_json_4xx_and_the_broker_survives() {
         .await
         .unwrap();
     let base = c.brokers[0].api_url();
-    let http = reqwest::Client::new();
+    let http = raftbus_tests::pki::client();
     let records = format!("{base}/v1/partitions/t/0/records");
 
     let r = http
@@ -117,15 +117,19 @@ async fn bad_requests_get_json_4xx_and_the_broker_survives() {
         group_id: Uuid::new_v4(),
         members: c.members(0),
     };
-    let r = http
-        .put(format!("{base}/v1/partitions/bad%20name/0"))
+    // Replica creation is a manager's call, on the internal listener.
+    let internal = raftbus_tests::pki::url(c.brokers[0].raft_addr(), "");
+    let as_manager =
+        raftbus_tests::pki::node_client("manager", raftbus_tests::pki::TEST_MANAGER_ID).unwrap();
+    let r = as_manager
+        .put(format!("{internal}/v1/partitions/bad%20name/0"))
         .json(&req)
         .send()
         .await
         .unwrap();
     expect_error(r, 400, "invalid_name").await;
-    let r = http
-        .put(format!("{base}/v1/partitions/t/0"))
+    let r = as_manager
+        .put(format!("{internal}/v1/partitions/t/0"))
         .json(&req)
         .send()
         .await

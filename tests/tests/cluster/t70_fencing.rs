@@ -7,7 +7,7 @@ use std::time::Duration;
 use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::{CreatePartitionRequest, Member, Role};
 use raftbus_sdk::{BrokerClient, SdkError};
-use raftbus_tests::cluster::BrokerCluster;
+use raftbus_tests::cluster::{BrokerCluster, create_replica, fence};
 use raftbus_tests::{BrokerProcess, free_port, wait_until};
 use uuid::Uuid;
 
@@ -27,6 +27,7 @@ async fn fenced_generation_refuses_older_commits_and_keeps_the_offset() {
         .await
         .unwrap();
     let addr = c.addr(leader);
+    let raft = c.brokers[leader].raft_addr();
     let client = &c.client;
     let batch = batch_of(&["a".into(), "b".into()]);
     client
@@ -40,19 +41,13 @@ async fn fenced_generation_refuses_older_commits_and_keeps_the_offset() {
         .unwrap();
     assert_eq!((r.offset, r.generation), (Some(1), Some(1)));
 
-    let f = client
-        .fence_group(&addr, "fenced", 0, "g", 3)
-        .await
-        .unwrap();
+    let f = fence(&raft, "fenced", 0, "g", 3).await.unwrap();
     assert_eq!(
         (f.offset, f.generation),
         (Some(1), Some(3)),
         "fence keeps the offset"
     );
-    let f = client
-        .fence_group(&addr, "fenced", 0, "g", 2)
-        .await
-        .unwrap();
+    let f = fence(&raft, "fenced", 0, "g", 2).await.unwrap();
     assert_eq!(f.generation, Some(3), "a lower fence changes nothing");
 
     let e = client
@@ -75,10 +70,7 @@ async fn fenced_generation_refuses_older_commits_and_keeps_the_offset() {
     assert_eq!((r.offset, r.generation), (Some(2), Some(3)));
 
     // A group fenced before it ever committed: no offset, but the fence holds.
-    let f = client
-        .fence_group(&addr, "fenced", 0, "fresh", 5)
-        .await
-        .unwrap();
+    let f = fence(&raft, "fenced", 0, "fresh", 5).await.unwrap();
     assert_eq!((f.offset, f.generation), (None, Some(5)));
     let r = client
         .read_offset(&addr, "fenced", 0, "fresh")
@@ -93,8 +85,10 @@ async fn fenced_generation_refuses_older_commits_and_keeps_the_offset() {
     );
 
     // Bad input is a JSON 4xx, not a crash.
-    let http = reqwest::Client::new();
-    let url = format!("http://{addr}/v1/partitions/fenced/0/offsets/g/fence");
+    // Fencing is a manager's call, on the internal listener.
+    let http =
+        raftbus_tests::pki::node_client("manager", raftbus_tests::pki::TEST_MANAGER_ID).unwrap();
+    let url = raftbus_tests::pki::url(raft, "/v1/partitions/fenced/0/offsets/g/fence");
     let resp = http
         .post(&url)
         .header("content-type", "application/json")
@@ -103,11 +97,8 @@ async fn fenced_generation_refuses_older_commits_and_keeps_the_offset() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
-    let e = client
-        .fence_group(&addr, "nope", 0, "g", 1)
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Some(ErrorCode::UnknownPartition), "{e}");
+    let e = fence(&raft, "nope", 0, "g", 1).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::UnknownPartition, "{e}");
     client.health(&addr).await.unwrap();
 }
 
@@ -131,8 +122,7 @@ async fn broker_with_unreachable_managers_keeps_serving() {
             raft_addr: b.raft_addr().to_string(),
         }],
     };
-    client
-        .create_partition(&addr, "solo", 0, &req)
+    create_replica(b.raft_addr(), "solo", 0, &req)
         .await
         .unwrap();
     wait_until(

@@ -24,6 +24,7 @@ fn admin_cmd(c: &ManagedCluster, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(bin_path("manager").unwrap())
         .args(args)
         .env("RAFTBUS_BOOTSTRAP", c.bootstrap())
+        .envs(raftbus_tests::pki::client_env())
         .output()
         .unwrap();
     (

@@ -26,7 +26,7 @@ async fn heartbeat_metrics(
     addr: &str,
 ) -> anyhow::Result<Vec<(String, u64)>> {
     let text = http
-        .get(format!("http://{addr}/metrics"))
+        .get(raftbus_tests::pki::url(addr, "/metrics"))
         .send()
         .await?
         .text()
@@ -110,7 +110,7 @@ async fn thousands_of_replicas_heartbeat_incrementally() {
     );
 
     // No broker is declared dead over a 10 s window of steady heartbeats.
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = raftbus_tests::pki::client();
     let addr = c.brokers[0].api_addr().to_string();
     let before = heartbeat_metrics(&http, &addr).await.unwrap();
     let window = Instant::now();
@@ -179,15 +179,16 @@ async fn thousands_of_replicas_heartbeat_incrementally() {
     assert_eq!(values, vec![b"hello".to_vec()], "the record read back");
 
     // Over-limit bodies: 413 with the limit named, on the large and on a small route.
-    let m = c.managers[0].addr();
-    let hb = format!("http://{m}/v1/heartbeat/broker");
+    // Heartbeats go to the internal listener, from a broker's certificate.
+    let hb = raftbus_tests::pki::url(c.managers[0].internal_addr(), "/v1/heartbeat/broker");
+    let as_broker = raftbus_tests::pki::node_client("broker", 1).unwrap();
     assert_too_large(
-        &http,
+        &as_broker,
         &hb,
         BROKER_HEARTBEAT_LIMIT + 1,
         BROKER_HEARTBEAT_LIMIT,
     )
     .await;
-    let topics = format!("http://{m}/v1/topics");
+    let topics = raftbus_tests::pki::url(c.managers[0].addr(), "/v1/topics");
     assert_too_large(&http, &topics, SMALL_BODY_LIMIT + 1, SMALL_BODY_LIMIT).await;
 }

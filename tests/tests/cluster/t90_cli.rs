@@ -32,6 +32,7 @@ fn spawn(bin: &str, args: &str) -> Proc {
     let mut child = Command::new(bin_path(bin).unwrap())
         .args(args.split_whitespace())
         .env_remove("RAFTBUS_BOOTSTRAP")
+        .envs(raftbus_tests::pki::client_env())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -385,6 +386,9 @@ async fn t90_user_errors_are_one_line_and_perf_tools_report() {
     let c = cluster(&[], "", 0).await;
     let bs = c.bootstrap();
     let big = format!("{}\n", "x".repeat(2 << 20));
+    let rogue = tempfile::tempdir().unwrap();
+    raftbus_tests::pki::certs_sh(rogue.path(), &["ca"]).unwrap();
+    let rogue_ca = rogue.path().join("ca.pem").display().to_string();
     // `BS` stands for the cluster's bootstrap list.
     let cases = [
         (
@@ -401,9 +405,23 @@ async fn t90_user_errors_are_one_line_and_perf_tools_report() {
         ),
         ("producer", "--bootstrap BS --topic big", &big, "exceeds"),
         ("consumer", "--bootstrap BS --topic nope", "", "nope"),
+        // Security: a wrong token, a CA that did not sign the cluster's certificates.
+        (
+            "producer",
+            "--bootstrap BS --topic t --value x --token rb_wrong",
+            "",
+            "token is not valid",
+        ),
+        (
+            "consumer",
+            "--bootstrap BS --topic t --ca-cert ROGUE_CA",
+            "",
+            "certificate",
+        ),
     ];
     for (bin, args, stdin, expect) in cases {
-        let (status, _, err) = run(bin, &args.replace("BS", &bs), stdin, 30).await;
+        let args = args.replace("BS", &bs).replace("ROGUE_CA", &rogue_ca);
+        let (status, _, err) = run(bin, &args, stdin, 30).await;
         println!("{bin}: {err}");
         let one_line = err.lines().count() == 1 && err.starts_with("error:");
         assert!(

@@ -221,6 +221,7 @@ mod tests {
             unchanged: true,
             full_report_needed: false,
             incremental: true,
+            security: None,
         }
     }
 
@@ -277,6 +278,7 @@ mod tests {
             p,
             &BrokerHeartbeatReply {
                 incremental: false,
+                security: None,
                 ..ok()
             },
         );

@@ -54,6 +54,7 @@ async fn heartbeat(fake: web::Data<Arc<Fake>>, body: web::Json<BrokerHeartbeat>)
         unchanged: false,
         full_report_needed: false,
         incremental: true,
+        security: None,
     })
 }
 
@@ -92,7 +93,10 @@ fn heartbeat_for(managers: &[&str], every_ms: u64) -> Heartbeat {
     let db = PgPoolOptions::new()
         .connect_lazy("postgres://postgres@127.0.0.1:1/none")
         .unwrap();
+    // Insecure: the fake managers of these tests speak cleartext HTTP.
     let router = Router::new(
+        raftbus_security::NodeIdentity::broker(1),
+        None,
         Duration::from_millis(100),
         Duration::from_millis(100),
         Default::default(),
@@ -104,7 +108,7 @@ fn heartbeat_for(managers: &[&str], every_ms: u64) -> Heartbeat {
         s.raft_config().unwrap(),
         s.propose_config(),
     ));
-    Heartbeat::new(&s, registry).unwrap().unwrap()
+    Heartbeat::new(&s, registry, None).unwrap().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,7 +117,10 @@ async fn no_managers_means_no_loop() {
     let db = PgPoolOptions::new()
         .connect_lazy("postgres://postgres@127.0.0.1:1/none")
         .unwrap();
+    // Insecure: the fake managers of these tests speak cleartext HTTP.
     let router = Router::new(
+        raftbus_security::NodeIdentity::broker(1),
+        None,
         Duration::from_millis(100),
         Duration::from_millis(100),
         Default::default(),
@@ -125,7 +132,7 @@ async fn no_managers_means_no_loop() {
         s.raft_config().unwrap(),
         s.propose_config(),
     ));
-    assert!(Heartbeat::new(&s, registry).unwrap().is_none());
+    assert!(Heartbeat::new(&s, registry, None).unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,6 +17,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cfg = Config::parse();
+    // A secured cluster: the CA and token come from the environment, as for the CLIs.
+    let ca = std::env::var_os("RAFTBUS_CA_CERT").map(std::path::PathBuf::from);
+    let token = std::env::var("RAFTBUS_TOKEN").ok();
+    match raftbus_sdk::Credentials::new(ca.as_deref(), token.as_deref()) {
+        Ok(c) => raftbus_sdk::Credentials::set_process_default(c),
+        Err(e) => {
+            eprintln!("raftbus-workload: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

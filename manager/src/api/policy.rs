@@ -1,0 +1,39 @@
+//! What each client route of the managers needs (`raftbus_security::token::Policy`).
+
+use actix_web::http::Method;
+use raftbus_protocol::acl::{Operation, ResourceKind};
+use raftbus_security::token::Need;
+
+/// The managers' route table. Creating a topic through metadata (`auto_create=true`) needs
+/// produce on it, as producing to it would; joining a group needs only a principal (its
+/// commits are checked on the brokers, per group).
+pub fn policy(method: &Method, path: &[&str], query: &str) -> Need {
+    use Operation::*;
+    use ResourceKind::*;
+    let on = |kind, name: &str, op| Need::Allowed(kind, name.to_string(), op);
+    let cluster = |op| Need::Allowed(Cluster, String::new(), op);
+    let get = method == Method::GET;
+    match path {
+        [] | ["health"] => Need::Open,
+        ["metrics"] | ["v1", "managers"] | ["v1", "brokers"] | ["v1", "groups"] => {
+            cluster(Describe)
+        }
+        ["v1", "topics"] if get => cluster(Describe),
+        ["v1", "topics"] => cluster(Alter),
+        ["v1", "topics", name] if get => on(Topic, name, Describe),
+        ["v1", "topics", name] if method == Method::DELETE => on(Topic, name, Delete),
+        ["v1", "topics", name] => on(Topic, name, Alter),
+        ["v1", "topics", name, "partitions"] => on(Topic, name, Describe),
+        ["v1", "topics", _, "partitions", _, "reassign"] | ["v1", "rebalance"] => cluster(Admin),
+        ["v1", "topics", name, "records"] => on(Topic, name, Produce),
+        ["v1", "topics", name, "partitions", _, "records"] => on(Topic, name, Consume),
+        ["v1", "metadata", name] if query.split('&').any(|kv| kv == "auto_create=true") => {
+            on(Topic, name, Produce)
+        }
+        ["v1", "metadata", name] => on(Topic, name, Describe),
+        ["v1", "groups", name] => on(Group, name, Describe),
+        ["v1", "consumers", group, _] => on(Group, group, Consume),
+        ["v1", "users", ..] | ["v1", "acls", ..] => cluster(Admin),
+        _ => Need::Authenticated,
+    }
+}
