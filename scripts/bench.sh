@@ -25,6 +25,17 @@
 #   BENCH_CREATE_TIMEOUT=300           seconds a topic may take until every partition is led
 #   BENCH_ONLY=scaling                 only the scaling rows (no other row, no --compare)
 #   e.g. BENCH_ONLY=scaling BENCH_SECS=5 BENCH_SCALING_PARTITIONS="6 96" scripts/bench.sh
+#
+# Security: scripts/cluster.sh starts a secure cluster (TLS on every listener, an admin token);
+# the clients get its CA and token as RAFTBUS_CA_CERT/RAFTBUS_TOKEN (from the export lines of
+# `cluster.sh up`), and this script's own requests (curl /v1/partitions, /metrics) use https
+# with them. INSECURE=1 runs the cluster of the main rows with RAFTBUS_SECURITY__INSECURE=true.
+# TLS rows (issue 12), after the others: the 256-in-flight produce row and the one-at-a-time
+# row (6 partitions, BENCH_SECS each) on a fresh cluster with security on, then on one with
+# security off (INSECURE=1 to cluster.sh), side by side with the difference.
+#   BENCH_TLS=0                        skip them
+#   BENCH_TLS_ROUNDS=1                 on/off pairs (alternating); each cell is the median round
+#   BENCH_ONLY=tls                     only them (no other row, no --compare)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,7 +50,20 @@ SCALING="${BENCH_SCALING:-1}"
 SCALING_PARTITIONS="${BENCH_SCALING_PARTITIONS:-6 96 768}"
 CREATE_TIMEOUT="${BENCH_CREATE_TIMEOUT:-300}"
 ONLY="${BENCH_ONLY:-}"
+TLS_ROWS="${BENCH_TLS:-1}"
+TLS_ROUNDS="${BENCH_TLS_ROUNDS:-1}"
 NO_BUILD="${RAFTBUS_NO_BUILD:-0}" # read before the export below, which is for cluster.sh
+# Security of the cluster of the main rows (INSECURE=1: off); every cluster.sh call gets INSECURE
+# from CLUSTER_INSECURE (cluster_sh), never from the caller's shell.
+case "${INSECURE:-0}" in
+    1 | true) MAIN_INSECURE=1 ;;
+    0 | false | "") MAIN_INSECURE=0 ;;
+    *) echo "bench.sh: error: INSECURE must be 1 or 0, got '$INSECURE'" >&2; exit 1 ;;
+esac
+unset INSECURE
+CLUSTER_INSECURE=$MAIN_INSECURE
+# The clients' CA and token come from the cluster this script starts, never from the caller.
+unset RAFTBUS_CA_CERT RAFTBUS_TOKEN
 
 # Ports of our own cluster, away from scripts/cluster.sh's defaults so both can run at once.
 export CLUSTER_DIR="$BENCH_DIR/raftbus" PG_PORT=55439 MANAGERS=3 BROKERS=3
@@ -54,12 +78,15 @@ say() { echo "bench.sh: $*" >&2; }
 for arg in "$@"; do
     case "$arg" in
         --compare) COMPARE=1 ;;
-        -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$arg' (see --help)" ;;
     esac
 done
-[[ -z "$ONLY" || "$ONLY" == scaling ]] || die "BENCH_ONLY must be empty or 'scaling', got '$ONLY'"
+[[ -z "$ONLY" || "$ONLY" == scaling || "$ONLY" == tls ]] ||
+    die "BENCH_ONLY must be empty, 'scaling' or 'tls', got '$ONLY'"
 [[ "$SCALING" == 0 || "$SCALING" == 1 ]] || die "BENCH_SCALING must be 0 or 1, got '$SCALING'"
+[[ "$TLS_ROWS" == 0 || "$TLS_ROWS" == 1 ]] || die "BENCH_TLS must be 0 or 1, got '$TLS_ROWS'"
+[[ "$TLS_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TLS_ROUNDS must be a positive number, got '$TLS_ROUNDS'"
 [[ "$CREATE_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "BENCH_CREATE_TIMEOUT must be a number of seconds"
 for p in $SCALING_PARTITIONS; do
     [[ "$p" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SCALING_PARTITIONS: '$p' is not a partition count"
@@ -67,6 +94,11 @@ done
 if [[ "$ONLY" == scaling ]]; then
     ((SCALING)) || die "BENCH_ONLY=scaling with BENCH_SCALING=0 runs nothing"
     ((COMPARE == 0)) || die "--compare has no scaling rows; leave out BENCH_ONLY=scaling or --compare"
+fi
+if [[ "$ONLY" == tls ]]; then
+    ((TLS_ROWS)) || die "BENCH_ONLY=tls with BENCH_TLS=0 runs nothing"
+    ((COMPARE == 0)) || die "--compare has no TLS rows; leave out BENCH_ONLY=tls or --compare"
+    SCALING=0
 fi
 
 # ---- cleanup: everything we started, also on Ctrl-C and failure ------------------------------
@@ -78,12 +110,91 @@ cleanup() {
     trap - EXIT INT TERM
     for pid in "${STOPPED_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
     for pid in "${BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    if ((CLUSTER_UP)); then "$CLUSTER_SH" down >>"$BENCH_DIR/cluster.log" 2>&1 || true; fi
+    if ((CLUSTER_UP)); then cluster_sh down >>"$BENCH_DIR/cluster.log" 2>&1 || true; fi
+    rm -f "$AUTH_HEADER"
     if declare -F compare_cleanup >/dev/null; then compare_cleanup; fi
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# ---- the cluster: cluster.sh, its security, our requests to the brokers ----------------------
+AUTH_HEADER="$BENCH_DIR/.auth-header" # "Authorization: Bearer TOKEN" for curl -H @FILE
+API_SCHEME=http
+CURL_SEC=() # --cacert CA and -H @AUTH_HEADER on a secure cluster
+
+# scripts/cluster.sh with INSECURE=1 exactly when CLUSTER_INSECURE is 1.
+cluster_sh() {
+    if ((CLUSTER_INSECURE)); then INSECURE=1 "$CLUSTER_SH" "$@"; else "$CLUSTER_SH" "$@"; fi
+}
+
+# `export_value LINE`: the value of an `export NAME=VALUE [# comment]` line: a quoted value
+# without its quotes, an unquoted one up to the first blank; `$(cat FILE)` or `$(< FILE)`
+# (quoted or not) is read from FILE. Never eval'ed.
+export_value() {
+    local v="${1#*=}" f
+    if [[ "$v" =~ ^\"?\$\((cat|\<)\ +([^\)]+)\) ]]; then
+        f="${BASH_REMATCH[2]}"
+        f="${f%"${f##*[![:space:]]}"}" f="${f#[\'\"]}" f="${f%[\'\"]}"
+        tr -d '[:space:]' <"$f"
+    elif [[ "$v" =~ ^\'([^\']*)\' || "$v" =~ ^\"([^\"]*)\" || "$v" =~ ^([^[:space:]]*) ]]; then
+        echo "${BASH_REMATCH[1]}"
+    fi
+}
+
+# After `cluster.sh up`: the CA and admin token of the cluster from the export lines it printed
+# (RAFTBUS_CA_CERT, RAFTBUS_TOKEN; exported for the CLIs), and curl's TLS options for ours.
+# Without a printed CA on a secure cluster, a ca.pem / admin.token found in the fresh
+# CLUSTER_DIR. No CA at all: plain HTTP (an insecure cluster).
+cluster_credentials() {
+    local log="$BENCH_DIR/cluster.log" line ca="" token=""
+    unset RAFTBUS_CA_CERT RAFTBUS_TOKEN
+    CURL_SEC=()
+    API_SCHEME=http
+    rm -f "$AUTH_HEADER"
+    line="$(grep -E '^[[:space:]]*export RAFTBUS_CA_CERT=' "$log" | tail -n 1 || true)"
+    if [[ -n "$line" ]]; then
+        ca="$(export_value "${line#"${line%%export*}"}")" || die "cannot use the line '$line' of cluster.sh"
+    fi
+    line="$(grep -E '^[[:space:]]*export RAFTBUS_TOKEN=' "$log" | tail -n 1 || true)"
+    if [[ -n "$line" ]]; then
+        token="$(export_value "${line#"${line%%export*}"}")" || die "cannot read the token cluster.sh names"
+    fi
+    if [[ -z "$ca" ]] && ((!CLUSTER_INSECURE)); then
+        ca="$(find "$CLUSTER_DIR" -maxdepth 3 -name ca.pem -print -quit 2>/dev/null || true)"
+        if [[ -n "$ca" && -z "$token" ]]; then
+            line="$(find "$CLUSTER_DIR" -maxdepth 3 -name admin.token -print -quit 2>/dev/null || true)"
+            if [[ -n "$line" ]]; then token="$(tr -d '[:space:]' <"$line")"; fi
+        fi
+        if [[ -n "$ca" ]]; then say "cluster.sh printed no RAFTBUS_CA_CERT; using $ca"; fi
+    fi
+    if [[ -z "$ca" ]]; then
+        ((CLUSTER_INSECURE)) || say "WARNING: no CA for the cluster (cluster.sh printed none): plain HTTP"
+        say "cluster security: off (plain HTTP, no token)"
+        return 0
+    fi
+    [[ -s "$ca" ]] || die "the cluster's CA $ca is missing or empty"
+    export RAFTBUS_CA_CERT="$ca"
+    API_SCHEME=https
+    CURL_SEC=(--cacert "$ca")
+    if [[ -n "$token" ]]; then
+        export RAFTBUS_TOKEN="$token"
+        (umask 077; printf 'Authorization: Bearer %s\n' "$token" >"$AUTH_HEADER")
+        CURL_SEC+=(-H "@$AUTH_HEADER")
+        say "cluster security: on (TLS, CA $ca, admin token)"
+    else
+        say "WARNING: the cluster has a CA but no admin token was found: requests carry no token"
+        say "cluster security: on (TLS, CA $ca, no token)"
+    fi
+}
+
+# `api_get BROKER PATH [CURL-ARG...]`: GET on broker BROKER's client API (https with the CA and
+# the token when the cluster is secure); the body on stdout, non-zero on failure.
+api_get() {
+    local i="$1" path="$2"
+    shift 2
+    curl -fsS "${CURL_SEC[@]}" "$@" "$API_SCHEME://127.0.0.1:$((API_PORT_BASE + i - 1))$path"
+}
 
 # ---- helpers ---------------------------------------------------------------------------------
 # `field LINE KEY`: the value of KEY=... in a RESULT line.
@@ -130,10 +241,17 @@ build() {
 }
 
 cluster_up() {
-    say "starting a fresh cluster in $CLUSTER_DIR (Postgres :$PG_PORT, managers :19081-19083)"
+    say "starting a fresh cluster in $CLUSTER_DIR (Postgres :$PG_PORT, managers :19081-19083$( ((CLUSTER_INSECURE)) && echo ', INSECURE=1'))"
     rm -rf "$CLUSTER_DIR"
     CLUSTER_UP=1
-    "$CLUSTER_SH" up >"$BENCH_DIR/cluster.log" 2>&1 || die "cluster start failed: $(tail -n 5 "$BENCH_DIR/cluster.log")"
+    unset RAFTBUS_CA_CERT RAFTBUS_TOKEN # the previous cluster's must not reach cluster.sh
+    cluster_sh up >"$BENCH_DIR/cluster.log" 2>&1 || die "cluster start failed: $(tail -n 5 "$BENCH_DIR/cluster.log")"
+    cluster_credentials
+}
+
+cluster_down() {
+    cluster_sh down >>"$BENCH_DIR/cluster.log" 2>&1
+    CLUSTER_UP=0
 }
 
 create_topic() { # NAME PARTITIONS
@@ -144,7 +262,7 @@ create_topic() { # NAME PARTITIONS
 leaders_of() {
     local i
     for ((i = 1; i <= BROKERS; i++)); do
-        curl -fsS -m 2 "http://127.0.0.1:$((API_PORT_BASE + i - 1))/v1/partitions" 2>/dev/null |
+        api_get "$i" /v1/partitions -m 2 2>/dev/null |
             jq -r --arg t "$1" '.[] | select(.topic == $t and .role == "leader") | "\(.partition) \(.node_id)"' 2>/dev/null || true
     done
 }
@@ -297,9 +415,9 @@ raftbus_publisher() {
     "$BIN_DIR/producer" perf --bootstrap "$BOOTSTRAP" --topic failover --record-size "$SIZE" \
         --num-records 100000000 --window 1 --linger-ms 0 --duration-secs "$1"
 }
-raftbus_restart() { "$CLUSTER_SH" start "broker-$1" >>"$BENCH_DIR/cluster.log" 2>&1; }
+raftbus_restart() { cluster_sh start "broker-$1" >>"$BENCH_DIR/cluster.log" 2>&1; }
 raftbus_ready() {
-    curl -fsS -m 2 "http://127.0.0.1:$((API_PORT_BASE + $1 - 1))/health" >/dev/null 2>&1 &&
+    api_get "$1" /health -m 2 >/dev/null 2>&1 &&
         [[ -n "$(leaders_of failover)" ]]
 }
 
@@ -307,15 +425,16 @@ raftbus_ready() {
 bench_raftbus() {
     local d="$BENCH_DIR/logs/raftbus"
     mkdir -p "$d"
+    CLUSTER_INSECURE=$MAIN_INSECURE
     cluster_up
+    R_SECURITY="$( [[ -n "${RAFTBUS_CA_CERT:-}" ]] && echo "security on (TLS, token)" || echo "security off (INSECURE)")"
     manager topic delete demo >/dev/null # cluster.sh's demo topic: only ours count
     if [[ "$ONLY" == scaling ]]; then
         bench_scaling
     else
         bench_raftbus_rows "$d"
     fi
-    "$CLUSTER_SH" down >>"$BENCH_DIR/cluster.log" 2>&1
-    CLUSTER_UP=0
+    cluster_down
 }
 
 # Every row but the scaling ones (which run between consume and failover); fills R_*.
@@ -362,6 +481,92 @@ bench_raftbus_rows() {
     failover_series raftbus R "$d"
 }
 
+# ---- TLS rows (issue 12) -------------------------------------------------------------------------
+# The 256-in-flight and one-at-a-time produce rows with security on and off: each side on a fresh
+# cluster (on: as cluster.sh starts it; off: INSECURE=1, RAFTBUS_SECURITY__INSECURE=true on every
+# node), the same topic (6 partitions, RF 3, leaders settled) and BENCH_SECS per row;
+# BENCH_TLS_ROUNDS such pairs. RESULT lines, one a line per round, in T_PUB256[on|off] and
+# T_ONE[on|off].
+declare -A T_PUB256 T_ONE
+tls_side() { # on|off ROUND LOGDIR
+    local side="$1" round="$2" d="$3" perf many r
+    CLUSTER_INSECURE=$([[ "$side" == off ]] && echo 1 || echo 0)
+    say "raftbus: TLS rows, security $side (round $round of $TLS_ROUNDS)"
+    cluster_up
+    if [[ "$side" == on && -z "${RAFTBUS_CA_CERT:-}" ]]; then
+        die "security on, but cluster.sh gave no CA: is scripts/cluster.sh secure yet?"
+    fi
+    manager topic delete demo >/dev/null # cluster.sh's demo topic: only ours count
+    create_topic bench 6
+    wait_leaders bench 6
+    await_settled bench || true # measured anyway; the warning is in the output
+    perf=("$BIN_DIR/producer" perf --bootstrap "$BOOTSTRAP" --topic bench --record-size "$SIZE")
+    many=$((SECS * 400000))
+    run_client "$d/produce-w256-$side-$round.log" "${perf[@]}" --num-records "$many" --duration-secs "$SECS" --window 256
+    r="$(result_of "$d/produce-w256-$side-$round.log")"
+    say "  256 in flight: ${r:-no RESULT}"
+    [[ -z "$r" ]] || T_PUB256[$side]+="$r"$'\n'
+    run_client "$d/produce-one-$side-$round.log" "${perf[@]}" --num-records "$many" --duration-secs "$SECS" \
+        --window 1 --linger-ms 0
+    r="$(result_of "$d/produce-one-$side-$round.log")"
+    say "  one-at-a-time: ${r:-no RESULT}"
+    [[ -z "$r" ]] || T_ONE[$side]+="$r"$'\n'
+    cluster_down
+}
+
+bench_tls() {
+    local d="$BENCH_DIR/logs/raftbus/tls" round
+    mkdir -p "$d"
+    for ((round = 1; round <= TLS_ROUNDS; round++)); do
+        tls_side on "$round" "$d"
+        tls_side off "$round" "$d"
+    done
+    CLUSTER_INSECURE=$MAIN_INSECURE
+}
+
+# `median_result LINES`: of RESULT lines (one a line), the one with the median rec_per_s (the
+# lower middle for an even count); empty without any.
+median_result() {
+    local line
+    while IFS= read -r line; do
+        if [[ -n "$line" ]]; then printf '%s %s\n' "$(field "$line" rec_per_s)" "$line"; fi
+    done <<<"$1" | sort -g | awk '{ a[NR] = $0 } END { if (NR) { l = a[int((NR + 1) / 2)]; sub(/^[^ ]* /, "", l); print l } }'
+}
+
+# `pct_diff ON OFF`: ON relative to OFF in percent, signed ("-8.1%"); "-" without both.
+pct_diff() {
+    [[ -n "$1" && -n "$2" && "$1" != n/a && "$2" != n/a ]] || { echo -; return; }
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%+.1f%%\n", 100 * (a / b - 1) }'
+}
+# `ms_diff ON-LINE OFF-LINE`: the latency difference, "p50 +0.12 / p99 +0.40 ms".
+ms_diff() {
+    [[ -n "$1" && -n "$2" ]] || { echo -; return; }
+    awk -v a="$(field "$1" p50_ms)" -v b="$(field "$2" p50_ms)" -v c="$(field "$1" p99_ms)" \
+        -v e="$(field "$2" p99_ms)" 'BEGIN { printf "p50 %+.2f / p99 %+.2f ms\n", a - b, c - e }'
+}
+
+print_tls_table() {
+    local on off
+    echo
+    echo "Cost of TLS: security on (TLS on every listener, admin token) against off"
+    echo "(RAFTBUS_SECURITY__INSECURE=true), each on a fresh cluster: 6 partitions, RF 3, 100-byte"
+    echo "records, acks=all, ${SECS} s per row; $TLS_ROUNDS on/off pair(s), alternating$( ((TLS_ROUNDS > 1)) &&
+        echo ', each cell the round with the median rec/s (the lower middle of an even count)')."
+    echo
+    echo "| workload | security on | security off | on vs off |"
+    echo "| --- | --- | --- | --- |"
+    on="$(median_result "${T_PUB256[on]:-}")" off="$(median_result "${T_PUB256[off]:-}")"
+    printf '| %s | %s | %s | %s |\n' "produce, 256 in flight (rec/s)" "$(rate_cell "$on")" "$(rate_cell "$off")" \
+        "$(pct_diff "$(field "$on" rec_per_s)" "$(field "$off" rec_per_s)")"
+    printf '| %s | %s | %s | %s |\n' "  latency, 256 in flight" "$(lat_cell "$on")" "$(lat_cell "$off")" "$(ms_diff "$on" "$off")"
+    on="$(median_result "${T_ONE[on]:-}")" off="$(median_result "${T_ONE[off]:-}")"
+    printf '| %s | %s | %s | %s |\n' "one-at-a-time (rec/s)" "$(rate_cell "$on")" "$(rate_cell "$off")" \
+        "$(pct_diff "$(field "$on" rec_per_s)" "$(field "$off" rec_per_s)")"
+    printf '| %s | %s | %s | %s |\n' "  latency, one-at-a-time" "$(lat_cell "$on")" "$(lat_cell "$off")" "$(ms_diff "$on" "$off")"
+    echo
+    echo "Logs: $BENCH_DIR/logs/raftbus/tls. Reproduce: BENCH_ONLY=tls BENCH_SECS=${SECS} BENCH_TLS_ROUNDS=${TLS_ROUNDS} scripts/bench.sh"
+}
+
 # ---- scaling rows (issue 11) -------------------------------------------------------------------
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; } # FROM TO: seconds
@@ -371,8 +576,8 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; } # FROM T
 scrape() {
     local i
     for ((i = 1; i <= BROKERS; i++)); do
-        curl -fsS -m 5 "http://127.0.0.1:$((API_PORT_BASE + i - 1))/metrics" \
-            >"$SCALE_DIR/metrics-$1-$i.txt" 2>/dev/null || : >"$SCALE_DIR/metrics-$1-$i.txt"
+        api_get "$i" /metrics -m 5 >"$SCALE_DIR/metrics-$1-$i.txt" 2>/dev/null ||
+            : >"$SCALE_DIR/metrics-$1-$i.txt"
     done
 }
 
@@ -403,7 +608,7 @@ drop_topic() {
     while :; do
         n=0
         for ((i = 1; i <= BROKERS; i++)); do
-            c="$(curl -fsS -m 5 "http://127.0.0.1:$((API_PORT_BASE + i - 1))/v1/partitions" 2>/dev/null |
+            c="$(api_get "$i" /v1/partitions -m 5 2>/dev/null |
                 jq --arg t "$1" '[.[] | select(.topic == $t)] | length' 2>/dev/null || true)"
             [[ "$c" =~ ^[0-9]+$ ]] && n=$((n + c))
         done
@@ -569,7 +774,8 @@ print_table() {
     mapfile -t c < <(printf '%s\n' "${names[@]}")
     echo
     echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(date -u +%F)."
-    echo "100-byte records, RF 3, 3 nodes on loopback, acks awaited; Raftbus acks=all (durable in Postgres on a majority)."
+    echo "100-byte records, RF 3, 3 nodes on loopback, acks awaited; Raftbus acks=all (durable in Postgres on a majority),"
+    echo "${R_SECURITY:-security unknown}."
     echo
     row workload goal "${c[@]}"
     row --- --- "${c[@]/*/---}"
@@ -597,14 +803,16 @@ main() {
         source "$ROOT/scripts/bench-compare.sh"
         compare_prepare
     fi
-    bench_raftbus
+    [[ "$ONLY" == tls ]] || bench_raftbus
+    if ((TLS_ROWS)) && [[ "$ONLY" != scaling ]]; then bench_tls; fi
     if ((COMPARE)); then
         bench_nats
         bench_rabbitmq
     fi
     {
-        [[ "$ONLY" == scaling ]] || print_table
+        [[ -n "$ONLY" ]] || print_table
         if ((SCALING)); then print_scaling_table; fi
+        if ((TLS_ROWS)) && [[ "$ONLY" != scaling ]]; then print_tls_table; fi
     } | tee "$BENCH_DIR/table.md"
 }
 

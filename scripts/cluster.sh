@@ -12,7 +12,12 @@
 #
 # Environment: CLUSTER_DIR (.cluster), PG_PORT (54329), MANAGERS (3), BROKERS (3),
 # MANAGER_PORT_BASE (9081, Raft on +100), API_PORT_BASE (9091), RAFT_PORT_BASE (9191), RAFTBUS_BIN_DIR (target/release), RAFTBUS_NO_BUILD=1 (skip cargo
-# build), HEALTH_TIMEOUT seconds (60); an exported RUST_LOG is passed on to the processes.
+# build), HEALTH_TIMEOUT seconds (60), INSECURE=1 (plain HTTP, no certificates, no token: for
+# throwaway experiments only); an exported RUST_LOG is passed on to the processes.
+#
+# Secure by default: `up` makes a CA, a certificate per node and an admin token under
+# $CLUSTER_DIR/pki (scripts/certs.sh), starts every node with TLS and token checks on, and
+# prints the RAFTBUS_CA_CERT / RAFTBUS_TOKEN exports the CLIs need.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +36,9 @@ PG_SH="$ROOT/scripts/pg.sh"
 PG_DIR="$CLUSTER_DIR/pg"
 LOG_DIR="$CLUSTER_DIR/logs"
 RUN_DIR="$CLUSTER_DIR/run"
+PKI_DIR="$CLUSTER_DIR/pki"
+INSECURE="${INSECURE:-0}"
+if [[ "$INSECURE" == 1 ]]; then SCHEME=http; else SCHEME=https; fi
 
 die() { echo "cluster.sh: error: $*" >&2; exit 1; }
 say() { echo "cluster.sh: $*"; }
@@ -40,11 +48,50 @@ broker_api() { echo "127.0.0.1:$((API_PORT_BASE + $1 - 1))"; }
 broker_raft() { echo "127.0.0.1:$((RAFT_PORT_BASE + $1 - 1))"; }
 manager_api() { echo "127.0.0.1:$((MANAGER_PORT_BASE + $1 - 1))"; }
 manager_raft() { echo "127.0.0.1:$((MANAGER_PORT_BASE + 100 + $1 - 1))"; }
-# Comma-separated manager API addresses: what clients and brokers bootstrap from.
+# Comma-separated manager API addresses: what clients bootstrap from.
 bootstrap() {
     local i out=""
     for ((i = 1; i <= MANAGERS; i++)); do out+="${out:+,}$(manager_api "$i")"; done
     echo "$out"
+}
+# Comma-separated manager internal (Raft) addresses: where brokers send heartbeats.
+manager_internal() {
+    local i out=""
+    for ((i = 1; i <= MANAGERS; i++)); do out+="${out:+,}$(manager_raft "$i")"; done
+    echo "$out"
+}
+
+# ---- Security: certificates, token, and what each process and client is given ----------------
+ensure_pki() {
+    [[ "$INSECURE" == 1 ]] && return 0
+    local i
+    "$ROOT/scripts/certs.sh" "$PKI_DIR" ca
+    "$ROOT/scripts/certs.sh" "$PKI_DIR" token admin
+    for ((i = 1; i <= MANAGERS; i++)); do "$ROOT/scripts/certs.sh" "$PKI_DIR" node manager "$i"; done
+    for ((i = 1; i <= BROKERS; i++)); do "$ROOT/scripts/certs.sh" "$PKI_DIR" node broker "$i"; done
+}
+# `env` arguments of process NAME (broker-3, manager-1): its [security] settings.
+security_env() {
+    if [[ "$INSECURE" == 1 ]]; then
+        echo "RAFTBUS_SECURITY__INSECURE=true"
+        return
+    fi
+    "$ROOT/scripts/certs.sh" "$PKI_DIR" node "${1%-*}" "${1##*-}"
+    echo "RAFTBUS_SECURITY__CA_CERT=$PKI_DIR/ca.pem"
+    echo "RAFTBUS_SECURITY__CERT=$PKI_DIR/$1.pem"
+    echo "RAFTBUS_SECURITY__KEY=$PKI_DIR/$1.key"
+    echo "RAFTBUS_SECURITY__ADMIN_TOKEN_SHA256=$(cat "$PKI_DIR/admin.token.sha256")"
+}
+# curl flags for /health (the CA when secure; /health needs no token).
+curl_auth() {
+    [[ "$INSECURE" == 1 ]] && return 0
+    printf '%s\n' --cacert "$PKI_DIR/ca.pem"
+}
+# `env` arguments for the admin CLI (CA and token when secure; the token stays off the
+# command line, where other users' `ps` would see it).
+cli_auth() {
+    [[ "$INSECURE" == 1 ]] && return 0
+    printf '%s\n' "RAFTBUS_CA_CERT=$PKI_DIR/ca.pem" "RAFTBUS_TOKEN=$(cat "$PKI_DIR/admin.token")"
 }
 
 # ---- Process table --------------------------------------------------------------------------
@@ -67,15 +114,15 @@ define_procs() {
     for ((i = 1; i <= MANAGERS; i++)); do peers+="${peers:+,}$i/$(manager_api "$i")/$(manager_raft "$i")"; done
     for ((i = 1; i <= MANAGERS; i++)); do
         PROC_DB["manager-$i"]="manager_$i"
-        register "manager-$i" manager "http://$(manager_api "$i")/health" serve \
+        register "manager-$i" manager "$SCHEME://$(manager_api "$i")/health" serve \
             --node-id "$i" --api-addr "$(manager_api "$i")" --raft-addr "$(manager_raft "$i")" \
             --database-url "postgres://postgres@127.0.0.1:$PG_PORT/manager_$i" --peers "$peers"
     done
     for ((i = 1; i <= BROKERS; i++)); do
         PROC_DB["broker-$i"]="broker_$i"
-        register "broker-$i" broker "http://$(broker_api "$i")/health" \
+        register "broker-$i" broker "$SCHEME://$(broker_api "$i")/health" \
             --node-id "$i" --api-addr "$(broker_api "$i")" --raft-addr "$(broker_raft "$i")" \
-            --database-url "postgres://postgres@127.0.0.1:$PG_PORT/broker_$i" --managers "$(bootstrap)"
+            --database-url "postgres://postgres@127.0.0.1:$PG_PORT/broker_$i" --managers "$(manager_internal)"
     done
 }
 
@@ -116,13 +163,14 @@ start_proc() {
     bin="$BIN_DIR/${PROC_BIN[$name]}"
     [[ -x "$bin" ]] || die "$name: binary not found at $bin; run 'cargo build --release --bins' \
 (or unset RAFTBUS_NO_BUILD / set RAFTBUS_BIN_DIR). Postgres may be running: 'scripts/cluster.sh down' stops it."
-    local -a args unset_env=()
+    local -a args unset_env=() sec_env=()
     eval "args=(${PROC_ARGS[$name]})"
     # Our own RAFTBUS_* settings must not leak into the process's env-based configuration.
     for var in $(compgen -e); do [[ "$var" == RAFTBUS_* ]] && unset_env+=(-u "$var"); done
+    mapfile -t sec_env < <(security_env "$name")
     log="$LOG_DIR/$name.log"
     echo "==== [cluster.sh] $(date -u +%FT%TZ) starting $name: $bin ${args[*]}" >>"$log"
-    nohup env "${unset_env[@]}" NO_COLOR=1 "$bin" "${args[@]}" </dev/null >>"$log" 2>&1 &
+    nohup env "${unset_env[@]}" NO_COLOR=1 "${sec_env[@]}" "$bin" "${args[@]}" </dev/null >>"$log" 2>&1 &
     pid=$!
     printf '%s\n%s\n' "$pid" "$bin" >"$RUN_DIR/$name.pid"
     # Until nohup/env have exec'd the binary, /proc/PID/cmdline does not name it yet.
@@ -161,7 +209,12 @@ stop_proc() {
     say "stopped $name (pid $pid, SIG$signal)"
 }
 
-health() { curl -fsS -m 2 "${PROC_HEALTH[$1]}" 2>/dev/null || true; } # body if 2xx, else empty
+# Body if 2xx, else empty.
+health() {
+    local -a auth
+    mapfile -t auth < <(curl_auth)
+    curl -fsS -m 2 "${auth[@]}" "${PROC_HEALTH[$1]}" 2>/dev/null || true
+}
 
 wait_healthy() {
     local deadline=$((SECONDS + HEALTH_TIMEOUT)) name pending
@@ -187,9 +240,10 @@ wait_healthy() {
 # Creates the demo topic through the managers (they place replicas; brokers pick them up on
 # their next heartbeat). An existing topic is fine: `up` may be run again.
 create_topic() {
-    local topic="$1" partitions="$2" out deadline=$((SECONDS + 30))
+    local topic="$1" partitions="$2" out deadline=$((SECONDS + 30)) auth
+    mapfile -t auth < <(cli_auth)
     while :; do # bounded retry while the managers elect a write manager / brokers register
-        if out="$("$BIN_DIR/manager" --bootstrap "$(bootstrap)" topic create "$topic" \
+        if out="$(env "${auth[@]}" "$BIN_DIR/manager" --bootstrap "$(bootstrap)" topic create "$topic" \
             --partitions "$partitions" --replication-factor "$((BROKERS < 3 ? BROKERS : 3))" --wait-ms 30000 2>&1)"; then
             say "$out"
             return
@@ -205,21 +259,30 @@ create_topic() {
 
 # ---- print_usage: how to talk to the cluster --------------------------------------------------
 print_usage() {
-    local api="http://127.0.0.1:$API_PORT_BASE"
+    local api="$SCHEME://127.0.0.1:$API_PORT_BASE" curl_flags="" exports=""
+    if [[ "$INSECURE" != 1 ]]; then
+        curl_flags=" --cacert $PKI_DIR/ca.pem -H \"Authorization: Bearer \$RAFTBUS_TOKEN\""
+        exports="export RAFTBUS_CA_CERT=$PKI_DIR/ca.pem
+export RAFTBUS_TOKEN=$(cat "$PKI_DIR/admin.token")   # the admin principal: keep it secret
+"
+    fi
     cat <<EOF
 
 Raftbus cluster is up: $MANAGERS managers, $BROKERS brokers, topic "$DEMO_TOPIC" with $DEMO_PARTITIONS partitions.
+$([[ "$INSECURE" == 1 ]] && echo "WARNING: INSECURE=1: plain HTTP, no authentication.")
 
 export RAFTBUS_BOOTSTRAP=$(bootstrap)
-export PATH="$BIN_DIR:\$PATH"
+${exports}export PATH="$BIN_DIR:\$PATH"
 
+Produce:      echo hello | producer --topic $DEMO_TOPIC
+Consume:      consumer --topic $DEMO_TOPIC --from-beginning
 Administer:   manager status | manager topic describe $DEMO_TOPIC | manager topic create NAME
-Status page:  http://$(manager_api 1)/
-Produce (through a manager, routed to the partition leader):
-  curl -s -XPOST http://$(manager_api 1)/v1/topics/$DEMO_TOPIC/records -H 'content-type: application/json' \\
+Status page:  $SCHEME://$(manager_api 1)/
+Produce over HTTP (through a manager, routed to the partition leader):
+  curl -s$curl_flags -XPOST $SCHEME://$(manager_api 1)/v1/topics/$DEMO_TOPIC/records -H 'content-type: application/json' \\
        -d '{"records":[{"key":"k","value":"hello"}]}'
 Fetch partition 0 from its leader (a non-leader answers 421 naming the leader):
-  curl -s '$api/v1/partitions/$DEMO_TOPIC/0/records?offset=0'
+  curl -s$curl_flags '$api/v1/partitions/$DEMO_TOPIC/0/records?offset=0'
 
 Status: scripts/cluster.sh status | Crash: scripts/cluster.sh kill broker-1 (or manager-1) | Restart: scripts/cluster.sh start broker-1
 Logs: scripts/cluster.sh logs broker-1 [-f] | Stop: scripts/cluster.sh down [--purge]
@@ -233,6 +296,7 @@ cmd_up() {
         say "building release binaries (set RAFTBUS_NO_BUILD=1 to skip)"
         (cd "$ROOT" && cargo build --release --bins)
     fi
+    ensure_pki
     "$PG_SH" start "$PG_DIR" "$PG_PORT"
     for name in "${PROCS[@]}"; do
         if [[ -n "${PROC_DB[$name]:-}" ]]; then

@@ -31,7 +31,11 @@
 # majority was down was acked), or 3 when the harness itself failed (cluster, topic, workload).
 # With --negative-control: 0 when the checker caught duplicates, 1 when it did not.
 # Environment: RAFTBUS_NO_BUILD=1 skips `cargo build` and `scripts/docker.sh build`;
-# RAFTBUS_BIN_DIR (target/release) holds manager, raftbus-workload and raftbus-check.
+# RAFTBUS_BIN_DIR (target/release) holds manager, raftbus-workload and raftbus-check;
+# INSECURE=1 runs the cluster without TLS and tokens (passed on to scripts/docker.sh up).
+# A secure cluster (the default) is reached with the CA and admin token `docker.sh up` names in
+# its export lines: RAFTBUS_CA_CERT and RAFTBUS_TOKEN for the workload and the manager CLI,
+# https with the CA and the token for the script's own requests to the brokers.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -171,6 +175,7 @@ cleanup() {
             timeout 300 "$DOCKER_SH" down >"$ART/docker-down.log" 2>&1 || say "docker.sh down failed"
         fi
     fi
+    rm -f "$ART/.auth-header" # the admin token; never left among the artifacts
     say "artifacts in $ART"
     exit "$rc"
 }
@@ -282,12 +287,22 @@ pick_leader() {
     fi
 }
 
+# GET of PATH on BROKER's client API: https with the cluster CA and the admin token (its header
+# read from a file, so the token is not on a command line), plain http when insecure.
+broker_get() {
+    local b="$1" path="$2"
+    if [[ -n "${RAFTBUS_CA_CERT:-}" ]]; then
+        curl -fsS -m 3 --cacert "$RAFTBUS_CA_CERT" -H "@$AUTH_HEADER" "https://$(broker_api "$b")$path"
+    else
+        curl -fsS -m 3 "http://$(broker_api "$b")$path"
+    fi
+}
+
 # Partition replicas of BROKER whose group stopped (role "stopped": a fatal storage error),
 # or "unreachable" when its API does not answer.
 stopped_groups() {
     local out
-    out="$(curl -fsS -m 3 "http://$(broker_api "$1")/v1/partitions" 2>/dev/null)" \
-        || { echo unreachable; return 0; }
+    out="$(broker_get "$1" /v1/partitions 2>/dev/null)" || { echo unreachable; return 0; }
     python3 -c '
 import json, sys
 print(sum(1 for p in json.load(sys.stdin) if p.get("role") == "stopped"))' <<<"$out" \
@@ -425,15 +440,39 @@ say "starting the cluster (brokers with RAFTBUS_UNSAFE__SKIP_DEDUP=$RAFTBUS_UNSA
 CLUSTER_UP=1
 timeout 900 "$DOCKER_SH" up >"$ART/docker-up.log" 2>&1 \
     || { tail -20 "$ART/docker-up.log" >&2; die "scripts/docker.sh up failed"; }
-EXPORT_LINE="$(grep -E '^export RAFTBUS_BOOTSTRAP=' "$ART/docker-up.log" | tail -1 || true)"
+# `export_line NAME`: the last `export NAME=...` line docker.sh up printed (empty if none).
+export_line() { grep -E "^export $1=" "$ART/docker-up.log" | tail -1 || true; }
+EXPORT_LINE="$(export_line RAFTBUS_BOOTSTRAP)"
 [[ -n "$EXPORT_LINE" ]] || die "scripts/docker.sh up printed no 'export RAFTBUS_BOOTSTRAP=' line"
-# Parsed, not eval'ed: only the value is taken from the other script's output.
+# Parsed, not eval'ed: only the values are taken from the other script's output.
 RAFTBUS_BOOTSTRAP="${EXPORT_LINE#export RAFTBUS_BOOTSTRAP=}"
 RAFTBUS_BOOTSTRAP=${RAFTBUS_BOOTSTRAP//[\"\']/}
 export RAFTBUS_BOOTSTRAP
 [[ -n "${RAFTBUS_BOOTSTRAP:-}" ]] || die "RAFTBUS_BOOTSTRAP is empty"
+# The CA and the admin token: `export RAFTBUS_CA_CERT='PATH'` and
+# `export RAFTBUS_TOKEN="$(cat 'PATH')"` (the token itself is never printed), or neither for an
+# insecure cluster. Values left in the caller's shell never count.
+unset RAFTBUS_CA_CERT RAFTBUS_TOKEN
+AUTH_HEADER="$ART/.auth-header"
+CA_LINE="$(export_line RAFTBUS_CA_CERT)"
+if [[ -n "$CA_LINE" ]]; then
+    RAFTBUS_CA_CERT="${CA_LINE#export RAFTBUS_CA_CERT=}"
+    RAFTBUS_CA_CERT=${RAFTBUS_CA_CERT//[\"\']/}
+    [[ -s "$RAFTBUS_CA_CERT" ]] || die "the CA docker.sh named ($RAFTBUS_CA_CERT) is missing"
+    TOKEN_LINE="$(export_line RAFTBUS_TOKEN)"
+    [[ "$TOKEN_LINE" =~ \$\(cat\ \'([^\']+)\'\) ]] ||
+        die "scripts/docker.sh up printed a CA but no 'export RAFTBUS_TOKEN=\"\$(cat 'FILE')\"' line"
+    TOKEN_FILE="${BASH_REMATCH[1]}"
+    RAFTBUS_TOKEN="$(tr -d '[:space:]' <"$TOKEN_FILE")" || die "cannot read the token file $TOKEN_FILE"
+    [[ -n "$RAFTBUS_TOKEN" ]] || die "the token file $TOKEN_FILE is empty"
+    export RAFTBUS_CA_CERT RAFTBUS_TOKEN
+    (umask 077; printf 'Authorization: Bearer %s\n' "$RAFTBUS_TOKEN" >"$AUTH_HEADER")
+    SECURITY="TLS, CA $RAFTBUS_CA_CERT, admin token"
+else
+    SECURITY="INSECURE (plain HTTP, no token)"
+fi
 for c in "${ALL[@]}"; do running "$c" || die "container $c is not running after up"; done
-say "cluster up, bootstrap $RAFTBUS_BOOTSTRAP"
+say "cluster up, bootstrap $RAFTBUS_BOOTSTRAP, $SECURITY"
 # The brokers log a loud UNSAFE warning when skip_dedup is on: it must be there exactly when
 # asked for, or the run (negative control or not) would not test what it claims.
 # (The log is read whole first: `grep -q` closing the pipe early would fail it under pipefail.)

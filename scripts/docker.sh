@@ -3,10 +3,11 @@
 # container per node on a private bridge network with static IPs (docker/compose.yml).
 #
 #   scripts/docker.sh build [--force]  cargo build, then the images (skips up-to-date ones)
-#   scripts/docker.sh up               start the cluster, wait for /health, print the bootstrap
+#   scripts/docker.sh up               start the cluster, wait for /health, print the exports
 #   scripts/docker.sh down             stop and remove containers, network and volumes
 #   scripts/docker.sh ps               the containers
 #   scripts/docker.sh logs NAME [-f]   a container's log, e.g. broker-1 or pg-manager-2
+#   scripts/docker.sh env              the export lines `up` prints (bootstrap, CA, token)
 #
 # Images: raftbus/broker:dev, raftbus/manager:dev, raftbus/tools:dev (producer, consumer):
 # FROM scratch with the binary and the shared libraries `ldd` lists. raftbus/postgres:15: a
@@ -18,7 +19,15 @@
 # Environment: RAFTBUS_NO_BUILD=1 (skip cargo build), RAFTBUS_BIN_DIR (target/release),
 # RAFTBUS_STRIP=1 (strip debug info from the binaries in the images), UP_TIMEOUT seconds (90),
 # APT_SOURCES (/etc/apt/sources.list.d/debian.sources: the mirror mmdebstrap uses),
-# RUST_LOG (passed to the containers).
+# RUST_LOG (passed to the containers), INSECURE=1 (`up`: plain HTTP, no certificates, no token:
+# every node gets RAFTBUS_SECURITY__INSECURE=true), RAFTBUS_DOCKER_TLS_DIR (.docker-cache/tls).
+#
+# Security (the default): `up` makes, with scripts/certs.sh, a cluster CA, one certificate per
+# manager and broker (valid for ROLE-N.node.raftbus, the container's host name and its static
+# IP) and an admin token in RAFTBUS_DOCKER_TLS_DIR (kept across runs; delete the directory to
+# make new ones). Each node gets a copy of the CA, its certificate and key (owned by the image's
+# uid) in TLS_DIR/mount/NAME, mounted read-only at /etc/raftbus/tls, and the token's SHA-256;
+# every listener then speaks TLS (client API and Raft), the client API wants the token.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,6 +45,17 @@ BROKER_IPS=("$SUBNET_PREFIX.21" "$SUBNET_PREFIX.22" "$SUBNET_PREFIX.23")
 MANAGER_PORT=9081
 BROKER_PORT=9091
 
+# TLS material (see the header); docker/compose.yml mounts TLS_DIR/mount/NAME into container
+# NAME at /etc/raftbus/tls.
+TLS_DIR="$(realpath -m "${RAFTBUS_DOCKER_TLS_DIR:-$CACHE_DIR/tls}")" # absolute: compose resolves
+# relative bind-mount sources against docker/
+CERTS_SH="$ROOT/scripts/certs.sh"
+case "${INSECURE:-0}" in
+    1 | true) INSECURE=1 ;;
+    0 | false | "") INSECURE=0 ;;
+    *) echo "docker.sh: error: INSECURE must be 1 or 0, got '$INSECURE'" >&2; exit 2 ;;
+esac
+
 IMG_BROKER=raftbus/broker:dev
 IMG_MANAGER=raftbus/manager:dev
 IMG_TOOLS=raftbus/tools:dev
@@ -51,7 +71,7 @@ trap cleanup EXIT
 
 die() { echo "docker.sh: error: $*" >&2; exit 1; }
 say() { echo "docker.sh: $*"; }
-usage() { sed -n '5,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # A fresh directory under $WORK (safe in $(...): cleanup removes $WORK as a whole).
 new_tmp() { mktemp -d "$WORK/XXXXXX"; }
@@ -65,7 +85,14 @@ docker_build() {
     drop_replaced "$1" "$old"
 }
 
-compose() { docker-compose -f "$COMPOSE_FILE" -p "$PROJECT" "$@"; }
+# The compose file takes the TLS directory, the security switch and the token's hash from these
+# (required there: the file is meant to be used through this script).
+compose() {
+    RAFTBUS_DOCKER_TLS_MOUNT="$TLS_DIR/mount" \
+        RAFTBUS_DOCKER_INSECURE="$( ((INSECURE)) && echo true || echo false)" \
+        RAFTBUS_DOCKER_TOKEN_SHA256="${TOKEN_SHA256:-}" \
+        docker-compose -f "$COMPOSE_FILE" -p "$PROJECT" "$@"
+}
 
 image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
 # After TAG was rebuilt, removes the image it replaced (OLD_ID) unless something still uses it.
@@ -266,22 +293,87 @@ bootstrap() {
     echo "$out"
 }
 
+# Container names with their role, id and IP: "NAME ROLE ID IP", one a line.
+nodes() {
+    local i
+    for i in "${!MANAGER_IPS[@]}"; do echo "manager-$((i + 1)) manager $((i + 1)) ${MANAGER_IPS[$i]}"; done
+    for i in "${!BROKER_IPS[@]}"; do echo "broker-$((i + 1)) broker $((i + 1)) ${BROKER_IPS[$i]}"; done
+}
+
+# Makes (or keeps) the CA, one certificate per node and the admin token in TLS_DIR, and copies
+# each node's files to TLS_DIR/mount/NAME (ca.pem, node.pem, node.key) readable by the image's
+# uid only. Sets TOKEN_SHA256. In insecure mode only the (empty) mount directories are made.
+prepare_tls() {
+    local name role id ip m
+    [[ "$TLS_DIR" != *\'* ]] || die "RAFTBUS_DOCKER_TLS_DIR must not contain a single quote"
+    mkdir -p "$TLS_DIR/mount"
+    chmod 700 "$TLS_DIR"
+    while read -r name role id ip; do mkdir -p "$TLS_DIR/mount/$name"; done < <(nodes)
+    ((INSECURE)) && return 0
+    [[ -x "$CERTS_SH" ]] || die "$CERTS_SH is missing or not executable"
+    "$CERTS_SH" "$TLS_DIR" ca
+    "$CERTS_SH" "$TLS_DIR" token admin
+    TOKEN_SHA256="$(cat "$TLS_DIR/admin.token.sha256")"
+    [[ "$TOKEN_SHA256" =~ ^[0-9a-f]{64}$ ]] || die "bad token hash in $TLS_DIR/admin.token.sha256"
+    while read -r name role id ip; do
+        # Valid for ROLE-ID.node.raftbus, localhost, 127.0.0.1 (certs.sh) plus the names the
+        # other containers and the host reach the node at.
+        "$CERTS_SH" "$TLS_DIR" node "$role" "$id" "$name" "$ip"
+        m="$TLS_DIR/mount/$name"
+        install -m 644 "$TLS_DIR/ca.pem" "$m/ca.pem"
+        install -m 644 "$TLS_DIR/$role-$id.pem" "$m/node.pem"
+        install -m 600 "$TLS_DIR/$role-$id.key" "$m/node.key"
+        if [[ "$(id -u)" == 0 ]]; then
+            chown -R "$APP_UID:$APP_UID" "$m"
+            chmod 700 "$m"
+        else
+            # Without root the files cannot be given to uid $APP_UID: make them readable (the
+            # directory above, mode 700, still keeps other host users out).
+            chmod 755 "$m"
+            chmod 644 "$m/node.key"
+        fi
+    done < <(nodes)
+}
+
+# The lines a user evaluates to reach the cluster (the token is read from its file, so it is
+# not printed).
+print_env() {
+    echo "export RAFTBUS_BOOTSTRAP=$(bootstrap)"
+    if ((INSECURE)); then
+        echo "unset RAFTBUS_CA_CERT RAFTBUS_TOKEN"
+    else
+        [[ -s "$TLS_DIR/ca.pem" && -s "$TLS_DIR/admin.token" ]] ||
+            die "no CA or token in $TLS_DIR (run 'scripts/docker.sh up')"
+        echo "export RAFTBUS_CA_CERT='$TLS_DIR/ca.pem'"
+        echo "export RAFTBUS_TOKEN=\"\$(cat '$TLS_DIR/admin.token')\""
+    fi
+}
+
 cmd_up() {
-    local img deadline url pending name i
+    local img deadline url pending name i scheme=https
     local -A urls=()
+    local curl_tls=()
     for img in "$IMG_BROKER" "$IMG_MANAGER" "$IMG_PG"; do
         image_exists "$img" || die "image $img is missing; run 'scripts/docker.sh build' first"
     done
+    prepare_tls
+    if ((INSECURE)); then
+        scheme=http
+        say "INSECURE=1: plain HTTP, no certificates, no token (RAFTBUS_SECURITY__INSECURE=true)"
+    else
+        curl_tls=(--cacert "$TLS_DIR/ca.pem")
+        say "TLS material in $TLS_DIR (admin token: $TLS_DIR/admin.token)"
+    fi
     compose up -d
-    for i in "${!MANAGER_IPS[@]}"; do urls["manager-$((i + 1))"]="http://${MANAGER_IPS[$i]}:$MANAGER_PORT/health"; done
-    for i in "${!BROKER_IPS[@]}"; do urls["broker-$((i + 1))"]="http://${BROKER_IPS[$i]}:$BROKER_PORT/health"; done
+    for i in "${!MANAGER_IPS[@]}"; do urls["manager-$((i + 1))"]="$scheme://${MANAGER_IPS[$i]}:$MANAGER_PORT/health"; done
+    for i in "${!BROKER_IPS[@]}"; do urls["broker-$((i + 1))"]="$scheme://${BROKER_IPS[$i]}:$BROKER_PORT/health"; done
     say "waiting up to ${UP_TIMEOUT}s for /health of the managers and brokers"
     deadline=$((SECONDS + UP_TIMEOUT))
     while :; do
         pending=()
         for name in $(printf '%s\n' "${!urls[@]}" | sort); do
             url="${urls[$name]}"
-            curl -fsS -m 2 -o /dev/null "$url" 2>/dev/null || pending+=("$name")
+            curl -fsS -m 2 "${curl_tls[@]}" -o /dev/null "$url" 2>/dev/null || pending+=("$name")
         done
         ((${#pending[@]} == 0)) && break
         if ((SECONDS >= deadline)); then
@@ -295,7 +387,28 @@ cmd_up() {
         sleep 0.5
     done
     say "all managers and brokers healthy"
-    echo "export RAFTBUS_BOOTSTRAP=$(bootstrap)"
+    # Brokers heartbeat to the managers' internal listeners (mutual TLS when secure): wait until
+    # the managers list every broker alive, so a broken heartbeat path fails here, not later.
+    local alive=0 want=${#BROKER_IPS[@]} auth=()
+    ((INSECURE)) || auth=(-H "@$TLS_DIR/.auth-header")
+    ((INSECURE)) || (umask 077; printf 'Authorization: Bearer %s\n' "$(tr -d '[:space:]' <"$TLS_DIR/admin.token")" \
+        >"$TLS_DIR/.auth-header")
+    while :; do
+        alive="$(curl -fsS -m 2 "${curl_tls[@]}" "${auth[@]}" \
+            "$scheme://${MANAGER_IPS[0]}:$MANAGER_PORT/v1/brokers" 2>/dev/null |
+            grep -o '"alive":true' | wc -l || true)"
+        ((alive >= want)) && break
+        if ((SECONDS >= deadline)); then
+            for name in broker-1 manager-1; do
+                echo "---- last lines of $name" >&2
+                docker logs --tail 15 "$name" >&2 2>&1 || true
+            done
+            die "the managers list ${alive:-0} of $want brokers alive after ${UP_TIMEOUT}s (broker heartbeats)"
+        fi
+        sleep 0.5
+    done
+    say "the managers list all $want brokers alive"
+    print_env
 }
 
 main() {
@@ -304,6 +417,7 @@ main() {
     case "$cmd" in
         build) (($# <= 1)) || usage; cmd_build "$@" ;;
         up) (($# == 0)) || usage; cmd_up ;;
+        env) (($# == 0)) || usage; print_env ;;
         down) (($# == 0)) || usage; compose down -v --remove-orphans ;;
         ps) (($# == 0)) || usage; compose ps ;;
         logs)

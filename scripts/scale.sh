@@ -34,11 +34,19 @@ trap cleanup EXIT
 "$ROOT/scripts/cluster.sh" down --purge >/dev/null 2>&1 || true # a fresh cluster every run
 mkdir -p "$CLUSTER_DIR"
 "$ROOT/scripts/cluster.sh" up >"$CLUSTER_DIR/up.log" 2>&1 || die "cluster start failed"
+# The cluster is secure: the CLIs and curl trust its CA and send the admin token (in a header
+# file, not on the command line).
+export RAFTBUS_CA_CERT="$CLUSTER_DIR/pki/ca.pem"
+RAFTBUS_TOKEN="$(cat "$CLUSTER_DIR/pki/admin.token")"
+export RAFTBUS_TOKEN
+AUTH_HEADER="$CLUSTER_DIR/auth.header"
+(umask 077; printf 'Authorization: Bearer %s\n' "$RAFTBUS_TOKEN" >"$AUTH_HEADER")
+rb_curl() { curl --cacert "$RAFTBUS_CA_CERT" -H "@$AUTH_HEADER" "$@"; }
 manager() { "$BIN_DIR/manager" --bootstrap "$BOOTSTRAP" "$@"; }
 
 # Partitions (of any topic) a broker reports, by role; "all" counts every hosted replica.
 count() { # BROKER_INDEX ROLE|all
-    curl -fsS -m 5 "http://127.0.0.1:$((API_PORT_BASE + $1 - 1))/v1/partitions" 2>/dev/null |
+    rb_curl -fsS -m 5 "https://127.0.0.1:$((API_PORT_BASE + $1 - 1))/v1/partitions" 2>/dev/null |
         jq --arg r "$2" '[.[] | select(.topic | startswith("scale")) | select($r == "all" or .role == $r)] | length' 2>/dev/null ||
         echo 0
 }
@@ -76,8 +84,8 @@ for n in "${!pids[@]}"; do ticks[$n]="$(cpu "${pids[$n]}")"; done
 watch_start=$SECONDS
 dead_seen=0
 while ((SECONDS - watch_start < WATCH_SECS)); do
-    dead="$(curl -fsS -m 5 "http://127.0.0.1:39081/v1/brokers" | jq '[.[] | select(.alive | not)] | length')"
-    ((dead == 0)) || { dead_seen=1; say "a broker is declared dead: $(curl -fsS http://127.0.0.1:39081/v1/brokers)"; }
+    dead="$(rb_curl -fsS -m 5 "https://127.0.0.1:39081/v1/brokers" | jq '[.[] | select(.alive | not)] | length')"
+    ((dead == 0)) || { dead_seen=1; say "a broker is declared dead: $(rb_curl -fsS https://127.0.0.1:39081/v1/brokers)"; }
     sleep 5
 done
 hz="$(getconf CLK_TCK)"
