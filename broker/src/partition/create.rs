@@ -16,11 +16,21 @@ pub fn validate_name(kind: &str, name: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::new(ErrorCode::InvalidName, e))
 }
 
+/// Most members a replica group may list (current replicas plus those a move adds): far above
+/// any replication factor, low enough that a bad request cannot make a group huge.
+const MAX_MEMBERS: usize = 32;
+
 fn validate_members(node_id: u64, members: &[Member]) -> Result<(), ApiError> {
     if members.is_empty() {
         return Err(ApiError::bad_request(
             "members must list at least one replica",
         ));
+    }
+    if members.len() > MAX_MEMBERS {
+        return Err(ApiError::bad_request(format!(
+            "members lists {} replicas; at most {MAX_MEMBERS} are allowed",
+            members.len()
+        )));
     }
     let mut ids = HashSet::new();
     for m in members {
@@ -141,5 +151,7 @@ mod tests {
         assert!(validate_members(3, &[m(1), m(2)]).is_err());
         assert!(validate_members(1, &[m(1), m(1)]).is_err());
         assert!(validate_members(1, &[]).is_err());
+        let many: Vec<Member> = (1..=33).map(m).collect();
+        assert!(validate_members(1, &many).is_err());
     }
 }

@@ -205,9 +205,15 @@ async fn forged_heartbeats_register_nothing_and_clients_need_the_token() {
     let anonymous = pki::anonymous_client();
     for m in &c.managers {
         let url = pki::url(m.internal_addr(), "/v1/heartbeat/broker");
-        // A new broker id, and a real broker's id with other addresses, from broker 1's
-        // certificate: refused whichever manager leads.
-        for hb in [beat(7, "10.9.9.9:2"), beat(2, "10.9.9.9:3")] {
+        // A new broker id, a real broker's id with other addresses, and a leader claim, from
+        // broker 1's certificate: refused whichever manager leads.
+        // And broker 2 "leading" a group with a finished voter set, as a move's completion.
+        let mut claim = beat(2, "10.9.9.9:3");
+        claim["groups"] = json!([{
+            "group_id": uuid::Uuid::new_v4(), "is_leader": true, "leader": 2,
+            "log_end_offset": 0, "voters": [2],
+        }]);
+        for hb in [beat(7, "10.9.9.9:2"), beat(2, "10.9.9.9:3"), claim] {
             let r = as_broker_1.post(&url).json(&hb).send().await.unwrap();
             assert_eq!(r.status(), 403, "{}", r.text().await.unwrap_or_default());
         }
