@@ -31,6 +31,30 @@ pub enum Operation {
     Admin,
 }
 
+impl Operation {
+    /// Every operation, for parsing.
+    pub const ALL: [Operation; 6] = [
+        Operation::Produce,
+        Operation::Consume,
+        Operation::Describe,
+        Operation::Alter,
+        Operation::Delete,
+        Operation::Admin,
+    ];
+
+    /// The snake_case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Produce => "produce",
+            Operation::Consume => "consume",
+            Operation::Describe => "describe",
+            Operation::Alter => "alter",
+            Operation::Delete => "delete",
+            Operation::Admin => "admin",
+        }
+    }
+}
+
 /// What kind of thing a rule covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,6 +65,17 @@ pub enum ResourceKind {
     Group,
     /// The cluster (the name is ignored).
     Cluster,
+}
+
+impl ResourceKind {
+    /// The snake_case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Topic => "topic",
+            ResourceKind::Group => "group",
+            ResourceKind::Cluster => "cluster",
+        }
+    }
 }
 
 /// One rule: `principal` may `operation` on `kind` resources matching `name`.
@@ -164,5 +199,13 @@ mod tests {
             "implied by consume"
         );
         assert!(!t.allows("alice", Topic, "b", Describe));
+        for op in Operation::ALL {
+            let json = serde_json::to_value(op).unwrap();
+            assert_eq!(
+                json.as_str(),
+                Some(op.as_str()),
+                "as_str matches the wire name"
+            );
+        }
     }
 }

@@ -13,8 +13,8 @@ use crate::SdkError;
 /// A CA certificate (PEM) and a token; both optional. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Credentials {
-    /// PEM of the cluster CA; `None` = plain HTTP.
-    ca_pem: Option<Arc<Vec<u8>>>,
+    /// The cluster CA's certificates, parsed once; `None` = plain HTTP.
+    ca: Option<Arc<Vec<reqwest::Certificate>>>,
     /// Bearer token sent with every request.
     token: Option<Arc<str>>,
 }
@@ -23,7 +23,7 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the token.
         f.debug_struct("Credentials")
-            .field("tls", &self.ca_pem.is_some())
+            .field("tls", &self.ca.is_some())
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .finish()
     }
@@ -36,7 +36,7 @@ impl Credentials {
     /// Reads the CA file (if any) and keeps the token (if any). Fails naming the file when it
     /// cannot be read or holds no certificate, and on a token that cannot be sent in a header.
     pub fn new(ca_cert: Option<&Path>, token: Option<&str>) -> Result<Self, SdkError> {
-        let ca_pem = match ca_cert {
+        let ca = match ca_cert {
             None => None,
             Some(path) => {
                 let pem = std::fs::read(path).map_err(|e| {
@@ -54,7 +54,7 @@ impl Credentials {
                         path.display()
                     )));
                 }
-                Some(Arc::new(pem))
+                Some(Arc::new(certs))
             }
         };
         let token = match token.map(str::trim).filter(|t| !t.is_empty()) {
@@ -67,7 +67,7 @@ impl Credentials {
                 ));
             }
         };
-        Ok(Self { ca_pem, token })
+        Ok(Self { ca, token })
     }
 
     /// Makes `c` the credentials of clients built without explicit ones in this process.
@@ -86,11 +86,7 @@ impl Credentials {
 
     /// `https` with a CA, else `http`.
     pub fn scheme(&self) -> &'static str {
-        if self.ca_pem.is_some() {
-            "https"
-        } else {
-            "http"
-        }
+        if self.ca.is_some() { "https" } else { "http" }
     }
 
     /// True when a token is set.
@@ -106,10 +102,10 @@ impl Credentials {
         let bad =
             |e: reqwest::Error| SdkError::InvalidArgument(format!("cannot build HTTP client: {e}"));
         let mut builder = builder;
-        if let Some(pem) = &self.ca_pem {
+        if let Some(certs) = &self.ca {
             builder = builder.tls_built_in_root_certs(false);
-            for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(bad)? {
-                builder = builder.add_root_certificate(cert);
+            for cert in certs.iter() {
+                builder = builder.add_root_certificate(cert.clone());
             }
         }
         if let Some(token) = &self.token {

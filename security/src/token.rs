@@ -22,8 +22,11 @@ use crate::{SecurityError, SecuritySettings};
 
 /// Hex SHA-256 of a token, as `admin_token_sha256` and the user table hold it.
 pub fn sha256_hex(token: &str) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where a node looks users and rules up (the managers' metadata, a broker's copy of it).
@@ -119,10 +122,10 @@ impl Tokens {
         if diff == 0 {
             return Ok(ADMIN.to_string());
         }
-        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let digest = hex(digest.as_ref());
         let mut found = None;
         self.directory
-            .with_table(&mut |t| found = t.principal_of(&hex).map(str::to_string));
+            .with_table(&mut |t| found = t.principal_of(&digest).map(str::to_string));
         found.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Unauthenticated,
@@ -157,13 +160,12 @@ impl Tokens {
                         ResourceKind::Topic => format!("topic {name:?}"),
                         ResourceKind::Group => format!("group {name:?}"),
                     };
-                    let op = serde_json::to_value(op)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
                     Err(ApiError::new(
                         ErrorCode::Forbidden,
-                        format!("principal {who:?} may not {op} on {what}: no ACL allows it"),
+                        format!(
+                            "principal {who:?} may not {} on {what}: no ACL allows it",
+                            op.as_str()
+                        ),
                     ))
                 }
             }

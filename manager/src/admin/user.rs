@@ -57,9 +57,12 @@ pub struct RuleArgs {
 }
 
 fn parse_operation(s: &str) -> Result<Operation, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase())).map_err(|_| {
-        format!("unknown operation {s:?}: produce, consume, describe, alter, delete or admin")
-    })
+    Operation::ALL
+        .into_iter()
+        .find(|op| op.as_str().eq_ignore_ascii_case(s))
+        .ok_or_else(|| {
+            format!("unknown operation {s:?}: produce, consume, describe, alter, delete or admin")
+        })
 }
 
 impl RuleArgs {
@@ -77,13 +80,6 @@ impl RuleArgs {
             operation: self.operation,
         }
     }
-}
-
-fn text<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// Runs a `user` subcommand.
@@ -120,14 +116,14 @@ pub async fn run_acl(admin: &Admin, cmd: AclCmd) -> Result<String, SdkError> {
             for r in admin.acls().await? {
                 t.row(vec![
                     r.principal.clone(),
-                    text(&r.resource),
+                    r.resource.as_str().into(),
                     if r.name.is_empty() {
                         "-".into()
                     } else {
                         r.name.clone()
                     },
                     if r.prefix { "prefix" } else { "literal" }.into(),
-                    text(&r.operation),
+                    r.operation.as_str().into(),
                 ]);
             }
             Ok(t.to_string())
