@@ -3,26 +3,38 @@
 
 use std::time::{Duration, Instant};
 
+use std::str::FromStr;
+
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Connects to a node's database, retrying transient failures for up to `patience`: in
 /// containers Postgres may still be starting (or recovering after a crash) when the node is.
+///
+/// ### To ensure correctness
+/// An acknowledgement means "durable on a majority", which holds only if a commit reaching
+/// the node's database survives a crash. Every connection therefore runs with
+/// `synchronous_commit = on` (whatever the server's or role's default), and a server running
+/// with `fsync = off` is refused: the node would acknowledge writes a power loss can undo.
 pub async fn connect_db(
     url: &str,
     max_connections: u32,
     acquire_timeout: Duration,
     patience: Duration,
 ) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?.options([("synchronous_commit", "on")]);
     let deadline = Instant::now() + patience;
     loop {
         let r = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
-            .connect(url)
+            .connect_with(options.clone())
             .await;
         match r {
-            Ok(pool) => return Ok(pool),
+            Ok(pool) => {
+                check_durability(&pool).await?;
+                return Ok(pool);
+            }
             Err(e) if Instant::now() < deadline && is_transient(&e) => {
                 tracing::warn!(error = %e, "database not reachable yet; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -30,6 +42,35 @@ pub async fn connect_db(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Refuses a server that would lose committed transactions in a crash.
+async fn check_durability(db: &PgPool) -> Result<(), sqlx::Error> {
+    let (fsync, sync_commit): (String, String) =
+        sqlx::query_as("SELECT current_setting('fsync'), current_setting('synchronous_commit')")
+            .fetch_one(db)
+            .await?;
+    if fsync != "on" {
+        return Err(sqlx::Error::Configuration(
+            format!(
+                "the database runs with fsync = {fsync}: a crash could undo acknowledged \
+                 writes; set fsync = on in postgresql.conf (or -c fsync=on) and restart it"
+            )
+            .into(),
+        ));
+    }
+    if sync_commit != "on" {
+        // The connection option above should make this impossible; a pooler that drops
+        // startup options would not, so check what the session really got.
+        return Err(sqlx::Error::Configuration(
+            format!(
+                "database sessions run with synchronous_commit = {sync_commit}, not on: \
+                 acknowledged writes could be lost in a crash"
+            )
+            .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Connection refused/reset, pool timeout, or "the database system is starting up" (57P03).

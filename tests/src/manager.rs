@@ -84,6 +84,11 @@ impl ManagerProcess {
         self.daemon.start()
     }
 
+    /// The process, for exit status and signals.
+    pub fn daemon_mut(&mut self) -> &mut Daemon {
+        &mut self.daemon
+    }
+
     /// SIGKILL.
     pub fn kill9(&mut self) -> anyhow::Result<()> {
         self.daemon.kill9()

@@ -82,9 +82,11 @@ impl PgServer {
         )))
     }
 
+    /// `fsync` is on by default and deliberately not forced here, so a test can turn it off
+    /// with `ALTER SYSTEM` and check that nodes refuse such a server.
     fn pg_ctl_start(&self) -> anyhow::Result<()> {
         let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k '{}' -c max_connections=300 -c fsync=on \
+            "-c listen_addresses=127.0.0.1 -p {} -k '{}' -c max_connections=300 \
              -c shared_buffers=128MB",
             self.port,
             self.dir.path().display()
