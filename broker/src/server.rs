@@ -49,7 +49,10 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
         Duration::from_millis(settings.raft.backoff_ms),
         settings.peer_config(),
     );
-    let storage = Storage::start(db.clone(), settings.storage_limits());
+    // Frames of snapshot transfers a crash interrupted; no group runs yet.
+    raftbus_raft::snapshot::discard_all(&db).await?;
+    let mut storage = Storage::start(db.clone(), settings.storage_limits());
+    storage.snapshot_frame_bytes = settings.raft.snapshot_frame_bytes;
     let registry = Arc::new(Registry::new(
         settings.node.id,
         storage,
@@ -68,6 +71,7 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
         settings: settings.clone(),
         metrics: Default::default(),
         peers: peers.clone(),
+        long_polls: Arc::new(tokio::sync::Semaphore::new(settings.limits.max_long_polls)),
     });
 
     let lookup = registry.clone();
@@ -91,6 +95,7 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     let api_server = raftbus_security::client_server!(
         &settings.server.api_addr,
         settings.server.workers,
+        max_connections = settings.server.max_connections,
         tls.as_ref().map(|t| &t.public),
         tokens,
         move |cfg: &mut web::ServiceConfig| api::configure(cfg, state.clone())

@@ -127,6 +127,9 @@ pub struct ServerSettings {
     pub advertised_api_addr: Option<String>,
     /// Raft address others should use; defaults to `raft_addr`.
     pub advertised_raft_addr: Option<String>,
+    /// Client connections open at once on the client listener; further ones wait in the
+    /// accept backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -137,6 +140,7 @@ impl Default for ServerSettings {
             workers: 2,
             advertised_api_addr: None,
             advertised_raft_addr: None,
+            max_connections: 10_000,
         }
     }
 }
@@ -252,6 +256,9 @@ pub struct RaftSettings {
     /// meanwhile are merged into the next entry (see `partition::propose`). 1 merges most
     /// (fewest entries per record); more overlaps the stages of consecutive entries.
     pub max_proposals_in_flight: usize,
+    /// Bytes of records per frame of a snapshot sent to a lagging replica: the memory a
+    /// snapshot transfer costs each side, whatever the partition's size.
+    pub snapshot_frame_bytes: usize,
 }
 
 impl RaftSettings {
@@ -278,6 +285,7 @@ impl Default for RaftSettings {
             idle_after_ms: 2_000,
             peer_timeout_ms: 1_000,
             max_proposals_in_flight: 1,
+            snapshot_frame_bytes: 4 << 20,
         }
     }
 }
@@ -294,6 +302,11 @@ pub struct LimitSettings {
     pub max_fetch_bytes: u64,
     /// Longest long-poll wait a fetch may ask for.
     pub max_wait_ms: u64,
+    /// Bytes of produce batches one partition queues for its next Raft entry; beyond it a
+    /// produce is answered `busy` (429) at once instead of queueing without bound.
+    pub max_queued_bytes: usize,
+    /// Fetches waiting for records at once on this broker; one more is answered `busy`.
+    pub max_long_polls: usize,
 }
 
 impl Default for LimitSettings {
@@ -303,6 +316,8 @@ impl Default for LimitSettings {
             produce_timeout_ms: 10_000,
             max_fetch_bytes: 4 << 20,
             max_wait_ms: 30_000,
+            max_queued_bytes: 64 << 20,
+            max_long_polls: 4_096,
         }
     }
 }
@@ -366,6 +381,7 @@ impl Settings {
         crate::partition::propose::ProposeConfig {
             max_in_flight: self.raft.max_proposals_in_flight,
             max_entry_bytes: self.limits.max_batch_bytes,
+            max_queued_bytes: self.limits.max_queued_bytes,
             lease: self.raft.lease(),
         }
     }
@@ -402,6 +418,12 @@ impl Settings {
             // ARCHITECTURE.md, "Log compaction").
             max_in_snapshot_log_to_keep: r.keep_after_snapshot,
             purge_batch_size: 1,
+            // A follower whose database was lost (disk replaced, volume recreated) comes back
+            // with an empty log. Without this the leader's group panics on seeing the log go
+            // backwards; with it, the leader resets its view and rebuilds the replica from a
+            // snapshot. (Its vote was lost too: one lost replica is tolerated like a crash,
+            // losing a majority of a group's databases at once is not, as in any Raft.)
+            allow_log_reversion: Some(true),
             ..Default::default()
         }
         .validate()

@@ -30,6 +30,8 @@ use crate::tasks;
 struct MetaLookup {
     id: u64,
     raft: MetaRaft,
+    /// Where received snapshot frames are staged.
+    db: sqlx::PgPool,
 }
 
 impl GroupLookup<MetaConfig, MetaStateMachine> for MetaLookup {
@@ -43,6 +45,10 @@ impl GroupLookup<MetaConfig, MetaStateMachine> for MetaLookup {
 
     fn raft(&self, group: Uuid) -> Option<MetaRaft> {
         (group == META_GROUP).then(|| self.raft.clone())
+    }
+
+    fn db(&self) -> &sqlx::PgPool {
+        &self.db
     }
 }
 
@@ -63,6 +69,8 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     .await?;
     raftbus_raft::migrate(&raftbus_raft::MIGRATOR, &db).await?;
     raftbus_raft::migrate(&MIGRATOR, &db).await?;
+    // Frames of snapshot transfers a crash interrupted; the group does not run yet.
+    raftbus_raft::snapshot::discard_all(&db).await?;
 
     let tls = NodeTls::load(&settings.security)?;
     if tls.is_none() {
@@ -150,6 +158,7 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     let lookup = Arc::new(MetaLookup {
         id: settings.node.id,
         raft: raft.clone(),
+        db: db.clone(),
     });
     let data = web::Data::from(m.clone());
     let internal_data = data.clone();

@@ -14,20 +14,24 @@
 //!   installing a snapshot, every topic is written and rows of absent topics are deleted.
 //! - Readers (HTTP handlers) see the shared state only after it is persisted.
 
-use std::io::{self, Cursor};
+use std::io;
 use std::sync::{Arc, RwLock};
 
 use futures::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
-use raftbus_raft::Flushed;
 use raftbus_raft::codec::{db_err, decode, encode};
+use raftbus_raft::{Flushed, SnapshotData};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::metadata::ClusterMeta;
-use crate::raft::{MetaConfig, MetaResponse};
+use crate::raft::{META_GROUP, MetaConfig, MetaResponse};
+
+/// The metadata is small (topics, brokers, users); a snapshot this large is refused rather
+/// than buffered.
+const MAX_SNAPSHOT_BYTES: usize = 256 << 20;
 
 type LogId = LogIdOf<MetaConfig>;
 type Membership = StoredMembershipOf<MetaConfig>;
@@ -169,7 +173,7 @@ impl MetaStateMachine {
 }
 
 impl RaftStateMachine<MetaConfig> for MetaStateMachine {
-    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotData = SnapshotData;
     type SnapshotBuilder = MetaSnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, Membership), io::Error> {
@@ -219,13 +223,15 @@ impl RaftStateMachine<MetaConfig> for MetaStateMachine {
         meta: &SnapshotMetaOf<MetaConfig>,
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
-        let mut state: Persisted = decode(snapshot.get_ref())?;
+        let data = snapshot.collect(MAX_SNAPSHOT_BYTES).await?;
+        let mut state: Persisted = decode(&data)?;
         state.last_applied = meta.last_log_id;
         state.membership = meta.last_membership.clone();
         self.state = state;
         self.rewrite_all = true;
         self.persist().await?;
-        save_snapshot(&self.db, meta, snapshot.get_ref()).await?;
+        save_snapshot(&self.db, meta, &data).await?;
+        raftbus_raft::snapshot::discard(&self.db, META_GROUP).await?;
         self.publish();
         Ok(())
     }
@@ -241,7 +247,7 @@ impl RaftStateMachine<MetaConfig> for MetaStateMachine {
         row.map(|(m, d)| {
             Ok(Snapshot {
                 meta: decode(&m)?,
-                snapshot: Cursor::new(d),
+                snapshot: SnapshotData::single(d),
             })
         })
         .transpose()
@@ -272,7 +278,7 @@ pub struct MetaSnapshotBuilder {
 }
 
 impl RaftSnapshotBuilder<MetaConfig> for MetaSnapshotBuilder {
-    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotData = SnapshotData;
 
     async fn build_snapshot(
         &mut self,
@@ -285,7 +291,7 @@ impl RaftSnapshotBuilder<MetaConfig> for MetaSnapshotBuilder {
         save_snapshot(&self.db, &meta, &data).await?;
         Ok(Snapshot {
             meta,
-            snapshot: Cursor::new(data),
+            snapshot: SnapshotData::single(data),
         })
     }
 }

@@ -93,6 +93,9 @@ codes! {
     /// The principal is known but not allowed this operation on this resource (the message
     /// names the principal, the operation and the resource).
     Forbidden = 22, "forbidden", 403, false;
+    /// The node is at a documented limit (a partition's produce queue is full, too many long
+    /// polls wait): back off and retry. Nothing of the request was accepted.
+    Busy = 24, "busy", 429, true;
 }
 
 /// The JSON body of every error response.

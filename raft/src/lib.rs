@@ -13,6 +13,7 @@
 //! - [`server`]: the actix-web handlers that receive those RPCs and route them by group id.
 //! - [`NodeAddr`]: the node type of every group (a node's Raft and client API addresses).
 //! - [`codec`]: the compact binary (MessagePack) encoding used in rows and RPC bodies.
+//! - [`snapshot`]: snapshot data as a stream of bounded frames, staged by the receiver.
 //! - [`runtime`]: connecting to the node's database, shutdown signals.
 
 pub mod batch;
@@ -25,6 +26,7 @@ mod node;
 mod peer;
 pub mod runtime;
 pub mod server;
+pub mod snapshot;
 mod tail;
 
 pub use log_lane::{LogLane, LogOp};
@@ -32,6 +34,11 @@ pub use log_store::{Flushed, LogWriter, PgLogStore};
 pub use network::{NetworkFactory, Router};
 pub use node::NodeAddr;
 pub use peer::{PeerConfig, PeerStats};
+pub use snapshot::SnapshotData;
+
+/// Bytes of entries one append RPC carries at most (a single larger entry goes alone): with
+/// `server::RPC_BODY_LIMIT` it bounds what a receiver buffers per RPC.
+pub const MAX_APPEND_BYTES: usize = 8 << 20;
 
 /// Migrations of the Raft log tables (`migrations/raft`), shared by brokers and managers.
 /// Each role's own migrator runs with `ignore_missing` so the two coexist in one database.

@@ -167,6 +167,45 @@ where
         Ok(out)
     }
 
+    /// What replication sends: an append RPC carries entries up to [`crate::MAX_APPEND_BYTES`]
+    /// (at least one), so its body stays under the receivers' limit however large the
+    /// entries a follower lags behind by.
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<C::Entry>, io::Error> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        if let Some(entries) = self.tail.get_limited(start, end, crate::MAX_APPEND_BYTES) {
+            return Ok(entries);
+        }
+        // Below the tail's first index the database has every entry; from it on, maybe not.
+        let db_end = self.tail.first_index().map_or(end, |f| f.min(end));
+        let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
+            "SELECT entry FROM ( \
+                 SELECT log_index, entry, \
+                        sum(octet_length(entry)) OVER (ORDER BY log_index) AS upto \
+                 FROM raft_log WHERE group_id = $1 AND log_index >= $2 AND log_index < $3 \
+                 ORDER BY log_index LIMIT $4) r \
+             WHERE upto - octet_length(entry) < $5 ORDER BY log_index",
+        )
+        .bind(self.group)
+        .bind(clamp(start))
+        .bind(clamp(db_end))
+        .bind(clamp(end - start))
+        .bind(crate::MAX_APPEND_BYTES as i64)
+        .fetch_all(&self.db)
+        .await
+        .map_err(db_err)?;
+        if rows.is_empty() {
+            // The tail moved on meanwhile (an eviction or purge): read the range plainly.
+            return self.try_get_log_entries(start..end).await;
+        }
+        rows.iter().map(|(b,)| decode(b)).collect()
+    }
+
     async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, io::Error> {
         let row: Option<(Vec<u8>,)> =
             sqlx::query_as("SELECT vote FROM raft_vote WHERE group_id = $1")

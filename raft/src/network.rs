@@ -3,19 +3,20 @@
 //! One [`Router`] per node holds one `reqwest` client speaking HTTP/2 with prior knowledge, so
 //! all groups' RPCs to a peer share a single TCP connection, and one message stream per peer
 //! (`peer.rs`): appends, heartbeats, votes and transfers of all groups ready at the same time
-//! travel in one request. Snapshots go alone, on the per-group route. Every request names its
+//! travel in one request. Snapshots go alone, streamed frame by frame on the per-group route
+//! (`snapshot.rs`). Every request names its
 //! target node in a header and every RPC its group: the receiver refuses RPCs meant for
 //! another node (addresses get reused, node ids never) and for groups it does not host.
 
 use raftbus_security::{NodeIdentity, NodeTls};
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::Cursor;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{Backoff, RPCOption};
 use openraft::raft::{
@@ -34,6 +35,15 @@ use crate::batch::RpcKind;
 use crate::codec::{decode, encode};
 use crate::peer::{PeerConfig, PeerError, PeerLink, PeerQueue, Rpc};
 use crate::server::{SnapshotEnvelope, TARGET_NODE_HEADER};
+use crate::snapshot::{SnapshotData, wire_frame};
+
+/// A snapshot transfer fails when no frame left for this long: the receiver (or its database)
+/// stopped taking them. Progress, not the whole transfer, is timed: a large partition takes
+/// minutes to send, and openraft's snapshot timeout is meant for a single RPC.
+const SNAPSHOT_STALL: Duration = Duration::from_secs(30);
+/// How long the receiver may take to install a snapshot once every frame was sent (it copies
+/// the staged frames into the partition in one transaction).
+const SNAPSHOT_INSTALL: Duration = Duration::from_secs(600);
 
 /// Shared RPC client of one node: the HTTP/2 connection pool and the peers' addresses.
 #[derive(Clone)]
@@ -198,18 +208,56 @@ impl Router {
         result.map_err(|e| Failure::Unreachable(format!("node {target}: {e}")))
     }
 
-    /// Sends one RPC and decodes the `Result<Resp, String>` the server answers with.
-    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    /// Streams a snapshot: the envelope frame, then every data frame as the sender produces
+    /// it (HTTP/2 flow control holds the producer back when the receiver is slower).
+    async fn send_snapshot<C: RaftTypeConfig>(
         &self,
         target: u64,
         group: Uuid,
-        path: &str,
-        req: &Req,
-        timeout: Duration,
-    ) -> Result<Resp, Failure> {
-        let body = encode(req).map_err(|e| Failure::Network(e.to_string()))?;
-        self.send(target, group, path, Bytes::from(body), timeout)
-            .await
+        envelope: &SnapshotEnvelope<C>,
+        data: SnapshotData,
+    ) -> Result<SnapshotResponse<C>, Failure> {
+        let network = |e: std::io::Error| Failure::Network(e.to_string());
+        let first = wire_frame(&encode(envelope).map_err(network)?).map_err(network)?;
+        let start = Instant::now();
+        // Milliseconds since `start` when the last frame left, and whether all have.
+        let progress = Arc::new(AtomicU64::new(0));
+        let sent_all = Arc::new(AtomicBool::new(false));
+        let (p, done) = (progress.clone(), sent_all.clone());
+        let frames = data
+            .into_frames()
+            .map(|frame| frame.and_then(|f| wire_frame(&f)))
+            .chain(futures::stream::once(async move {
+                done.store(true, Ordering::Relaxed);
+                Ok(Bytes::new())
+            }))
+            .inspect(move |_| p.store(start.elapsed().as_millis() as u64, Ordering::Relaxed));
+        let body = futures::stream::once(async { Ok::<_, std::io::Error>(first) }).chain(frames);
+        let send = self.send(
+            target,
+            group,
+            "snapshot-frames",
+            reqwest::Body::wrap_stream(body),
+            SNAPSHOT_INSTALL + SNAPSHOT_STALL,
+        );
+        let watchdog = async {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let last = Duration::from_millis(progress.load(Ordering::Relaxed));
+                let idle = start.elapsed().saturating_sub(last);
+                if sent_all.load(Ordering::Relaxed) {
+                    if idle > SNAPSHOT_INSTALL {
+                        return format!("node {target} did not install the snapshot in {idle:?}");
+                    }
+                } else if idle > SNAPSHOT_STALL {
+                    return format!("snapshot to node {target} stalled for {idle:?}");
+                }
+            }
+        };
+        tokio::select! {
+            r = send => r,
+            stalled = watchdog => Err(Failure::Network(stalled)),
+        }
     }
 
     async fn send<Resp: DeserializeOwned>(
@@ -217,7 +265,7 @@ impl Router {
         target: u64,
         group: Uuid,
         path: &str,
-        body: Bytes,
+        body: impl Into<reqwest::Body>,
         timeout: Duration,
     ) -> Result<Resp, Failure> {
         let addr = self
@@ -280,7 +328,7 @@ impl<C> GroupRouter<C, Uuid> for Router
 where
     C: RaftTypeConfig<NodeId = u64, Node = NodeAddr>,
 {
-    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotData = SnapshotData;
 
     async fn append_entries(
         &self,
@@ -343,12 +391,12 @@ where
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<C>, StreamingError<C>> {
+        let _ = option;
         let envelope = SnapshotEnvelope::<C> {
             vote,
             meta: snapshot.meta,
-            data: Bytes::from(snapshot.snapshot.into_inner()),
         };
-        let send = self.call(target, group, "snapshot", &envelope, option.hard_ttl());
+        let send = self.send_snapshot(target, group, &envelope, snapshot.snapshot);
         tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),
             r = send => r.map_err(streaming),

@@ -14,13 +14,13 @@
 //!   partition could come back to life.
 
 use std::fmt::Display;
-use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
+use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::type_config::alias::{SnapshotMetaOf, VoteOf};
@@ -34,11 +34,18 @@ use raftbus_security::{Caller, NodeTls, Role};
 
 use crate::batch::{BatchItem, ItemReply, RpcKind, frame};
 use crate::codec::{decode, encode};
+use crate::snapshot::{FrameReader, SnapshotData, discard_transfer, stage};
 
 /// Header naming the node an RPC is meant for.
 pub const TARGET_NODE_HEADER: &str = "x-raft-target-node";
 
-/// A whole snapshot in one RPC body: vote and meta, then the raw snapshot bytes.
+/// Body limit of every Raft RPC but snapshots (which stream, see `snapshot.rs`): a batch
+/// message (`peers.max_message_bytes`) or one group's append (entries up to
+/// [`crate::MAX_APPEND_BYTES`], or a single larger entry of at most `limits.max_batch_bytes`),
+/// with room for encoding overhead. Nodes validate that their settings fit under it.
+pub const RPC_BODY_LIMIT: usize = 64 << 20;
+
+/// The first frame of a snapshot stream: who sends it and what it covers.
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct SnapshotEnvelope<C: RaftTypeConfig> {
@@ -46,8 +53,6 @@ pub struct SnapshotEnvelope<C: RaftTypeConfig> {
     pub vote: VoteOf<C>,
     /// What the snapshot covers.
     pub meta: SnapshotMetaOf<C>,
-    /// The snapshot data, sent as raw bytes.
-    pub data: Bytes,
 }
 
 /// How the RPC handlers find a group's Raft handle.
@@ -62,19 +67,24 @@ where
     fn role(&self) -> Role;
     /// The group's Raft handle if this node hosts it.
     fn raft(&self, group: Uuid) -> Option<Raft<C, SM>>;
+    /// The node's database, where received snapshot frames are staged.
+    fn db(&self) -> &sqlx::PgPool;
 }
 
 /// Registers the Raft RPC route. `L` is the node's group registry.
 pub fn configure<C, SM, L>(cfg: &mut web::ServiceConfig, lookup: Arc<L>)
 where
     C: RaftTypeConfig,
-    SM: RaftStateMachine<C, SnapshotData = Cursor<Vec<u8>>>,
+    SM: RaftStateMachine<C, SnapshotData = SnapshotData>,
     L: GroupLookup<C, SM>,
 {
     cfg.app_data(web::Data::from(lookup))
-        // Appends carry whole batches and snapshots whole partitions.
-        .app_data(web::PayloadConfig::new(1 << 30))
+        .app_data(web::PayloadConfig::new(RPC_BODY_LIMIT))
         .route("/raft/v1/batch", web::post().to(handle_batch::<C, SM, L>))
+        .route(
+            "/raft/v1/{group}/snapshot-frames",
+            web::post().to(handle_snapshot::<C, SM, L>),
+        )
         .route("/raft/v1/{group}/{rpc}", web::post().to(handle::<C, SM, L>));
 }
 
@@ -91,7 +101,7 @@ pub fn listen<C, SM, L, F>(
 ) -> std::io::Result<actix_web::dev::Server>
 where
     C: RaftTypeConfig,
-    SM: RaftStateMachine<C, SnapshotData = Cursor<Vec<u8>>>,
+    SM: RaftStateMachine<C, SnapshotData = SnapshotData>,
     L: GroupLookup<C, SM>,
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
@@ -174,7 +184,7 @@ async fn handle_batch<C, SM, L>(
 ) -> HttpResponse
 where
     C: RaftTypeConfig,
-    SM: RaftStateMachine<C, SnapshotData = Cursor<Vec<u8>>>,
+    SM: RaftStateMachine<C, SnapshotData = SnapshotData>,
     L: GroupLookup<C, SM>,
 {
     let from = match sender(&req, lookup.node_id(), lookup.role()) {
@@ -273,38 +283,19 @@ async fn handle<C, SM, L>(
 ) -> HttpResponse
 where
     C: RaftTypeConfig,
-    SM: RaftStateMachine<C, SnapshotData = Cursor<Vec<u8>>>,
+    SM: RaftStateMachine<C, SnapshotData = SnapshotData>,
     L: GroupLookup<C, SM>,
 {
     let (group, rpc) = path.into_inner();
-    let from = match sender(&req, lookup.node_id(), lookup.role()) {
-        Ok(from) => from,
+    let (from, raft) = match addressed(&req, lookup.get_ref(), group) {
+        Ok(found) => found,
         Err(refused) => return *refused,
-    };
-    RECEIVED.messages.fetch_add(1, Ordering::Relaxed);
-    let Some(raft) = lookup.raft(group) else {
-        return HttpResponse::NotFound().body(format!("group {group} is not hosted here"));
     };
     let kind = match rpc.as_str() {
         "append" => RpcKind::Append,
         "vote" => RpcKind::Vote,
         "pre-vote" => RpcKind::PreVote,
         "transfer-leader" => RpcKind::TransferLeader,
-        "snapshot" => {
-            return match decode::<SnapshotEnvelope<C>>(&body) {
-                Ok(env) if claim(&env.vote, from).is_err() => HttpResponse::Forbidden().body(
-                    format!("node {from} sent a snapshot under another node's vote"),
-                ),
-                Ok(env) => {
-                    let snapshot = Snapshot {
-                        meta: env.meta,
-                        snapshot: Cursor::new(env.data.to_vec()),
-                    };
-                    reply(raft.install_full_snapshot(env.vote, snapshot).await)
-                }
-                Err(e) => bad(e),
-            };
-        }
         other => return HttpResponse::NotFound().body(format!("unknown raft rpc {other:?}")),
     };
     match dispatch(&raft, from, kind, &body).await {
@@ -313,6 +304,98 @@ where
             .body(b),
         Err(m) => HttpResponse::BadRequest().body(m),
     }
+}
+
+/// The sender of a one-group RPC and the group's Raft handle, or the refusal to answer.
+fn addressed<C, SM, L>(
+    req: &HttpRequest,
+    lookup: &L,
+    group: Uuid,
+) -> Result<(u64, Raft<C, SM>), Box<HttpResponse>>
+where
+    C: RaftTypeConfig,
+    SM: RaftStateMachine<C>,
+    L: GroupLookup<C, SM>,
+{
+    let from = sender(req, lookup.node_id(), lookup.role())?;
+    RECEIVED.messages.fetch_add(1, Ordering::Relaxed);
+    match lookup.raft(group) {
+        Some(raft) => Ok((from, raft)),
+        None => Err(Box::new(
+            HttpResponse::NotFound().body(format!("group {group} is not hosted here")),
+        )),
+    }
+}
+
+/// `POST /raft/v1/{group}/snapshot-frames`: a snapshot streamed as frames (`snapshot.rs`).
+/// Every frame is staged in the database as it arrives; openraft gets the snapshot only once
+/// the stream is complete, so a broken transfer never reaches the state machine.
+async fn handle_snapshot<C, SM, L>(
+    req: HttpRequest,
+    group: web::Path<Uuid>,
+    mut payload: web::Payload,
+    lookup: web::Data<L>,
+) -> HttpResponse
+where
+    C: RaftTypeConfig,
+    SM: RaftStateMachine<C, SnapshotData = SnapshotData>,
+    L: GroupLookup<C, SM>,
+{
+    let group = group.into_inner();
+    let (from, raft) = match addressed(&req, lookup.get_ref(), group) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    let db = lookup.db().clone();
+    let transfer = Uuid::new_v4();
+    let mut reader = FrameReader::new();
+    let mut envelope: Option<SnapshotEnvelope<C>> = None;
+    let mut frames = 0u32;
+    let received: Result<SnapshotEnvelope<C>, HttpResponse> = async {
+        let bad = |m: String| HttpResponse::BadRequest().body(m);
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| bad(format!("snapshot stream broke off: {e}")))?;
+            reader.push(&chunk);
+            while let Some(frame) = reader.next_frame().map_err(|e| bad(e.to_string()))? {
+                if envelope.is_none() {
+                    let env: SnapshotEnvelope<C> = decode(&frame)
+                        .map_err(|e| bad(format!("undecodable snapshot envelope: {e}")))?;
+                    claim(&env.vote, from).map_err(|m| HttpResponse::Forbidden().body(m))?;
+                    envelope = Some(env);
+                    continue;
+                }
+                stage(&db, group, transfer, frames, &frame)
+                    .await
+                    .map_err(|e| HttpResponse::ServiceUnavailable().body(e.to_string()))?;
+                frames += 1;
+            }
+        }
+        if !reader.is_empty() {
+            return Err(bad("snapshot stream ended inside a frame".into()));
+        }
+        envelope.ok_or_else(|| bad("empty snapshot stream".into()))
+    }
+    .await;
+    let env = match received {
+        Ok(env) => env,
+        Err(refused) => {
+            discard_transfer(&db, group, transfer).await;
+            return refused;
+        }
+    };
+    let snapshot = Snapshot {
+        meta: env.meta,
+        snapshot: SnapshotData::Staged {
+            db: db.clone(),
+            group,
+            transfer,
+            frames,
+        },
+    };
+    let r = raft.install_full_snapshot(env.vote, snapshot).await;
+    // Installed frames are gone already (the install deletes them); refused ones are not.
+    discard_transfer(&db, group, transfer).await;
+    reply(r)
 }
 
 fn reply<T: Serialize, E: Display>(r: Result<T, E>) -> HttpResponse {

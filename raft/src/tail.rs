@@ -184,6 +184,39 @@ impl<E: Clone> Tail<E> {
     }
 }
 
+impl<E: Clone> Tail<E> {
+    /// Entries from `start` (below `end`) while the bytes before each stay under `max_bytes`:
+    /// at least one. `None` unless the tail holds `start`.
+    pub(crate) fn get_limited(&self, start: u64, end: u64, max_bytes: usize) -> Option<Vec<E>> {
+        let t = self.inner.lock().expect("tail lock");
+        let first = t.entries.front()?.0;
+        let skip = usize::try_from(start.checked_sub(first)?).ok()?;
+        if skip >= t.entries.len() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut out = Vec::new();
+        for (index, entry, size) in t.entries.iter().skip(skip) {
+            if *index >= end || (!out.is_empty() && bytes >= max_bytes) {
+                break;
+            }
+            bytes += size;
+            out.push(entry.clone());
+        }
+        Some(out)
+    }
+
+    /// The first index the tail holds: the database has every entry below it.
+    pub(crate) fn first_index(&self) -> Option<u64> {
+        self.inner
+            .lock()
+            .expect("tail lock")
+            .entries
+            .front()
+            .map(|e| e.0)
+    }
+}
+
 impl<E> Inner<E> {
     /// Keeps the tail within its bounds, evicting only durable entries.
     fn evict(&mut self) {

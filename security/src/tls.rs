@@ -111,7 +111,19 @@ macro_rules! bind {
 /// `io::Result<Server>`.
 #[macro_export]
 macro_rules! client_server {
-    ($addr:expr, $workers:expr, $tls:expr, $tokens:expr, $configure:expr) => {{
+    ($addr:expr, $workers:expr, $tls:expr, $tokens:expr, $configure:expr) => {
+        $crate::client_server!(
+            $addr,
+            $workers,
+            max_connections = 25_000 * $workers,
+            $tls,
+            $tokens,
+            $configure
+        )
+    };
+    // `max_connections` is per node; actix counts per worker thread.
+    ($addr:expr, $workers:expr, max_connections = $max:expr, $tls:expr, $tokens:expr,
+     $configure:expr) => {{
         let tokens = $tokens;
         let configure = $configure;
         let server = actix_web::HttpServer::new(move || {
@@ -123,6 +135,7 @@ macro_rules! client_server {
                 .configure(configure.clone())
         })
         .workers($workers)
+        .max_connections(($max).div_ceil(($workers).max(1)))
         .disable_signals()
         .on_connect($crate::identity::on_connect)
         .shutdown_timeout(1);

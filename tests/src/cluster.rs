@@ -40,6 +40,16 @@ pub struct BrokerCluster {
 impl BrokerCluster {
     /// Starts Postgres and `n` brokers and waits until all are healthy.
     pub async fn start(n: usize) -> anyhow::Result<Self> {
+        Self::start_with_env(n, &[]).await
+    }
+
+    /// [`BrokerCluster::start`] with extra settings for every broker (e.g.
+    /// `RAFTBUS_RAFT__SNAPSHOT_EVERY_ENTRIES`).
+    pub async fn start_with_env(n: usize, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let slot = slots().acquire_owned().await.expect("semaphore open");
         let pg = tokio::task::spawn_blocking(PgServer::start).await??;
         let dir = tempfile::Builder::new()
@@ -48,7 +58,10 @@ impl BrokerCluster {
         let mut brokers = Vec::new();
         for id in 1..=n as u64 {
             let url = pg.create_database(&format!("broker_{id}"))?;
-            brokers.push(BrokerProcess::spawn(id, &url, dir.path())?);
+            let mut broker = BrokerProcess::new(id, &url, dir.path())?;
+            broker.daemon_mut().add_env(&env);
+            broker.start()?;
+            brokers.push(broker);
         }
         for b in &mut brokers {
             b.wait_healthy(Duration::from_secs(30)).await?;

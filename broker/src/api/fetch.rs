@@ -60,6 +60,17 @@ pub(super) async fn fetch(
     }
     let wait = params.wait_ms.unwrap_or(0).min(limits.max_wait_ms);
     if offset == marks.next_offset && wait > 0 {
+        // Each waiter holds a request, a connection's stream and a watch receiver: bounded.
+        let _permit = state.long_polls.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                ErrorCode::Busy,
+                format!(
+                    "{} fetches are already waiting on this broker (limits.max_long_polls): \
+                     back off and retry",
+                    limits.max_long_polls
+                ),
+            )
+        })?;
         let mut rx = p.marks.clone();
         if let Ok(Ok(m)) = tokio::time::timeout(
             Duration::from_millis(wait),

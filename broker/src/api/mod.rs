@@ -34,6 +34,8 @@ pub struct ApiState {
     pub metrics: Metrics,
     /// Node-level liveness of the peer brokers (filled by the `quiesce` loop).
     pub peers: Arc<Peers>,
+    /// One permit per fetch allowed to wait for records (`limits.max_long_polls`).
+    pub long_polls: Arc<tokio::sync::Semaphore>,
 }
 
 /// Registers routes and JSON error handlers for extractor failures. Body limits: produce

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::{ClientWriteError, Fatal, RaftError};
 use raftbus_protocol::api::{
     AcceptedResponse, Acks, ProduceJsonRequest, ProduceParams, ProduceResponse,
 };
@@ -109,7 +109,24 @@ pub(super) async fn produce(
         }));
     }
     let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
-    let outcome = tokio::time::timeout(timeout, p.proposer.produce(batch)).await;
+    let pending = p.proposer.submit(batch).map_err(|full| {
+        ApiError::new(
+            ErrorCode::Busy,
+            format!(
+                "{} has {} bytes of produce requests queued (limits.max_queued_bytes = {}): \
+                 back off and retry",
+                p.name(),
+                full.queued,
+                full.limit
+            ),
+        )
+    })?;
+    let outcome = tokio::time::timeout(timeout, async {
+        pending
+            .await
+            .unwrap_or(Err(RaftError::Fatal(Fatal::Stopped)))
+    })
+    .await;
     let resp = map_outcome(&p, timeout, outcome);
     state.metrics.produced(&resp, count, bytes);
     match resp? {

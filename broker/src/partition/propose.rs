@@ -21,6 +21,7 @@
 //!   with one reported as committed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use openraft::error::{ClientWriteError, Fatal, RaftError};
@@ -44,6 +45,17 @@ pub struct ProposeConfig {
     pub max_entry_bytes: usize,
     /// The write lease (`election_max_ms`), renewed before proposing to a quiet group.
     pub lease: Duration,
+    /// Record bytes that may wait for the next proposal; more is refused as `busy`.
+    pub max_queued_bytes: usize,
+}
+
+/// The queue is full: the caller answers `busy` (429), the client backs off and retries.
+#[derive(Debug)]
+pub struct QueueFull {
+    /// Bytes waiting when the batch was refused.
+    pub queued: usize,
+    /// The limit (`limits.max_queued_bytes`).
+    pub limit: usize,
 }
 
 /// A queued request: the batch and where its outcome goes.
@@ -54,32 +66,66 @@ struct Queued {
 
 /// Handle to a partition's `propose` task; the task ends when the handle is dropped.
 pub struct Proposer {
-    /// Requests to the task. Bounded by the HTTP server's concurrency, so unbounded here.
+    /// Requests to the task; bounded in bytes by `queued`, not in count.
     tx: mpsc::UnboundedSender<Queued>,
+    /// Record bytes sent to the task and not yet taken into a proposal.
+    queued: Arc<AtomicUsize>,
+    /// `max_queued_bytes`.
+    limit: usize,
 }
 
 impl Proposer {
     /// Spawns the task for `raft`.
     pub fn spawn(raft: PartitionRaft, cfg: ProposeConfig, name: String) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let span = tracing::info_span!("propose", partition = %name);
-        tokio::spawn(run(raft, cfg, rx).instrument(span));
-        Self { tx }
+        tokio::spawn(run(raft, cfg, rx, queued.clone()).instrument(span));
+        Self {
+            tx,
+            queued,
+            limit: cfg.max_queued_bytes,
+        }
     }
 
-    /// Proposes `batch` (possibly merged with others) and waits for its outcome.
-    pub async fn produce(&self, batch: ProduceBatch) -> ProposeResult {
-        let (reply, rx) = oneshot::channel();
-        if self.tx.send(Queued { batch, reply }).is_err() {
-            return Err(RaftError::Fatal(Fatal::Stopped));
+    /// Queues `batch` for a proposal (possibly merged with others); the outcome arrives on
+    /// the returned channel. Refused without queueing when the queue holds too many bytes.
+    pub fn submit(
+        &self,
+        batch: ProduceBatch,
+    ) -> Result<oneshot::Receiver<ProposeResult>, QueueFull> {
+        let len = batch.records.len();
+        let before = self.queued.fetch_add(len, Ordering::AcqRel);
+        // An empty queue takes any batch (its size is bounded by `max_batch_bytes`).
+        if before > 0 && before + len > self.limit {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return Err(QueueFull {
+                queued: before,
+                limit: self.limit,
+            });
         }
-        rx.await.unwrap_or(Err(RaftError::Fatal(Fatal::Stopped)))
+        let (reply, rx) = oneshot::channel();
+        if let Err(refused) = self.tx.send(Queued { batch, reply }) {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            let _ = refused.0.reply.send(Err(RaftError::Fatal(Fatal::Stopped)));
+        }
+        Ok(rx)
+    }
+
+    /// Bytes waiting for the next proposal (for `/metrics`).
+    pub fn queued_bytes(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 }
 
 /// The task: waits for a request, then for a free pipeline slot, then takes everything queued
 /// meanwhile (up to `max_entry_bytes`) into one proposal.
-async fn run(raft: PartitionRaft, cfg: ProposeConfig, mut rx: mpsc::UnboundedReceiver<Queued>) {
+async fn run(
+    raft: PartitionRaft,
+    cfg: ProposeConfig,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
+    queued_bytes: Arc<AtomicUsize>,
+) {
     let slots = Arc::new(Semaphore::new(cfg.max_in_flight.max(1)));
     let mut carried: Option<Queued> = None;
     loop {
@@ -93,15 +139,27 @@ async fn run(raft: PartitionRaft, cfg: ProposeConfig, mut rx: mpsc::UnboundedRec
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let mut bytes = first.batch.records.len();
-        let mut queued = vec![first];
-        while let Ok(q) = rx.try_recv() {
-            if bytes + q.batch.records.len() > cfg.max_entry_bytes {
+        let mut bytes = 0;
+        let mut queued = Vec::new();
+        let mut next = Some(first);
+        while let Some(q) = next.take().or_else(|| rx.try_recv().ok()) {
+            let len = q.batch.records.len();
+            if !queued.is_empty() && bytes + len > cfg.max_entry_bytes {
                 carried = Some(q);
                 break;
             }
-            bytes += q.batch.records.len();
+            queued_bytes.fetch_sub(len, Ordering::AcqRel);
+            // Its producer stopped waiting (timed out, disconnected) and was told the outcome
+            // is unknown: it retries with the same sequence, so dropping it loses nothing and
+            // keeps abandoned batches from piling up behind a slow group.
+            if q.reply.is_closed() {
+                continue;
+            }
+            bytes += len;
             queued.push(q);
+        }
+        if queued.is_empty() {
+            continue;
         }
         let (batches, replies): (Vec<_>, Vec<_>) =
             queued.into_iter().map(|q| (q.batch, q.reply)).unzip();

@@ -266,4 +266,8 @@ impl GroupLookup<TypeConfig, PartitionStateMachine> for Registry {
     fn raft(&self, group: Uuid) -> Option<PartitionRaft> {
         self.by_id(group).map(|p| p.raft.clone())
     }
+
+    fn db(&self) -> &sqlx::PgPool {
+        &self.storage().db
+    }
 }

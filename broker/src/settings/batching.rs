@@ -72,12 +72,16 @@ impl PeerSettings {
                 ),
             });
         }
-        if self.max_message_bytes < 64 * 1024 || self.max_messages_in_flight == 0 {
+        // A message must fit the receiver's Raft body limit (with room for encoding).
+        let max = (raftbus_raft::server::RPC_BODY_LIMIT / 2) as u64;
+        if !(64 * 1024..=max).contains(&self.max_message_bytes) || self.max_messages_in_flight == 0
+        {
             return Err(BrokerError::InvalidConfig {
                 key: "peers.max_message_bytes".into(),
-                reason:
-                    "max_message_bytes must be at least 65536 and max_messages_in_flight positive"
-                        .into(),
+                reason: format!(
+                    "max_message_bytes must be between 65536 and {max} and \
+                     max_messages_in_flight positive"
+                ),
             });
         }
         Ok(())

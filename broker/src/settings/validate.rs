@@ -92,8 +92,31 @@ impl Settings {
         self.retention.validate()?;
         self.storage.validate()?;
         self.peers.validate(r.heartbeat_ms)?;
-        if self.limits.max_batch_bytes < 1024 {
-            return bad("limits.max_batch_bytes", "must be at least 1024".into());
+        // Bodies of Raft RPCs are bounded (`raftbus_raft::server::RPC_BODY_LIMIT`): an append
+        // carries one entry of up to a batch, and a snapshot frame up to a budget plus a batch.
+        if !(1024..=16 << 20).contains(&self.limits.max_batch_bytes) {
+            return bad(
+                "limits.max_batch_bytes",
+                "must be between 1024 and 16777216 (16 MiB)".into(),
+            );
+        }
+        if self.limits.max_queued_bytes < self.limits.max_batch_bytes {
+            return bad(
+                "limits.max_queued_bytes",
+                "must be at least limits.max_batch_bytes (a lone batch must fit)".into(),
+            );
+        }
+        if self.limits.max_long_polls == 0 || self.server.max_connections == 0 {
+            return bad(
+                "limits.max_long_polls",
+                "limits.max_long_polls and server.max_connections must be positive".into(),
+            );
+        }
+        if !(64 << 10..=32 << 20).contains(&r.snapshot_frame_bytes) {
+            return bad(
+                "raft.snapshot_frame_bytes",
+                "must be between 65536 (64 KiB) and 33554432 (32 MiB)".into(),
+            );
         }
         if self.server.workers == 0 || self.database.max_connections == 0 {
             return bad(

@@ -108,6 +108,11 @@ impl PartitionStateMachine {
         self.log = Some(flushed);
     }
 
+    fn snapshot_builder(&self) -> PartitionSnapshotBuilder {
+        let frame_bytes = self.storage.snapshot_frame_bytes;
+        PartitionSnapshotBuilder::new(self.db.clone(), self.group, &self.state, frame_bytes)
+    }
+
     fn publish(&self) {
         self.marks.send_replace(Watermarks {
             next_offset: self.state.next_offset,
@@ -127,7 +132,7 @@ impl PartitionStateMachine {
 }
 
 impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
-    type SnapshotData = std::io::Cursor<Vec<u8>>;
+    type SnapshotData = raftbus_raft::SnapshotData;
     type SnapshotBuilder = PartitionSnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
@@ -180,15 +185,11 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
     }
 
     async fn try_create_snapshot_builder(&mut self, _force: bool) -> Option<Self::SnapshotBuilder> {
-        Some(PartitionSnapshotBuilder::new(
-            self.db.clone(),
-            self.group,
-            &self.state,
-        ))
+        Some(self.snapshot_builder())
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        PartitionSnapshotBuilder::new(self.db.clone(), self.group, &self.state)
+        self.snapshot_builder()
     }
 
     async fn install_snapshot(
@@ -196,7 +197,7 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
         meta: &openraft::type_config::alias::SnapshotMetaOf<TypeConfig>,
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
-        self.state = snapshot::install(&self.db, self.group, meta, snapshot.into_inner()).await?;
+        self.state = snapshot::install(&self.db, self.group, meta, snapshot).await?;
         tracing::info!(
             group = %self.group,
             last_log_id = ?meta.last_log_id,
@@ -214,7 +215,7 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
         Option<openraft::type_config::alias::SnapshotOf<TypeConfig, Self::SnapshotData>>,
         io::Error,
     > {
-        snapshot::current(&self.db, self.group).await
+        snapshot::current(&self.db, self.group, self.storage.snapshot_frame_bytes).await
     }
 }
 

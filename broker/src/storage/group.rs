@@ -11,7 +11,7 @@ use super::Storage;
 
 /// Every table holding rows of a group, the Raft tables included: deleting a group deletes
 /// from all of them, in one transaction.
-const GROUP_TABLES: [&str; 9] = [
+const GROUP_TABLES: [&str; 10] = [
     "partition_groups",
     "sm_state",
     "partition_batches",
@@ -21,6 +21,7 @@ const GROUP_TABLES: [&str; 9] = [
     "raft_log",
     "raft_vote",
     "raft_log_meta",
+    "raft_snapshot_frames",
 ];
 
 /// A hosted group as recorded: `(group, topic, partition, members as JSON)`.

@@ -24,6 +24,9 @@ pub struct Storage {
     pub log: LogWriter,
     /// Applied state of every group.
     pub state: StateWriter,
+    /// Records per snapshot frame sent to a lagging replica (`raft.snapshot_frame_bytes`):
+    /// what bounds a snapshot's memory on both sides.
+    pub snapshot_frame_bytes: usize,
 }
 
 impl Storage {
@@ -31,7 +34,12 @@ impl Storage {
     pub fn start(db: PgPool, limits: Limits) -> Self {
         let log = Writer::spawn("log", db.clone(), raftbus_raft::LogLane, limits);
         let state = Writer::spawn("state", db.clone(), ApplyLane, limits);
-        Self { db, log, state }
+        Self {
+            db,
+            log,
+            state,
+            snapshot_frame_bytes: crate::settings::RaftSettings::default().snapshot_frame_bytes,
+        }
     }
 
     /// Waits until every write submitted so far was processed by both writers.

@@ -14,6 +14,9 @@ use raftbus_protocol::ErrorCode;
 use super::{Consumer, ConsumerRecord, ResetPolicy, StartFrom};
 use crate::SdkError;
 
+/// Pause before asking a leader that answered `busy` again.
+const BUSY_BACKOFF: Duration = Duration::from_millis(200);
+
 /// What one partition's fetch produced.
 enum Outcome {
     Records(Vec<ConsumerRecord>, u64),
@@ -160,6 +163,11 @@ impl Consumer {
                     ResetPolicy::Latest => Ok(Outcome::Reset(body.high_watermark.unwrap_or(pos))),
                     ResetPolicy::Fail => Err(SdkError::Api { body, status }),
                 }
+            }
+            Err(e) if e.code() == Some(ErrorCode::Busy) => {
+                // The leader is fine but at its long-poll limit: wait, then ask it again.
+                tokio::time::sleep(BUSY_BACKOFF).await;
+                Ok(Outcome::Retry)
             }
             Err(e) if e.is_retryable() => {
                 match e.leader_hint() {

@@ -163,6 +163,8 @@ async fn send_batch(
                         }
                         return false;
                     }
+                    // The leader is at its queue limit: back off (below) and ask it again.
+                    Err(e) if e.code() == Some(ErrorCode::Busy) => e,
                     Err(e) if e.is_retryable() => {
                         if let Some((_, leader)) = e.leader_hint() {
                             let taken = shared.routes.hint(partition, leader);

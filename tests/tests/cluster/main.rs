@@ -11,6 +11,7 @@ mod t30_failover;
 mod t35_quiesce;
 mod t36_storage_outage;
 mod t37_shared_writer_kill;
+mod t38_durability_settings;
 mod t40_restart_all;
 mod t50_quorum_loss;
 mod t60_bad_input;
@@ -32,6 +33,8 @@ mod t101_log_compaction;
 mod t102_heal;
 mod t103_rebalance;
 mod t104_reassign_leaders;
+mod t106_large_snapshot;
+mod t107_flood;
 
 use bytes::Bytes;
 use raftbus_protocol::RecordBatch;
