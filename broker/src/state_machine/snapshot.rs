@@ -174,6 +174,7 @@ pub(super) async fn install(
         log_start_offset: body.head.log_start_offset,
         producers: body.head.producers.iter().cloned().collect(),
         offsets: body.head.offsets.iter().cloned().collect(),
+        oldest_seen_ms: super::expiry::oldest_seen(body.head.producers.iter().map(|p| &p.1)),
     };
     let mut tx = db.begin().await.map_err(db_err)?;
     for table in ["partition_batches", "producer_state", "consumer_offsets"] {
