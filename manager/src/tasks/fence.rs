@@ -46,6 +46,9 @@ type Pending = Vec<(String, u64, Vec<(String, u32, Option<String>)>)>;
 
 async fn fence_once(m: &Manager, fenced: &mut HashMap<String, u64>) {
     let pending: Pending = m.read(|meta| {
+        // Groups reaped since (see `tasks::expire`) need no more fencing: keep the map as
+        // large as the metadata's groups.
+        fenced.retain(|name, _| meta.groups.contains_key(name));
         meta.groups
             .iter()
             .filter(|(name, g)| fenced.get(*name).is_none_or(|f| *f < g.generation))
