@@ -122,6 +122,14 @@ pub enum Command {
         /// Idle time after which a producer is forgotten (the leader's `producers.expiry_ms`).
         expiry_ms: u64,
     },
+    /// The managers removed an idle consumer group: forgets its committed offset and fence
+    /// here, unless a newer generation (a group re-created since) wrote them.
+    DropGroup {
+        /// Consumer group name.
+        group: String,
+        /// The removed group's last generation; a stored generation above it is kept.
+        generation: u64,
+    },
 }
 
 impl fmt::Display for Command {
@@ -157,6 +165,9 @@ impl fmt::Display for Command {
             Command::ExpireProducers { now_ms, expiry_ms } => {
                 write!(f, "expire producers(idle {expiry_ms} ms at {now_ms})")
             }
+            Command::DropGroup { group, generation } => {
+                write!(f, "drop group({group}, up to gen {generation})")
+            }
         }
     }
 }
@@ -187,6 +198,11 @@ pub enum CommandResponse {
     Trimmed {
         /// First stored offset after the trim.
         log_start_offset: u64,
+    },
+    /// A removed group's offset and fence: whether they were forgotten.
+    GroupDropped {
+        /// False when nothing was stored or a newer generation wrote it.
+        dropped: bool,
     },
     /// Producer expiry applied.
     ProducersExpired {

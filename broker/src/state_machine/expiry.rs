@@ -1,4 +1,5 @@
-//! Producer-id expiry in the state machine: applying `Command::ExpireProducers`.
+//! Expiry in the state machine: applying `Command::ExpireProducers` (idle producer ids) and
+//! `Command::DropGroup` (offsets of consumer groups the managers removed).
 //!
 //! ### To ensure correctness
 //! - Deterministic: a producer's `last_seen_ms` comes from the leader's clock carried in the
@@ -7,7 +8,10 @@
 //!   forgets exactly the same producers at the same log index. No replica reads its own clock.
 //! - Never a duplicate: an expired producer's next batch (sequence > 0) is refused with
 //!   `unknown_producer` (`state.rs`), not taken for a new producer, so a late retry of a batch
-//!   already stored cannot be stored again.
+//!   already stored cannot be stored again. The one retry that would look new is one of
+//!   sequence 0 arriving after its own first attempt was stored *and* expired, which needs a
+//!   producer retrying one batch for longer than `producers.expiry_ms`: hence the setting must
+//!   stay far above the producers' delivery timeout (SDK default 30 s; expiry default 7 days).
 //! - State from before expiry existed has `last_seen_ms = 0` (unknown): the first expiry entry
 //!   stamps it with its own `now_ms` instead of expiring it, so such producers get a full
 //!   `expiry_ms` from then on.
@@ -58,6 +62,29 @@ impl PartitionState {
             expired: expired.len() as u32,
             remaining: self.producers.len() as u32,
         }
+    }
+}
+
+impl PartitionState {
+    /// Forgets a group the managers removed (after its offsets retention), unless a generation
+    /// above `generation` wrote its row since (the group was re-created: it starts above every
+    /// removed generation, see the managers' `generation_floor`).
+    pub(super) fn drop_group(
+        &mut self,
+        group: String,
+        generation: u64,
+        pending: &mut PendingWrites,
+    ) -> CommandResponse {
+        let stale = self
+            .offsets
+            .get(&group)
+            .is_some_and(|c| c.generation.is_none_or(|g| g <= generation));
+        if stale {
+            self.offsets.remove(&group);
+            pending.offsets.retain(|g| *g != group);
+            pending.dropped.push(group);
+        }
+        CommandResponse::GroupDropped { dropped: stale }
     }
 }
 
@@ -165,6 +192,37 @@ mod tests {
         assert_eq!(s.producers[&id].last_seen_ms, 50_000);
         assert!(expire(&mut s, 59_000, 10_000).expired.is_empty());
         assert_eq!(expire(&mut s, 61_000, 10_000).expired, vec![id]);
+    }
+
+    #[test]
+    fn a_removed_group_is_dropped_unless_a_newer_generation_wrote_it() {
+        let mut s = PartitionState::default();
+        let mut w = PendingWrites::default();
+        let fence = |group: &str, generation| Command::FenceGroup {
+            group: group.into(),
+            generation,
+        };
+        s.apply_command(fence("old", 2), &mut w);
+        s.apply_command(fence("new", 5), &mut w);
+        let drop = |group: &str, generation| Command::DropGroup {
+            group: group.into(),
+            generation,
+        };
+        let mut w = PendingWrites::default();
+        assert_eq!(
+            s.apply_command(drop("old", 2), &mut w),
+            CommandResponse::GroupDropped { dropped: true }
+        );
+        assert_eq!(
+            s.apply_command(drop("new", 2), &mut w),
+            CommandResponse::GroupDropped { dropped: false },
+            "re-created above the removed generation: kept"
+        );
+        assert_eq!(w.dropped, vec!["old".to_string()]);
+        assert!(!s.offsets.contains_key("old") && s.offsets.contains_key("new"));
+        // Fenced again in the same run: the row is written, not deleted.
+        s.apply_command(fence("old", 3), &mut w);
+        assert!(w.dropped.is_empty() && w.offsets.contains(&"old".to_string()));
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct ApplyWrite {
     expired: Vec<Uuid>,
     /// `(consumer group, offset, generation)`.
     offsets: Vec<(String, Option<i64>, Option<i64>)>,
+    /// Consumer groups whose rows go (removed by the managers).
+    dropped: Vec<String>,
     last_applied: Option<Vec<u8>>,
     membership: Vec<u8>,
     next_offset: i64,
@@ -79,6 +81,7 @@ impl ApplyWrite {
             producers,
             expired: w.expired.clone(),
             offsets,
+            dropped: w.dropped.clone(),
             last_applied: state.last_applied.as_ref().map(encode).transpose()?,
             membership: encode(&state.membership)?,
             next_offset: state.next_offset as i64,
@@ -113,6 +116,9 @@ WITH b AS (
 ), x AS (
     DELETE FROM producer_state ps USING UNNEST($19::uuid[], $20::uuid[]) AS e(g, id)
     WHERE ps.group_id = e.g AND ps.producer_id = e.id
+), y AS (
+    DELETE FROM consumer_offsets co USING UNNEST($21::uuid[], $22::text[]) AS r(g, name)
+    WHERE co.group_id = r.g AND co.consumer_group = r.name
 )
 INSERT INTO sm_state (group_id, last_applied, last_membership, next_offset, log_start_offset)
 SELECT * FROM UNNEST($14::uuid[], $15::bytea[], $16::bytea[], $17::bigint[], $18::bigint[])
@@ -143,6 +149,8 @@ struct Level<'a> {
     s_start: Vec<i64>,
     x_group: Vec<Uuid>,
     x_id: Vec<Uuid>,
+    y_group: Vec<Uuid>,
+    y_name: Vec<&'a str>,
 }
 
 impl<'a> Level<'a> {
@@ -166,6 +174,10 @@ impl<'a> Level<'a> {
         for id in &w.expired {
             self.x_group.push(g);
             self.x_id.push(*id);
+        }
+        for name in &w.dropped {
+            self.y_group.push(g);
+            self.y_name.push(name);
         }
         for (name, offset, generation) in &w.offsets {
             self.o_group.push(g);
@@ -202,6 +214,8 @@ impl<'a> Level<'a> {
             .bind(&self.s_start)
             .bind(&self.x_group)
             .bind(&self.x_id)
+            .bind(&self.y_group)
+            .bind(&self.y_name)
             .execute(db)
             .await
             .map_err(db_err)?;

@@ -69,6 +69,9 @@ pub struct PendingWrites {
     /// Producers forgotten by expiry: their rows are deleted. Never also in `producers` (one
     /// statement must not both upsert and delete a row).
     pub expired: Vec<Uuid>,
+    /// Consumer groups whose offset rows are deleted (the managers removed them). Never also
+    /// in `offsets`, for the same reason.
+    pub dropped: Vec<String>,
     /// Consumer groups whose offsets changed.
     pub offsets: Vec<String>,
     /// Set by a trim: delete every batch that ends at or below this offset (after inserting
@@ -167,6 +170,7 @@ impl PartitionState {
             Command::ExpireProducers { now_ms, expiry_ms } => {
                 self.expire_producers(now_ms.saturating_sub(expiry_ms), now_ms, pending)
             }
+            Command::DropGroup { group, generation } => self.drop_group(group, generation, pending),
         }
     }
 
@@ -319,6 +323,8 @@ impl PartitionState {
 
 /// Records that a group's offset row must be written.
 fn mark(pending: &mut PendingWrites, group: String) {
+    // Dropped earlier in this run and written again: the upsert wins.
+    pending.dropped.retain(|g| *g != group);
     if !pending.offsets.contains(&group) {
         pending.offsets.push(group);
     }

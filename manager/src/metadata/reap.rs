@@ -28,28 +28,32 @@ impl ClusterMeta {
             })
     }
 
+    /// `(name, topic, generation)` of the groups a reap at `now_ms` removes.
+    pub fn reapable(&self, now_ms: u64, retention_ms: u64) -> Vec<(String, String, u64)> {
+        self.groups
+            .iter()
+            .filter(|(_, g)| {
+                g.members.is_empty()
+                    && g.empty_since_ms
+                        .is_some_and(|t| t.saturating_add(retention_ms) <= now_ms)
+            })
+            .map(|(name, g)| (name.clone(), g.topic.clone(), g.generation))
+            .collect()
+    }
+
     /// Removes groups empty since `now_ms - retention_ms` or earlier, stamps empty groups of
     /// unknown age with `now_ms`, and drops the legacy producer registry.
     pub(super) fn reap(&mut self, now_ms: u64, retention_ms: u64) -> MetaResponse {
         self.producers.clear();
-        let mut floor = self.generation_floor;
-        self.groups.retain(|_, g| {
-            if !g.members.is_empty() {
-                return true;
+        for (name, _, generation) in self.reapable(now_ms, retention_ms) {
+            self.groups.remove(&name);
+            self.generation_floor = self.generation_floor.max(generation);
+        }
+        for g in self.groups.values_mut() {
+            if g.members.is_empty() && g.empty_since_ms.is_none() {
+                g.empty_since_ms = Some(now_ms);
             }
-            match g.empty_since_ms {
-                None => {
-                    g.empty_since_ms = Some(now_ms);
-                    true
-                }
-                Some(t) if t.saturating_add(retention_ms) <= now_ms => {
-                    floor = floor.max(g.generation);
-                    false
-                }
-                Some(_) => true,
-            }
-        });
-        self.generation_floor = floor;
+        }
         MetaResponse::Ok
     }
 }
@@ -115,6 +119,10 @@ mod tests {
         reap(&mut m, 5_999);
         assert!(m.groups.contains_key("idle"));
         assert!(m.reap_due(6_000, 1_000));
+        assert_eq!(
+            m.reapable(6_000, 1_000),
+            vec![("idle".to_string(), "t".to_string(), 2)]
+        );
         reap(&mut m, 6_000);
         reap(&mut replica, 6_000);
         assert_eq!(m, replica, "every manager applies the same reap alike");

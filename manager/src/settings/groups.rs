@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GroupSettings {
-    /// A consumer group without members for this long is removed from the metadata (Kafka's
-    /// `offsets.retention.minutes`; default 7 days). Its committed offsets stay on the
-    /// partitions; a group joining again under the same name starts a new generation above
-    /// every earlier one and resumes from them.
+    /// A consumer group without members for this long is removed from the metadata and its
+    /// committed offsets from the partitions (Kafka's `offsets.retention.minutes`; default 7
+    /// days). A group joining again under the same name starts afresh (its consumers' reset
+    /// policy), with a generation above every earlier one.
     pub offsets_retention_ms: u64,
     /// Interval of the `expire` loop (write manager only): reaps such groups and prunes the
     /// liveness entries of brokers, consumers and partitions the metadata no longer holds.

@@ -5,11 +5,15 @@
 //!   `groups.offsets_retention_ms`) when a consumer group has been empty past the retention, an
 //!   empty group's age is unknown, or the legacy producer registry holds records; applying it is
 //!   deterministic on every manager (`metadata/reap.rs`);
+//! - then asks the leaders of each removed group's partitions to forget its offset and fence
+//!   (`Command::DropGroup` on the partitions, guarded by the removed generation so a group
+//!   re-created since keeps its rows), retrying failures on the next ticks. That list is in
+//!   memory: after a write-manager change the rows of groups removed just before stay;
 //! - prunes liveness entries of brokers, consumers and partitions the metadata no longer holds
 //!   (memory only, never in the log).
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -23,33 +27,59 @@ pub fn spawn(
     every: Duration,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    super::spawn_on_leader(m, "expire", every, cancel, |m| async move {
-        expire_once(&m).await
+    // Removed groups whose partitions may still hold their offsets. The lock is never held
+    // across an `.await`.
+    let drops: Arc<Mutex<Vec<Removed>>> = Arc::default();
+    super::spawn_on_leader(m, "expire", every, cancel, move |m| {
+        let drops = drops.clone();
+        async move { expire_once(&m, &drops).await }
     })
 }
 
-async fn expire_once(m: &Manager) {
+/// `(group, topic, last generation)` of a removed consumer group.
+type Removed = (String, String, u64);
+
+async fn expire_once(m: &Manager, drops: &Mutex<Vec<Removed>>) {
     let retention = m.settings.groups.offsets_retention_ms;
     let now = now_ms();
-    let (due, groups_before) = m.read(|meta| (meta.reap_due(now, retention), meta.groups.len()));
+    let (due, removed) = m.read(|meta| {
+        let due = meta.reap_due(now, retention);
+        (due, meta.reapable(now, retention))
+    });
     if due {
         let cmd = MetaCommand::Reap {
             now_ms: now,
             offsets_retention_ms: retention,
         };
         match m.propose(cmd).await {
-            Ok(_) => {
-                let after = m.read(|meta| meta.groups.len());
-                if after < groups_before {
-                    tracing::info!(
-                        removed = groups_before - after,
-                        left = after,
-                        "consumer groups empty past the offsets retention removed"
-                    );
-                }
+            Ok(_) if !removed.is_empty() => {
+                tracing::info!(
+                    removed = removed.len(),
+                    "consumer groups empty past the offsets retention removed"
+                );
+                drops.lock().expect("drops lock").extend(removed);
             }
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "reap not applied; retrying next tick"),
         }
+    }
+    let todo = std::mem::take(&mut *drops.lock().expect("drops lock"));
+    let mut failed = Vec::new();
+    for (group, topic, generation) in todo {
+        // A deleted topic's partitions are gone with their offsets.
+        let Some(parts) = m.read(|meta| super::fence::parts(meta, &topic)) else {
+            continue;
+        };
+        if !super::fence::push(m, &group, generation, true, parts).await {
+            failed.push((group, topic, generation));
+        }
+    }
+    if !failed.is_empty() {
+        tracing::debug!(
+            groups = failed.len(),
+            "removed groups' offsets not dropped everywhere yet; retrying next tick"
+        );
+        drops.lock().expect("drops lock").extend(failed);
     }
     // Sets first, then the liveness lock: never both locks at once.
     let (brokers, members, groups) = m.read(|meta| {
