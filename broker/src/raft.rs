@@ -38,6 +38,11 @@ pub struct ProduceBatch {
     pub records: Bytes,
     /// Number of records in the batch (validated at the leader before proposing).
     pub count: u32,
+    /// The leader's clock when it accepted the batch (ms since the epoch): the producer's
+    /// replicated "last seen" time, so expiry decides the same on every replica. Last field
+    /// and `serde(default)`: entries written before it decode with 0 ("unknown").
+    #[serde(default)]
+    pub at_ms: u64,
 }
 
 impl From<ProduceBatch> for Command {
@@ -47,6 +52,7 @@ impl From<ProduceBatch> for Command {
             producer: b.producer,
             records: b.records,
             count: b.count,
+            at_ms: b.at_ms,
         }
     }
 }
@@ -72,6 +78,9 @@ pub enum Command {
         records: Bytes,
         /// Number of records in the batch (validated at the leader before proposing).
         count: u32,
+        /// The leader's clock when it accepted the batch (see [`ProduceBatch::at_ms`]).
+        #[serde(default)]
+        at_ms: u64,
     },
     /// Several producers' batches proposed together (see `partition::propose`): one entry,
     /// one log row; each batch is applied and answered on its own, in order.
@@ -104,6 +113,23 @@ pub enum Command {
         /// New first stored offset (a batch boundary); at or below the current one is a no-op.
         log_start_offset: u64,
     },
+    /// Producer-id expiry: forgets every idempotent producer last seen before
+    /// `now_ms - expiry_ms`. Decided by the leader's `expiry` loop with its clock and
+    /// replicated, so every replica drops the same producers (`state_machine/expiry.rs`).
+    ExpireProducers {
+        /// The leader's clock when it proposed (ms since the epoch).
+        now_ms: u64,
+        /// Idle time after which a producer is forgotten (the leader's `producers.expiry_ms`).
+        expiry_ms: u64,
+    },
+    /// The managers removed an idle consumer group: forgets its committed offset and fence
+    /// here, unless a newer generation (a group re-created since) wrote them.
+    DropGroup {
+        /// Consumer group name.
+        group: String,
+        /// The removed group's last generation; a stored generation above it is kept.
+        generation: u64,
+    },
 }
 
 impl fmt::Display for Command {
@@ -113,6 +139,7 @@ impl fmt::Display for Command {
                 producer,
                 count,
                 records,
+                ..
             } => {
                 write!(
                     f,
@@ -135,6 +162,12 @@ impl fmt::Display for Command {
                 write!(f, "fence({group}, gen {generation})")
             }
             Command::Trim { log_start_offset } => write!(f, "trim(below {log_start_offset})"),
+            Command::ExpireProducers { now_ms, expiry_ms } => {
+                write!(f, "expire producers(idle {expiry_ms} ms at {now_ms})")
+            }
+            Command::DropGroup { group, generation } => {
+                write!(f, "drop group({group}, up to gen {generation})")
+            }
         }
     }
 }
@@ -165,6 +198,18 @@ pub enum CommandResponse {
     Trimmed {
         /// First stored offset after the trim.
         log_start_offset: u64,
+    },
+    /// A removed group's offset and fence: whether they were forgotten.
+    GroupDropped {
+        /// False when nothing was stored or a newer generation wrote it.
+        dropped: bool,
+    },
+    /// Producer expiry applied.
+    ProducersExpired {
+        /// Producers forgotten.
+        expired: u32,
+        /// Producers left.
+        remaining: u32,
     },
     /// One response per batch of a [`Command::ProduceMany`], in order.
     Many(Vec<CommandResponse>),

@@ -6,10 +6,12 @@
 //! controls only (see [`UnsafeSettings`]); never set them on a cluster holding real data.
 
 mod batching;
+mod producers;
 mod retention;
 mod validate;
 
 pub use batching::{PeerSettings, StorageSettings};
+pub use producers::ProducerSettings;
 pub use retention::RetentionSettings;
 
 use std::path::PathBuf;
@@ -74,6 +76,8 @@ pub struct Settings {
     pub security: raftbus_security::SecuritySettings,
     /// Enforcement of topic retention.
     pub retention: RetentionSettings,
+    /// Expiry of idle idempotent-producer ids.
+    pub producers: ProducerSettings,
     /// UNSAFE switches for crash-test negative controls (`[unsafe]`; `unsafe` is a keyword).
     #[serde(rename = "unsafe")]
     pub unsafe_opts: UnsafeSettings,

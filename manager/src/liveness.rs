@@ -1,11 +1,13 @@
-//! Liveness of brokers, consumers and producers: in the write manager's memory only.
+//! Liveness of brokers and consumers: in the write manager's memory only.
 //!
 //! Heartbeats arrive every second from every client; writing each through Raft would cost a
 //! log entry per heartbeat. Only the *changes* they reveal (a broker died, a consumer left) go
 //! through the log. A manager that becomes write manager starts with an empty table and gives
-//! everyone one full timeout from that moment before declaring anything dead.
+//! everyone one full timeout from that moment before declaring anything dead. Entries of
+//! brokers, consumers and groups the metadata no longer holds are pruned ([`Liveness::prune`],
+//! from the `expire` loop), so the tables stay as large as the cluster, not its history.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,7 +20,6 @@ struct Inner {
     since: Option<Instant>,
     brokers: HashMap<u64, Instant>,
     consumers: HashMap<(String, Uuid), Instant>,
-    producers: HashMap<Uuid, Instant>,
     /// Log end offset per group, as reported by leaders (for describe).
     leo: HashMap<Uuid, u64>,
     /// Start of each broker's current run of heartbeats (leadership goes back to a preferred
@@ -84,9 +85,34 @@ impl Liveness {
         self.with(|i| i.consumers.remove(&(group.to_string(), id)));
     }
 
-    /// A producer heartbeat arrived.
-    pub fn touch_producer(&self, id: Uuid) {
-        self.with(|i| i.producers.insert(id, Instant::now()));
+    /// Forgets what the metadata no longer names: brokers not in `brokers`, consumers not
+    /// in `members` (group, id) and groups not in `groups`. Brokers and consumers are kept
+    /// while heard from within `timeout` (a heartbeat may precede its join or registration).
+    /// Returns how many entries went.
+    pub fn prune(
+        &self,
+        brokers: &HashSet<u64>,
+        members: &HashSet<(String, Uuid)>,
+        groups: &HashSet<Uuid>,
+        timeout: Duration,
+    ) -> usize {
+        self.with(|i| {
+            let before = i.brokers.len() + i.consumers.len() + i.leo.len() + i.extent.len();
+            i.brokers
+                .retain(|id, t| brokers.contains(id) || t.elapsed() <= timeout);
+            let kept = &i.brokers;
+            i.up_since.retain(|id, _| kept.contains_key(id));
+            i.consumers
+                .retain(|k, t| members.contains(k) || t.elapsed() <= timeout);
+            i.leo.retain(|g, _| groups.contains(g));
+            i.extent.retain(|g, _| groups.contains(g));
+            before - (i.brokers.len() + i.consumers.len() + i.leo.len() + i.extent.len())
+        })
+    }
+
+    /// `(brokers, consumers, groups)` entries held, for the status page and tests.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        self.with(|i| (i.brokers.len(), i.consumers.len(), i.leo.len()))
     }
 
     /// Records the log end and start offsets and learners the leaders among `groups` report
@@ -169,5 +195,40 @@ mod tests {
             l.silent_consumers("g", [a, b].into_iter(), Duration::from_secs(5)),
             vec![b]
         );
+    }
+
+    #[test]
+    fn prune_forgets_only_what_the_metadata_dropped_and_is_silent() {
+        let l = Liveness::default();
+        let (kept, gone) = (Uuid::new_v4(), Uuid::new_v4());
+        l.touch_broker(1);
+        l.touch_broker(9);
+        l.touch_consumer("g", kept);
+        l.touch_consumer("old", gone);
+        let g = HostedGroup {
+            group_id: Uuid::new_v4(),
+            is_leader: true,
+            leader: Some(1),
+            log_end_offset: 5,
+            log_start_offset: 0,
+            voters: vec![1],
+            learners: vec![],
+            joint: false,
+        };
+        l.set_reported([g.clone()].iter());
+        let brokers = HashSet::from([1]);
+        let members = HashSet::from([("g".to_string(), kept)]);
+        // Heard from just now: kept even though the metadata does not name them (yet).
+        assert_eq!(
+            l.prune(&brokers, &members, &HashSet::new(), Duration::from_secs(60)),
+            2,
+            "only the deleted partition's reported offsets and extent"
+        );
+        assert_eq!(
+            l.prune(&brokers, &members, &HashSet::new(), Duration::ZERO),
+            2
+        );
+        assert_eq!(l.sizes(), (1, 1, 0));
+        assert!(l.broker_alive(1, Duration::from_secs(5)));
     }
 }

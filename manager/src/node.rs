@@ -134,3 +134,11 @@ impl Manager {
         Ok(b.body(bytes))
     }
 }
+
+/// This manager's wall clock in ms since the epoch: the time the write manager puts into the
+/// commands that need one (applying never reads a clock).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -119,6 +119,10 @@ pub enum MetaCommand {
         group: String,
         /// Consumers removed.
         consumer_ids: Vec<Uuid>,
+        /// The proposer's clock (ms since the epoch): when the group became empty, if it
+        /// did. Last field and `serde(default)` (0: unknown, entries of older versions).
+        #[serde(default)]
+        at_ms: u64,
     },
     /// `manager topic alter`: changes the fields of a topic's retention that are set.
     SetRetention {
@@ -129,6 +133,15 @@ pub enum MetaCommand {
     },
     /// Users and ACL rules (`metadata/security.rs`).
     Security(crate::metadata::security::SecurityCommand),
+    /// Removes what has been idle too long (`metadata/reap.rs`): consumer groups empty for
+    /// longer than `offsets_retention_ms` at `now_ms`, records of the legacy producer registry.
+    /// Decided and timed by the write manager's `expire` loop, so applying is deterministic.
+    Reap {
+        /// The write manager's clock when it proposed (ms since the epoch).
+        now_ms: u64,
+        /// Its `groups.offsets_retention_ms`.
+        offsets_retention_ms: u64,
+    },
 }
 
 impl fmt::Display for MetaCommand {

@@ -201,6 +201,11 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
         tasks::fence::spawn(m.clone(), Duration::from_millis(500), cancel.clone()),
         tasks::heal::spawn(m.clone(), healing_every, cancel.clone()),
         tasks::balance::spawn(m.clone(), healing_every, cancel.clone()),
+        tasks::expire::spawn(
+            m.clone(),
+            Duration::from_millis(settings.groups.reap_interval_ms),
+            cancel.clone(),
+        ),
     ];
     tracing::info!(node = settings.node.id, api = %settings.server.api_addr, raft = %settings.server.raft_addr, "manager ready");
 

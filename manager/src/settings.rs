@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ManagerError;
 
+mod groups;
 mod healing;
+pub use groups::GroupSettings;
 pub use healing::HealingSettings;
 
 /// Flags of `manager serve`; each overrides the matching setting.
@@ -49,12 +51,14 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     /// Raft timings.
     pub raft: RaftSettings,
-    /// Liveness of brokers, producers and consumers.
+    /// Liveness of brokers and consumers.
     pub heartbeat: HeartbeatSettings,
     /// Topic defaults.
     pub topics: TopicSettings,
     /// Replica healing, rebalance and leadership balance.
     pub healing: HealingSettings,
+    /// Retention of idle consumer groups and the reaping loop.
+    pub groups: GroupSettings,
     /// TLS and authentication.
     pub security: raftbus_security::SecuritySettings,
 }
@@ -339,6 +343,9 @@ impl Settings {
             } else {
                 "topics.retention_bytes"
             };
+            return bad(key, reason);
+        }
+        if let Some((key, reason)) = self.groups.check() {
             return bad(key, reason);
         }
         if let Some((key, reason)) = self.healing.check() {

@@ -93,6 +93,13 @@ codes! {
     /// The principal is known but not allowed this operation on this resource (the message
     /// names the principal, the operation and the resource).
     Forbidden = 22, "forbidden", 403, false;
+    /// An idempotent producer sent a sequence above 0 under an id the partition does not know.
+    /// Either its first batch has not arrived yet (batches reordered by a failover: retrying
+    /// succeeds once it has), or the id expired after being idle longer than the broker's
+    /// `producers.expiry_ms`. Nothing was appended. A producer that already had a batch
+    /// acknowledged under the id knows it is the latter: the SDK then fails the batch and
+    /// continues with a new producer id (taking the batch as new could store a retry twice).
+    UnknownProducer = 23, "unknown_producer", 409, true;
     /// The node is at a documented limit (a partition's produce queue is full, too many long
     /// polls wait): back off and retry. Nothing of the request was accepted.
     Busy = 24, "busy", 429, true;
@@ -165,7 +172,7 @@ mod tests {
 
     #[test]
     fn numbers_roundtrip() {
-        for n in 1..=20 {
+        for n in 1..=23 {
             let c = ErrorCode::from_number(n).unwrap();
             assert_eq!(c.number(), n);
             assert!((400..600).contains(&c.http_status()));

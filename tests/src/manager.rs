@@ -89,6 +89,12 @@ impl ManagerProcess {
         &mut self.daemon
     }
 
+    /// Adds environment for the next start (a later value of a key wins), e.g. to restart it
+    /// with another setting.
+    pub fn add_env(&mut self, env: &[(String, String)]) {
+        self.daemon.add_env(env);
+    }
+
     /// SIGKILL.
     pub fn kill9(&mut self) -> anyhow::Result<()> {
         self.daemon.kill9()

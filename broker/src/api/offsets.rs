@@ -17,8 +17,13 @@ use crate::state_machine::read::read_offset;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FenceRequest {
-    /// The group's new generation; commits with a lower one are refused afterwards.
+    /// The group's new generation; commits with a lower one are refused afterwards. With
+    /// `drop`: the removed group's last generation.
     generation: u64,
+    /// The managers removed the group (empty past the offsets retention): forget its offset
+    /// and fence here instead, unless a newer generation wrote them.
+    #[serde(default)]
+    drop: bool,
 }
 
 pub(super) async fn commit(
@@ -76,6 +81,22 @@ pub(super) async fn fence(
     validate_name("consumer group", &group)?;
     let p = partition(&state, &topic, index)?;
     require_leader(&state, &p, true)?;
+    if body.drop {
+        let cmd = Command::DropGroup {
+            group: group.clone(),
+            generation: body.generation,
+        };
+        return match super::produce::write(&state, &p, cmd).await? {
+            CommandResponse::GroupDropped { .. } => Ok(HttpResponse::Ok().json(OffsetResponse {
+                group,
+                offset: None,
+                generation: None,
+            })),
+            other => Err(crate::error::internal(format!(
+                "unexpected apply result {other:?}"
+            ))),
+        };
+    }
     let cmd = Command::FenceGroup {
         group: group.clone(),
         generation: body.generation,

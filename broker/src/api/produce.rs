@@ -91,6 +91,10 @@ pub(super) async fn produce(
         producer,
         records: batch.into_bytes(),
         count,
+        // This broker leads (checked above): its clock is the producer's replicated last-seen.
+        at_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
     };
     if params.acks == Acks::Leader {
         p.renew_lease(state.settings.raft.lease()).await;

@@ -90,6 +90,7 @@ impl Settings {
             );
         }
         self.retention.validate()?;
+        self.producers.validate()?;
         self.storage.validate()?;
         self.peers.validate(r.heartbeat_ms)?;
         // Bodies of Raft RPCs are bounded (`raftbus_raft::server::RPC_BODY_LIMIT`): an append
@@ -235,6 +236,14 @@ mod tests {
         );
         let e = load(Args::default(), &[("RAFTBUS_RETENTION__INTERVAL_MS", "5")]).unwrap_err();
         assert!(e.contains("retention.interval_ms"), "{e}");
+        let s = load(Args::default(), &[]).unwrap();
+        assert_eq!(s.producers.expiry_ms, 604_800_000, "7 days by default");
+        let s = load(Args::default(), &[("RAFTBUS_PRODUCERS__EXPIRY_MS", "2000")]).unwrap();
+        assert_eq!(s.producers.expiry_ms, 2_000);
+        let e = load(Args::default(), &[("RAFTBUS_PRODUCERS__EXPIRY_MS", "10")]).unwrap_err();
+        assert!(e.contains("producers.expiry_ms"), "{e}");
+        let e = load(Args::default(), &[("RAFTBUS_PRODUCERS__INTERVAL_MS", "5")]).unwrap_err();
+        assert!(e.contains("producers.interval_ms"), "{e}");
         let e = load(
             Args::default(),
             &[("RAFTBUS_RAFT__SNAPSHOT_EVERY_ENTRIES", "0")],

@@ -14,6 +14,7 @@
 //! - Applied state is persisted before `apply` returns, so `applied_state()` only reports what
 //!   is durable and `save_committed` is not needed.
 
+mod expiry;
 mod persist;
 pub mod read;
 mod snapshot;
@@ -46,6 +47,11 @@ pub struct Watermarks {
     pub next_offset: u64,
     /// First offset still stored.
     pub log_start_offset: u64,
+    /// Idempotent producers the partition remembers.
+    pub producers: u64,
+    /// A lower bound of the producers' last-seen times (ms since the epoch, leader clocks;
+    /// `u64::MAX` when there are none): the `expiry` loop proposes only when it is due.
+    pub oldest_producer_ms: u64,
 }
 
 /// State machine of one partition replica.
@@ -85,10 +91,7 @@ impl PartitionStateMachine {
     ) -> io::Result<(Self, watch::Receiver<Watermarks>)> {
         let db = storage.db.clone();
         let state = load(&db, group).await?;
-        let (marks, rx) = watch::channel(Watermarks {
-            next_offset: state.next_offset,
-            log_start_offset: state.log_start_offset,
-        });
+        let (marks, rx) = watch::channel(marks_of(&state));
         Ok((
             Self {
                 db,
@@ -114,10 +117,7 @@ impl PartitionStateMachine {
     }
 
     fn publish(&self) {
-        self.marks.send_replace(Watermarks {
-            next_offset: self.state.next_offset,
-            log_start_offset: self.state.log_start_offset,
-        });
+        self.marks.send_replace(marks_of(&self.state));
     }
 
     /// Writes what a run of entries changed, with `last_applied`, atomically, through the
@@ -219,6 +219,15 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
     }
 }
 
+fn marks_of(s: &PartitionState) -> Watermarks {
+    Watermarks {
+        next_offset: s.next_offset,
+        log_start_offset: s.log_start_offset,
+        producers: s.producers.len() as u64,
+        oldest_producer_ms: s.oldest_seen_ms,
+    }
+}
+
 /// Loads a group's persisted state machine.
 async fn load(db: &PgPool, group: Uuid) -> io::Result<PartitionState> {
     type SmRow = (Option<Vec<u8>>, Vec<u8>, i64, i64);
@@ -245,15 +254,17 @@ async fn load(db: &PgPool, group: Uuid) -> io::Result<PartitionState> {
     .fetch_all(db)
     .await
     .map_err(db_err)?;
+    let producers = producers
+        .into_iter()
+        .map(|(id, b)| Ok((id, decode(&b)?)))
+        .collect::<io::Result<HashMap<_, ProducerState>>>()?;
     Ok(PartitionState {
         last_applied: applied.map(|b| decode(&b)).transpose()?,
         membership: decode(&membership)?,
         next_offset: next as u64,
         log_start_offset: start as u64,
-        producers: producers
-            .into_iter()
-            .map(|(id, b)| Ok((id, decode(&b)?)))
-            .collect::<io::Result<HashMap<_, _>>>()?,
+        oldest_seen_ms: expiry::oldest_seen(producers.values()),
+        producers,
         offsets: offsets
             .into_iter()
             .map(|(g, o, gen_)| {

@@ -1,7 +1,7 @@
 //! The applied-state lane of the broker's shared writer: what runs of applied entries of every
 //! partition changed, written together.
 //!
-//! New batches, batches trimmed by retention, changed producer states, changed consumer
+//! New batches, batches trimmed by retention, changed and expired producer states, changed consumer
 //! offsets and each partition's `sm_state` row (with `last_applied`) of every group queued
 //! together are written by **one** `INSERT` with data-modifying CTEs: one statement is one
 //! implicit transaction, all or nothing, and one round trip.
@@ -36,8 +36,12 @@ pub struct ApplyWrite {
     /// Delete batches wholly below this offset (0: none).
     trim_below: i64,
     producers: Vec<(Uuid, Vec<u8>)>,
+    /// Producers forgotten by expiry: their rows go.
+    expired: Vec<Uuid>,
     /// `(consumer group, offset, generation)`.
     offsets: Vec<(String, Option<i64>, Option<i64>)>,
+    /// Consumer groups whose rows go (removed by the managers).
+    dropped: Vec<String>,
     last_applied: Option<Vec<u8>>,
     membership: Vec<u8>,
     next_offset: i64,
@@ -75,7 +79,9 @@ impl ApplyWrite {
                 .collect(),
             trim_below: w.trim_below.unwrap_or(0) as i64,
             producers,
+            expired: w.expired.clone(),
             offsets,
+            dropped: w.dropped.clone(),
             last_applied: state.last_applied.as_ref().map(encode).transpose()?,
             membership: encode(&state.membership)?,
             next_offset: state.next_offset as i64,
@@ -107,6 +113,12 @@ WITH b AS (
     SELECT * FROM UNNEST($10::uuid[], $11::text[], $12::bigint[], $13::bigint[])
     ON CONFLICT (group_id, consumer_group) DO UPDATE SET
         committed_offset = EXCLUDED.committed_offset, generation = EXCLUDED.generation
+), x AS (
+    DELETE FROM producer_state ps USING UNNEST($19::uuid[], $20::uuid[]) AS e(g, id)
+    WHERE ps.group_id = e.g AND ps.producer_id = e.id
+), y AS (
+    DELETE FROM consumer_offsets co USING UNNEST($21::uuid[], $22::text[]) AS r(g, name)
+    WHERE co.group_id = r.g AND co.consumer_group = r.name
 )
 INSERT INTO sm_state (group_id, last_applied, last_membership, next_offset, log_start_offset)
 SELECT * FROM UNNEST($14::uuid[], $15::bytea[], $16::bytea[], $17::bigint[], $18::bigint[])
@@ -135,6 +147,10 @@ struct Level<'a> {
     s_membership: Vec<&'a [u8]>,
     s_next: Vec<i64>,
     s_start: Vec<i64>,
+    x_group: Vec<Uuid>,
+    x_id: Vec<Uuid>,
+    y_group: Vec<Uuid>,
+    y_name: Vec<&'a str>,
 }
 
 impl<'a> Level<'a> {
@@ -154,6 +170,14 @@ impl<'a> Level<'a> {
             self.p_group.push(g);
             self.p_id.push(*id);
             self.p_state.push(state);
+        }
+        for id in &w.expired {
+            self.x_group.push(g);
+            self.x_id.push(*id);
+        }
+        for name in &w.dropped {
+            self.y_group.push(g);
+            self.y_name.push(name);
         }
         for (name, offset, generation) in &w.offsets {
             self.o_group.push(g);
@@ -188,6 +212,10 @@ impl<'a> Level<'a> {
             .bind(&self.s_membership)
             .bind(&self.s_next)
             .bind(&self.s_start)
+            .bind(&self.x_group)
+            .bind(&self.x_id)
+            .bind(&self.y_group)
+            .bind(&self.y_name)
             .execute(db)
             .await
             .map_err(db_err)?;

@@ -40,6 +40,12 @@ pub struct ProducerState {
     pub last_seq: u64,
     /// The last [`PRODUCER_WINDOW`] batches: `(seq, base_offset, count)`, oldest first.
     pub recent: VecDeque<(u64, u64, u32)>,
+    /// When the producer last appended, on the leader's clock carried in the entry (ms since
+    /// the epoch); expiry compares it with a cut-off carried in its own entry, so every
+    /// replica forgets the same producers. 0: unknown (state from before expiry existed).
+    /// Last field and `serde(default)`, so older rows and snapshot heads still decode.
+    #[serde(default)]
+    pub last_seen_ms: u64,
 }
 
 /// A batch row to insert.
@@ -60,6 +66,12 @@ pub struct PendingWrites {
     pub batches: Vec<BatchRow>,
     /// Producers whose state changed.
     pub producers: Vec<Uuid>,
+    /// Producers forgotten by expiry: their rows are deleted. Never also in `producers` (one
+    /// statement must not both upsert and delete a row).
+    pub expired: Vec<Uuid>,
+    /// Consumer groups whose offset rows are deleted (the managers removed them). Never also
+    /// in `offsets`, for the same reason.
+    pub dropped: Vec<String>,
     /// Consumer groups whose offsets changed.
     pub offsets: Vec<String>,
     /// Set by a trim: delete every batch that ends at or below this offset (after inserting
@@ -77,7 +89,7 @@ pub struct CommittedOffset {
 }
 
 /// The applied state of one partition.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PartitionState {
     /// Last applied log id.
     pub last_applied: Option<LogId>,
@@ -89,8 +101,26 @@ pub struct PartitionState {
     pub log_start_offset: u64,
     /// Idempotent producers.
     pub producers: HashMap<Uuid, ProducerState>,
+    /// A lower bound of every producer's `last_seen_ms` (`u64::MAX` when there is none), so
+    /// the leader's `expiry` loop knows cheaply whether anything may be due. Derived, not
+    /// persisted: exact after loading and after each expiry, lowered by new producers.
+    pub oldest_seen_ms: u64,
     /// Consumer-group offsets.
     pub offsets: HashMap<String, CommittedOffset>,
+}
+
+impl Default for PartitionState {
+    fn default() -> Self {
+        Self {
+            last_applied: None,
+            membership: StoredMembership::default(),
+            next_offset: 0,
+            log_start_offset: 0,
+            producers: HashMap::new(),
+            offsets: HashMap::new(),
+            oldest_seen_ms: u64::MAX,
+        }
+    }
 }
 
 impl PartitionState {
@@ -112,18 +142,19 @@ impl PartitionState {
                 producer,
                 records,
                 count,
+                at_ms,
             } => {
                 // UNSAFE negative control: without the producer the batch is appended as if
                 // it came from a non-idempotent client, retries included.
                 let producer = producer.filter(|_| dedup == Dedup::On);
-                self.produce(producer, records, count, pending)
+                self.produce(producer, records, count, at_ms, pending)
             }
             Command::ProduceMany { batches } => CommandResponse::Many(
                 batches
                     .into_iter()
                     .map(|b| {
                         let producer = b.producer.filter(|_| dedup == Dedup::On);
-                        self.produce(producer, b.records, b.count, pending)
+                        self.produce(producer, b.records, b.count, b.at_ms, pending)
                     })
                     .collect(),
             ),
@@ -136,6 +167,10 @@ impl PartitionState {
                 self.fence_group(group, generation, pending)
             }
             Command::Trim { log_start_offset } => self.trim(log_start_offset, pending),
+            Command::ExpireProducers { now_ms, expiry_ms } => {
+                self.expire_producers(now_ms.saturating_sub(expiry_ms), now_ms, pending)
+            }
+            Command::DropGroup { group, generation } => self.drop_group(group, generation, pending),
         }
     }
 
@@ -144,19 +179,24 @@ impl PartitionState {
         producer: Option<ProducerSeq>,
         records: Bytes,
         count: u32,
+        at_ms: u64,
         pending: &mut PendingWrites,
     ) -> CommandResponse {
-        // A producer id this partition has never seen must start at sequence 0: otherwise its
+        // A producer id this partition does not know must start at sequence 0: otherwise its
         // second batch could land before its first (both in flight after an id switch), and
-        // the first would then be refused as a duplicate.
+        // the first would then be refused as a duplicate. An expired producer's next batch
+        // lands here too; accepting it as new could store a retried batch twice, so it is
+        // refused (`unknown_producer`): a producer that had batches acknowledged under the id
+        // knows it expired, fails the batch and continues with a new id (see the SDK).
         if let Some(p) = producer
             && p.seq != 0
             && !self.producers.contains_key(&p.id)
         {
             return rejected(
-                ErrorCode::OutOfOrderSequence,
+                ErrorCode::UnknownProducer,
                 format!(
-                    "expected sequence 0 from new producer {}, got {}",
+                    "producer {} is unknown on this partition (never seen, or expired after \
+                     being idle): expected sequence 0, got {}; start a new producer id",
                     p.id, p.seq
                 ),
             );
@@ -196,6 +236,9 @@ impl PartitionState {
         });
         if let Some(p) = producer {
             let state = self.producers.entry(p.id).or_default();
+            // Never backwards: a new leader's clock may lag the old one's.
+            state.last_seen_ms = state.last_seen_ms.max(at_ms);
+            self.oldest_seen_ms = self.oldest_seen_ms.min(state.last_seen_ms);
             state.last_seq = p.seq;
             state.recent.push_back((p.seq, base, count));
             while state.recent.len() > PRODUCER_WINDOW {
@@ -203,6 +246,11 @@ impl PartitionState {
             }
             if !pending.producers.contains(&p.id) {
                 pending.producers.push(p.id);
+            }
+            // Expired earlier in this run and back (a restarted producer reusing its id):
+            // the upsert replaces the row, so it must not be deleted too.
+            if !pending.expired.is_empty() {
+                pending.expired.retain(|id| *id != p.id);
             }
         }
         CommandResponse::Appended {
@@ -275,6 +323,8 @@ impl PartitionState {
 
 /// Records that a group's offset row must be written.
 fn mark(pending: &mut PendingWrites, group: String) {
+    // Dropped earlier in this run and written again: the upsert wins.
+    pending.dropped.retain(|g| *g != group);
     if !pending.offsets.contains(&group) {
         pending.offsets.push(group);
     }

@@ -40,6 +40,7 @@ mod tests {
                 producer: None,
                 records: Bytes::from_static(b"x"),
                 count,
+                at_ms: 0,
             },
             pending,
         );

@@ -4,6 +4,7 @@
 //! API stops and then awaits each loop, so no loop can create or remove a replica while
 //! [`Registry::shutdown`] stops the groups or after the pool is closed.
 
+pub mod expiry;
 pub mod heartbeat;
 pub mod leader_probe;
 pub mod membership;
@@ -11,6 +12,7 @@ pub mod quiesce;
 pub mod retention;
 pub mod revive;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::BrokerError;
-use crate::partition::Registry;
+use crate::partition::{Partition, Registry};
 use crate::peers::Peers;
 use crate::settings::Settings;
 use raftbus_protocol::acl::SecurityTable;
@@ -37,8 +39,8 @@ impl Tasks {
     /// Starts the loops the settings ask for: the manager heartbeat and the `membership`
     /// loop, which carries out the moves its replies ask for, only when `manager.bootstrap`
     /// lists managers (brokers without managers run none), the
-    /// `retention` loop, which enforces the limits the heartbeat replies carry, and the
-    /// failover loops (`leader_probe`, `quiesce`).
+    /// `retention` loop, which enforces the limits the heartbeat replies carry, the `expiry`
+    /// loop, which forgets idle producer ids, and the failover loops (`leader_probe`, `quiesce`).
     pub fn start(
         settings: &Settings,
         registry: &Arc<Registry>,
@@ -71,6 +73,16 @@ impl Tasks {
                 cancel.child_token(),
             );
             handles.push(("retention", tokio::spawn(task)));
+        }
+        if settings.producers.interval_ms > 0 {
+            let task = expiry::run(
+                registry.clone(),
+                Duration::from_millis(settings.producers.expiry_ms),
+                Duration::from_millis(settings.producers.interval_ms),
+                Duration::from_millis(settings.limits.produce_timeout_ms),
+                cancel.child_token(),
+            );
+            handles.push(("expiry", tokio::spawn(task)));
         }
         if settings.raft.leader_probe_ms > 0 {
             let every = Duration::from_millis(settings.raft.leader_probe_ms);
@@ -117,6 +129,42 @@ impl Tasks {
         for (name, handle) in self.handles {
             if let Err(e) = handle.await {
                 tracing::error!(task = name, error = %e, "background task failed");
+            }
+        }
+    }
+}
+
+/// The loop of a partition-leader task (`retention`, `expiry`), run inside the task's span:
+/// every `every` until `cancel` fires, `step` on each partition this broker leads for which
+/// `due` holds. A failed step is logged and retried on the next tick; each decision is
+/// recomputed from scratch, so nothing is lost by it.
+async fn each_led_partition<D, S, Fut>(
+    registry: &Registry,
+    every: Duration,
+    cancel: &CancellationToken,
+    due: D,
+    step: S,
+) where
+    D: Fn(&Partition) -> bool,
+    S: Fn(Arc<Partition>) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        for p in registry.all() {
+            if cancel.is_cancelled() {
+                break;
+            }
+            if !due(&p) || !p.leadership().is_leader {
+                continue;
+            }
+            if let Err(e) = step(p.clone()).await {
+                tracing::warn!(partition = %p.name(), error = %e, "not applied; retrying next tick");
             }
         }
     }

@@ -65,26 +65,17 @@ pub async fn run(
     let span = tracing::info_span!("retention", node = registry.node_id());
     async move {
         tracing::info!(every_ms = every.as_millis() as u64, "started");
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            for p in registry.all() {
-                if cancel.is_cancelled() {
-                    break;
-                }
-                let limits = policies.get(p.group_id);
-                if limits.is_unlimited() || !p.leadership().is_leader {
-                    continue;
-                }
-                if let Err(e) = enforce(registry.db(), &p, limits, timeout).await {
-                    tracing::warn!(partition = %p.name(), error = %e, "retention not applied; retrying next tick");
-                }
-            }
-        }
+        super::each_led_partition(
+            &registry,
+            every,
+            &cancel,
+            |p| !policies.get(p.group_id).is_unlimited(),
+            |p| {
+                let (db, limits) = (registry.db(), policies.get(p.group_id));
+                async move { enforce(db, &p, limits, timeout).await }
+            },
+        )
+        .await;
         tracing::info!("stopped");
     }
     .instrument(span)

@@ -2,7 +2,7 @@
 //! managers forward them, because liveness lives in the write manager's memory. Only the
 //! changes a heartbeat reveals are proposed to the Raft log.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use raftbus_protocol::ErrorCode;
@@ -142,29 +142,12 @@ pub(super) async fn broker(
     Ok(HttpResponse::Ok().json(reply))
 }
 
-/// `POST /v1/producers` and `/v1/heartbeat/producer`.
-pub(super) async fn producer(
-    m: web::Data<Manager>,
-    req: HttpRequest,
-    body: Body,
-) -> Result<HttpResponse, ApiError> {
-    if !m.is_leader() {
-        return m.forward(&req, body.0).await;
-    }
+/// `POST /v1/producers` and `/v1/heartbeat/producer`: validated and acknowledged, nothing
+/// stored. The producer registry these used to fill was read by nothing and grew with every
+/// `Producer::connect`; the routes stay so existing clients keep working. Any manager answers.
+pub(super) async fn producer(body: Body) -> Result<HttpResponse, ApiError> {
     let hb: ProducerHeartbeat = parse(&body.0)?;
     validate_name("topic", &hb.topic).map_err(|e| ApiError::new(ErrorCode::InvalidName, e))?;
-    m.liveness.touch_producer(hb.producer_id);
-    if m.read(|meta| !meta.producers.contains_key(&hb.producer_id)) {
-        let at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        m.propose(MetaCommand::RegisterProducer {
-            producer_id: hb.producer_id,
-            topic: hb.topic,
-            at_ms,
-        })
-        .await?;
-    }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
 
@@ -220,6 +203,7 @@ pub(super) async fn leave(
     m.propose(MetaCommand::LeaveGroup {
         group,
         consumer_ids: vec![id],
+        at_ms: crate::node::now_ms(),
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))

@@ -6,6 +6,7 @@
 pub mod balance;
 pub mod moves;
 pub mod placement;
+pub mod reap;
 pub mod retention;
 pub mod security;
 
@@ -62,7 +63,8 @@ pub struct TopicRecord {
     pub retention: RetentionSpec,
 }
 
-/// A registered producer.
+/// A registered producer: legacy. Producer registrations are no longer stored (nothing read
+/// them); records left from older versions are dropped by the next [`MetaCommand::Reap`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProducerRecord {
     /// Topic it writes.
@@ -78,8 +80,16 @@ pub struct GroupRecord {
     pub topic: String,
     /// Bumped on every membership change; offset commits carry it.
     pub generation: u64,
-    /// Members and their partitions. Kept (possibly empty) so generations never restart.
+    /// Members and their partitions. Kept while empty (up to the offsets retention) so a
+    /// short pause does not reset the group; see [`reap`] for how generations stay monotonic
+    /// after it is removed.
     pub members: BTreeMap<Uuid, Vec<u32>>,
+    /// Since when the group has had no members (ms since the epoch, the write manager's clock
+    /// carried in the command that emptied it); `None` while it has members, or when it was
+    /// emptied before this field existed (then the next reap stamps it). Last field and
+    /// `serde(default)`, so stored metadata from before still loads.
+    #[serde(default)]
+    pub empty_since_ms: Option<u64>,
 }
 
 /// Everything the managers agree on.
@@ -91,7 +101,8 @@ pub struct ClusterMeta {
     pub topics: BTreeMap<String, TopicRecord>,
     /// Group ids of deleted topics (bounded), so brokers drop their replicas.
     pub removed_groups: BTreeSet<Uuid>,
-    /// Producers by id.
+    /// Legacy producer registry: no longer written (see [`ProducerRecord`]); kept as a field
+    /// so stored metadata decodes, emptied by the next reap.
     pub producers: BTreeMap<Uuid, ProducerRecord>,
     /// Consumer groups by name.
     pub groups: BTreeMap<String, GroupRecord>,
@@ -101,6 +112,11 @@ pub struct ClusterMeta {
     /// Users (token digests) and ACL rules (see [`security`]).
     #[serde(default)]
     pub security: SecurityTable,
+    /// Highest generation of any consumer group removed by [`reap`]: a group created later
+    /// starts above it, so a re-created group's commits are never refused as stale by the
+    /// fences its predecessor left on the partitions. Last field and `serde(default)`.
+    #[serde(default)]
+    pub generation_floor: u64,
 }
 
 impl ClusterMeta {
@@ -197,20 +213,9 @@ impl ClusterMeta {
             | MetaCommand::CompleteMove { .. }
             | MetaCommand::RedirectMove { .. }
             | MetaCommand::SetRebalance { .. }) => self.apply_move(cmd),
-            MetaCommand::RegisterProducer {
-                producer_id,
-                topic,
-                at_ms,
-            } => {
-                self.producers.insert(
-                    producer_id,
-                    ProducerRecord {
-                        topic,
-                        registered_ms: at_ms,
-                    },
-                );
-                MetaResponse::Ok
-            }
+            // Entries of older versions: the registry is gone (nothing read it), so they change
+            // nothing; the next reap drops records they left.
+            MetaCommand::RegisterProducer { .. } => MetaResponse::Ok,
             MetaCommand::JoinGroup {
                 group,
                 topic,
@@ -219,17 +224,26 @@ impl ClusterMeta {
             MetaCommand::LeaveGroup {
                 group,
                 consumer_ids,
+                at_ms,
             } => {
                 if let Some(g) = self.groups.get_mut(&group) {
                     let before = g.members.len();
                     g.members.retain(|id, _| !consumer_ids.contains(id));
                     if g.members.len() != before {
                         g.generation += 1;
+                        // 0: an entry from before `at_ms` existed; the next reap stamps it.
+                        if g.members.is_empty() && at_ms > 0 {
+                            g.empty_since_ms = Some(at_ms);
+                        }
                         self.rebalance(&group);
                     }
                 }
                 MetaResponse::Ok
             }
+            MetaCommand::Reap {
+                now_ms,
+                offsets_retention_ms,
+            } => self.reap(now_ms, offsets_retention_ms),
             MetaCommand::SetRetention { name, change } => self.set_retention(&name, change),
         }
     }
@@ -242,13 +256,15 @@ impl ClusterMeta {
             );
         };
         let n = t.partitions.len() as u32;
+        let floor = self.generation_floor;
         let g = self
             .groups
             .entry(group.clone())
             .or_insert_with(|| GroupRecord {
                 topic: topic.clone(),
-                generation: 0,
+                generation: floor,
                 members: BTreeMap::new(),
+                empty_since_ms: None,
             });
         if g.topic != topic {
             return error(
@@ -261,6 +277,7 @@ impl ClusterMeta {
         }
         if let std::collections::btree_map::Entry::Vacant(e) = g.members.entry(consumer_id) {
             e.insert(Vec::new());
+            g.empty_since_ms = None;
             g.generation += 1;
             placement::assign_partitions(&mut g.members, n);
         }
@@ -402,6 +419,7 @@ mod tests {
         m.apply(MetaCommand::LeaveGroup {
             group: "g".into(),
             consumer_ids: vec![b],
+            at_ms: 1,
         });
         assert_eq!(
             m.assignment("g", a).unwrap(),

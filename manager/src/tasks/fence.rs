@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::metadata::ClusterMeta;
 use crate::node::Manager;
 
 /// Spawns the loop.
@@ -41,53 +42,78 @@ pub fn spawn(
     )
 }
 
-/// `(group, generation, [(topic, partition, leader address)])` still to fence.
-type Pending = Vec<(String, u64, Vec<(String, u32, Option<String>)>)>;
+/// `(topic, partition, leader's internal address)` of each partition of a topic.
+pub(super) type Parts = Vec<(String, u32, Option<String>)>;
+
+/// `(group, generation, partitions)` still to fence.
+type Pending = Vec<(String, u64, Parts)>;
+
+/// The partitions of `topic` with their leaders' internal addresses.
+pub(super) fn parts(meta: &ClusterMeta, topic: &str) -> Option<Parts> {
+    let t = meta.topics.get(topic)?;
+    Some(
+        t.partitions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    topic.to_string(),
+                    i as u32,
+                    p.leader.and_then(|l| meta.raft_addr(l)).map(str::to_string),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Fences `group` at `generation` on every partition leader in `parts` (with `drop`: asks
+/// them to forget the removed group instead). True when every leader took it.
+pub(super) async fn push(
+    m: &Manager,
+    group: &str,
+    generation: u64,
+    drop: bool,
+    parts: Parts,
+) -> bool {
+    let mut all = true;
+    for (topic, partition, addr) in parts {
+        let Some(addr) = addr else {
+            all = false;
+            continue;
+        };
+        let path = format!("/v1/partitions/{topic}/{partition}/offsets/{group}/fence");
+        let body = match drop {
+            true => serde_json::json!({ "generation": generation, "drop": true }),
+            false => serde_json::json!({ "generation": generation }),
+        };
+        let r = m
+            .brokers
+            .http
+            .post(m.brokers.url(&addr, &path))
+            .timeout(Duration::from_secs(5))
+            .json(&body)
+            .send()
+            .await;
+        if !r.is_ok_and(|r| r.status().is_success()) {
+            all = false;
+        }
+    }
+    all
+}
 
 async fn fence_once(m: &Manager, fenced: &mut HashMap<String, u64>) {
     let pending: Pending = m.read(|meta| {
+        // Groups reaped since (see `tasks::expire`) need no more fencing: keep the map as
+        // large as the metadata's groups.
+        fenced.retain(|name, _| meta.groups.contains_key(name));
         meta.groups
             .iter()
             .filter(|(name, g)| fenced.get(*name).is_none_or(|f| *f < g.generation))
-            .filter_map(|(name, g)| {
-                let t = meta.topics.get(&g.topic)?;
-                let parts = t
-                    .partitions
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| {
-                        (
-                            g.topic.clone(),
-                            i as u32,
-                            p.leader.and_then(|l| meta.raft_addr(l)).map(str::to_string),
-                        )
-                    })
-                    .collect();
-                Some((name.clone(), g.generation, parts))
-            })
+            .filter_map(|(name, g)| Some((name.clone(), g.generation, parts(meta, &g.topic)?)))
             .collect()
     });
     for (group, generation, parts) in pending {
-        let mut all = true;
-        for (topic, partition, addr) in parts {
-            let Some(addr) = addr else {
-                all = false;
-                continue;
-            };
-            let path = format!("/v1/partitions/{topic}/{partition}/offsets/{group}/fence");
-            let r = m
-                .brokers
-                .http
-                .post(m.brokers.url(&addr, &path))
-                .timeout(Duration::from_secs(5))
-                .json(&serde_json::json!({ "generation": generation }))
-                .send()
-                .await;
-            if !r.is_ok_and(|r| r.status().is_success()) {
-                all = false;
-            }
-        }
-        if all {
+        if push(m, &group, generation, false, parts).await {
             tracing::debug!(%group, generation, "group fenced on all partitions");
             fenced.insert(group, generation);
         }

@@ -2,6 +2,7 @@
 //! cancellation token and logs inside its own span. They act only on the write manager.
 
 pub mod balance;
+pub mod expire;
 pub mod fence;
 pub mod heal;
 pub mod reap;

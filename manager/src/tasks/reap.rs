@@ -86,6 +86,7 @@ async fn reap_once(m: &Manager) {
             .propose(MetaCommand::LeaveGroup {
                 group: group.clone(),
                 consumer_ids,
+                at_ms: crate::node::now_ms(),
             })
             .await
         {

@@ -12,8 +12,14 @@
 //!   fact have been committed (a timeout is an unknown outcome), and then later old-id batches
 //!   can still succeed; sending new-id batches meanwhile would let records sent later land
 //!   before records sent earlier.
+//! - `unknown_producer` (the partition does not know the id) is retried while no batch of
+//!   the id was acknowledged on the partition (its first batch may just not have arrived yet);
+//!   after one was, it means the broker expired the idle id: the batch fails for good (nothing
+//!   was appended) and the worker continues with a new id as above. Re-sending the batch as
+//!   new could store twice a batch whose earlier attempt was appended before the expiry.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -41,6 +47,8 @@ pub(super) async fn run(
     let cfg = shared.config.clone();
     let mut id = producer_id;
     let mut next_seq = 0u64;
+    // Set once a batch of `id` is acknowledged on this partition (see the module docs).
+    let mut known = Arc::new(AtomicBool::new(false));
     let mut batch: Vec<Pending> = Vec::new();
     let mut bytes = 0usize;
     let mut inflight = FuturesUnordered::new();
@@ -52,6 +60,7 @@ pub(super) async fn run(
             draining = false;
             id = Uuid::new_v4();
             next_seq = 0;
+            known = Arc::new(AtomicBool::new(false));
         }
         let full = bytes >= cfg.batch_bytes;
         let can_send = !draining && inflight.len() < cfg.max_in_flight;
@@ -78,7 +87,12 @@ pub(super) async fn run(
             bytes = 0;
             let seq = next_seq;
             next_seq += 1;
-            inflight.push(send_batch(shared.clone(), partition, id, seq, records));
+            inflight.push(send_batch(
+                shared.clone(),
+                partition,
+                (id, seq, known.clone()),
+                records,
+            ));
             continue;
         }
         if !open && batch.is_empty() && inflight.is_empty() {
@@ -102,7 +116,7 @@ pub(super) async fn run(
                 bytes = 0;
                 let seq = next_seq;
                 next_seq += 1;
-                inflight.push(send_batch(shared.clone(), partition, id, seq, records));
+                inflight.push(send_batch(shared.clone(), partition, (id, seq, known.clone()), records));
             }
         }
     }
@@ -113,8 +127,7 @@ pub(super) async fn run(
 async fn send_batch(
     shared: Arc<Shared>,
     partition: u32,
-    id: Uuid,
-    seq: u64,
+    (id, seq, known): (Uuid, u64, Arc<AtomicBool>),
     records: Vec<Pending>,
 ) -> bool {
     let cfg = &shared.config;
@@ -157,6 +170,7 @@ async fn send_batch(
                     .await;
                 match r {
                     Ok(resp) => {
+                        known.store(true, Ordering::Relaxed);
                         for (i, rec) in records.into_iter().enumerate() {
                             let offset = resp.map_or(u64::MAX, |base| base + i as u64);
                             let _ = rec.tx.send(Ok(Delivery { partition, offset }));
@@ -165,6 +179,12 @@ async fn send_batch(
                     }
                     // The leader is at its queue limit: back off (below) and ask it again.
                     Err(e) if e.code() == Some(ErrorCode::Busy) => e,
+                    Err(e)
+                        if e.code() == Some(ErrorCode::UnknownProducer)
+                            && known.load(Ordering::Relaxed) =>
+                    {
+                        return fail(records, partition, &e, attempts);
+                    }
                     Err(e) if e.is_retryable() => {
                         if let Some((_, leader)) = e.leader_hint() {
                             let taken = shared.routes.hint(partition, leader);

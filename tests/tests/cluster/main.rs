@@ -3,7 +3,8 @@
 //! t10 storage contract, t20 replication, t30 failover (t37: kill during shared transactions),
 //! t40 whole-cluster crash, t50 quorum loss, t60 bad input, t85 control traffic at scale, t86
 //! metadata topic rows, t87 dropped SDK handles, t95 security (forged RPCs, heartbeats, tokens), t100 retention, t101 Raft log compaction,
-//! t102/t103 replica healing and rebalance, t104 reassign and leadership balance.
+//! t102/t103 replica healing and rebalance, t104 reassign and leadership balance, t105
+//! producer-id expiry and metadata reaping (bounded state).
 
 mod t10_storage_suite;
 mod t20_replication;
@@ -33,6 +34,7 @@ mod t101_log_compaction;
 mod t102_heal;
 mod t103_rebalance;
 mod t104_reassign_leaders;
+mod t105_expiry;
 mod t106_large_snapshot;
 mod t107_flood;
 

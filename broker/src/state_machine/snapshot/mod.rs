@@ -181,6 +181,7 @@ pub(super) async fn install(
         log_start_offset,
         producers: producers.iter().cloned().collect(),
         offsets: offsets.iter().cloned().collect(),
+        oldest_seen_ms: super::expiry::oldest_seen(producers.iter().map(|p| &p.1)),
     };
     let refs: Vec<(Uuid, &ProducerState)> = producers.iter().map(|(k, v)| (*k, v)).collect();
     save_producers(&mut tx, group, &refs).await?;

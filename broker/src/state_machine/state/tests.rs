@@ -9,6 +9,7 @@ fn produce(s: &mut PartitionState, p: Option<ProducerSeq>, n: u32) -> CommandRes
             producer: p,
             records: Bytes::from_static(b"x"),
             count: n,
+            at_ms: 0,
         },
         &mut w,
     )
@@ -246,6 +247,7 @@ fn unsafe_skip_dedup_appends_every_retry() {
         producer: Some(ProducerSeq { id, seq }),
         records: Bytes::from_static(b"x"),
         count: 2,
+        at_ms: 0,
     };
     let appended = |base_offset| CommandResponse::Appended {
         base_offset,
@@ -301,7 +303,7 @@ fn a_new_producer_must_start_at_sequence_zero() {
     assert!(matches!(
         produce(&mut s, seq(id, 1), 1),
         CommandResponse::Rejected {
-            code: ErrorCode::OutOfOrderSequence,
+            code: ErrorCode::UnknownProducer,
             ..
         }
     ));
@@ -318,6 +320,7 @@ fn batch(p: Option<ProducerSeq>, n: u32) -> crate::raft::ProduceBatch {
         producer: p,
         records: Bytes::from_static(b"x"),
         count: n,
+        at_ms: 0,
     }
 }
 
@@ -353,7 +356,7 @@ fn merged_batches_are_applied_and_answered_one_by_one() {
         matches!(
             each[1],
             CommandResponse::Rejected {
-                code: ErrorCode::OutOfOrderSequence,
+                code: ErrorCode::UnknownProducer,
                 ..
             }
         ),
