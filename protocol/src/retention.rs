@@ -16,6 +16,7 @@ pub const MAX_RETENTION_MS: i64 = 100 * 36_525 * 86_400_000 / 100;
 /// of `PATCH /v1/topics/{name}`. A missing field keeps the current value (on create: the
 /// cluster default).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetentionSpec {
     /// Delete batches older than this many milliseconds; `-1` keeps them forever.
     // Never `skip_serializing_if`: in the Raft log this is MessagePack as an array, where a

@@ -9,8 +9,8 @@ use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::Member;
 use raftbus_protocol::http::Body;
 use raftbus_protocol::meta::{
-    BrokerHeartbeat, BrokerHeartbeatReply, ConsumerHeartbeat, HostedGroup, ProducerHeartbeat,
-    assignments_digest,
+    BrokerHeartbeat, BrokerHeartbeatReply, ConsumerAssignment, ConsumerHeartbeat, HostedGroup,
+    ProducerHeartbeat, assignments_digest,
 };
 use raftbus_protocol::names::validate_name;
 use raftbus_protocol::retention::RetentionSpec;
@@ -143,6 +143,13 @@ pub(super) async fn broker(
 }
 
 /// `POST /v1/producers` and `/v1/heartbeat/producer`.
+#[utoipa::path(
+    post,
+    path = "/v1/producers",
+    tag = "clients",
+    request_body = ProducerHeartbeat,
+    responses((status = 200, description = "Recorded (`{}`)", body = serde_json::Value))
+)]
 pub(super) async fn producer(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -168,8 +175,31 @@ pub(super) async fn producer(
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
 
+/// `POST /v1/heartbeat/producer`: the same as `POST /v1/producers`.
+#[utoipa::path(
+    post,
+    path = "/v1/heartbeat/producer",
+    tag = "clients",
+    request_body = ProducerHeartbeat,
+    responses((status = 200, description = "Recorded (`{}`)", body = serde_json::Value))
+)]
+pub(super) async fn producer_heartbeat(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
+    producer(m, req, body).await
+}
+
 /// `POST /v1/consumers` (join) and `/v1/heartbeat/consumer`: answers the consumer's current
 /// generation and partitions, joining (and rebalancing) when it is not a member.
+#[utoipa::path(
+    post,
+    path = "/v1/consumers",
+    tag = "clients",
+    request_body = ConsumerHeartbeat,
+    responses((status = 200, description = "The consumer's assignment", body = ConsumerAssignment))
+)]
 pub(super) async fn consumer(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -206,7 +236,33 @@ pub(super) async fn consumer(
     }
 }
 
+/// `POST /v1/heartbeat/consumer`: the same as `POST /v1/consumers`.
+#[utoipa::path(
+    post,
+    path = "/v1/heartbeat/consumer",
+    tag = "clients",
+    request_body = ConsumerHeartbeat,
+    responses((status = 200, description = "The consumer's assignment", body = ConsumerAssignment))
+)]
+pub(super) async fn consumer_heartbeat(
+    m: web::Data<Manager>,
+    req: HttpRequest,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
+    consumer(m, req, body).await
+}
+
 /// `DELETE /v1/consumers/{group}/{consumer}`: leave at once (clean shutdown), rebalancing.
+#[utoipa::path(
+    delete,
+    path = "/v1/consumers/{group}/{consumer}",
+    tag = "clients",
+    params(
+        ("group" = String, Path, description = "Consumer group name"),
+        ("consumer" = uuid::Uuid, Path, description = "Consumer id")
+    ),
+    responses((status = 200, description = "Left (`{}`)", body = serde_json::Value))
+)]
 pub(super) async fn leave(
     m: web::Data<Manager>,
     req: HttpRequest,

@@ -1,0 +1,95 @@
+//! `GET /openapi.json`: the OpenAPI 3 document of the managers' client API, generated from the
+//! handlers' `#[utoipa::path]` annotations and the protocol types (open without a token).
+
+use std::sync::LazyLock;
+
+use actix_web::HttpResponse;
+use raftbus_protocol::openapi::Conventions;
+use utoipa::OpenApi;
+
+use super::{cluster, groups, heartbeat, moves, page, proxy, retention, topics, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Raftbus manager client API",
+        description = "Cluster metadata, topics, consumer groups, replica moves, users and ACLs, \
+                       and produce/consume proxied to partition leaders. Every error is a JSON \
+                       `ErrorBody` with a stable `code`."
+    ),
+    paths(
+        page::index,
+        cluster::health,
+        cluster::metrics,
+        cluster::managers,
+        cluster::brokers,
+        topics::list,
+        topics::create,
+        topics::describe,
+        topics::delete,
+        retention::alter,
+        topics::partitions,
+        topics::metadata,
+        moves::reassign,
+        moves::rebalance,
+        proxy::produce,
+        proxy::consume,
+        heartbeat::producer,
+        heartbeat::producer_heartbeat,
+        heartbeat::consumer,
+        heartbeat::consumer_heartbeat,
+        heartbeat::leave,
+        users::list,
+        users::add,
+        users::remove,
+        users::acls,
+        users::change_acl,
+        groups::list,
+        groups::describe,
+        document,
+    ),
+    modifiers(&Conventions)
+)]
+struct ManagerApi;
+
+/// The document, serialized once.
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ManagerApi::openapi()
+        .to_json()
+        .expect("the OpenAPI document serializes")
+});
+
+/// `GET /openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "cluster",
+    security(()),
+    responses((status = 200, description = "This document", content_type = "application/json"))
+)]
+pub(super) async fn document() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOCUMENT.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_client_route_is_documented() {
+        let doc: serde_json::Value = serde_json::from_str(&super::DOCUMENT).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths.len() >= 20, "{}", paths.len());
+        let topic = &paths["/v1/topics/{name}"];
+        for method in ["get", "patch", "delete"] {
+            assert!(topic[method]["responses"]["4XX"].is_object(), "{method}");
+        }
+        assert!(paths["/v1/acls"]["delete"].is_object());
+        assert!(paths["/openapi.json"]["get"]["security"].is_array());
+        let retention = &doc["components"]["schemas"]["RetentionSpec"];
+        assert!(
+            retention["properties"]["retention_ms"].is_object(),
+            "{retention}"
+        );
+    }
+}
