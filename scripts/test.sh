@@ -38,6 +38,11 @@ cargo build --bins
 stage "cargo test --workspace"
 cargo test --workspace
 
+# Schemathesis against both client APIs of a live cluster (debug binaries, a few minutes):
+# fails on any 5xx, a response the OpenAPI document does not allow, or a crashed node.
+stage "API fuzzing (schemathesis against /openapi.json of a live cluster)"
+scripts/fuzz-api.sh
+
 # A short crash run (about 2 minutes of faults) against the Docker cluster, when an engine is
 # available: builds the images (nothing is pulled), kills brokers and managers while traffic
 # flows, and fails the suite if the checker finds any anomaly.
