@@ -1,8 +1,10 @@
 //! What the broker's and the manager's OpenAPI documents share (feature `openapi`): the
-//! binary body schema, the error responses every operation may answer, bearer-token security.
-//! Each server derives its own document from its handlers and applies [`Conventions`].
+//! binary body schema, the error responses every operation may answer, bearer-token security,
+//! the `GET /openapi.json` route itself. Each server derives its own document from its
+//! handlers, applies [`Conventions`] and serves it with [`route`].
 
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::HttpMethod;
+use utoipa::openapi::path::{Operation, OperationBuilder, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
@@ -29,9 +31,13 @@ impl PartialSchema for Binary {
 
 impl ToSchema for Binary {}
 
-/// Adds what every operation shares: the `ErrorBody` answer of 4xx and 5xx statuses (unless
-/// an operation documents its own), and bearer-token security for the whole document (routes
-/// open without a token say `security(())` on their path).
+/// Where the document is served.
+pub const PATH: &str = "/openapi.json";
+
+/// Adds what every operation shares: `GET /openapi.json` itself (open), the `ErrorBody`
+/// answer of 4xx and 5xx statuses (unless an operation documents its own), and bearer-token
+/// security for the whole document (routes open without a token say `security(())` on their
+/// path).
 pub struct Conventions;
 
 fn error_response(what: &str) -> RefOr<Response> {
@@ -58,6 +64,19 @@ fn add_errors(op: &mut Operation) {
 
 impl Modify for Conventions {
     fn modify(&self, doc: &mut OpenApi) {
+        let own = OperationBuilder::new()
+            .summary(Some("This OpenAPI document"))
+            .security(SecurityRequirement::default())
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("The document")
+                    .content("application/json", ContentBuilder::new().build()),
+            )
+            .build();
+        doc.paths
+            .paths
+            .insert(PATH.to_string(), PathItem::new(HttpMethod::Get, own));
         for item in doc.paths.paths.values_mut() {
             let ops = [
                 &mut item.get,
@@ -78,6 +97,20 @@ impl Modify for Conventions {
         );
         doc.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
     }
+}
+
+/// The `GET /openapi.json` route serving `doc`, serialized once.
+#[cfg(feature = "actix")]
+pub fn route(doc: OpenApi) -> actix_web::Route {
+    let json = bytes::Bytes::from(doc.to_json().expect("an OpenAPI document serializes"));
+    actix_web::web::get().to(move || {
+        let json = json.clone();
+        async move {
+            actix_web::HttpResponse::Ok()
+                .content_type("application/json")
+                .body(json)
+        }
+    })
 }
 
 #[cfg(test)]

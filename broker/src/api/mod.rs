@@ -46,7 +46,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
         .configure(raftbus_protocol::http::json_errors)
         .route("/health", web::get().to(admin::health))
         .route("/metrics", web::get().to(metrics::render))
-        .route("/openapi.json", web::get().to(openapi::document))
+        .route(
+            raftbus_protocol::openapi::PATH,
+            raftbus_protocol::openapi::route(openapi::document()),
+        )
         .route("/v1/partitions", web::get().to(admin::list))
         .route("/v1/node/leadership", web::get().to(admin::leadership))
         .route(

@@ -1,9 +1,6 @@
 //! `GET /openapi.json`: the OpenAPI 3 document of the broker's client API, generated from the
 //! handlers' `#[utoipa::path]` annotations and the protocol types (open without a token).
 
-use std::sync::LazyLock;
-
-use actix_web::HttpResponse;
 use raftbus_protocol::api::Acks;
 use raftbus_protocol::openapi::Conventions;
 use serde::Deserialize;
@@ -48,7 +45,6 @@ pub(super) struct OffsetPath {
         super::fetch::fetch,
         super::offsets::commit,
         super::offsets::read,
-        document,
     ),
     // Referenced only from a query parameter, which utoipa does not collect by itself.
     components(schemas(Acks)),
@@ -56,32 +52,16 @@ pub(super) struct OffsetPath {
 )]
 struct BrokerApi;
 
-/// The document, serialized once.
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+/// The document (served by `raftbus_protocol::openapi::route`).
+pub(super) fn document() -> utoipa::openapi::OpenApi {
     BrokerApi::openapi()
-        .to_json()
-        .expect("the OpenAPI document serializes")
-});
-
-/// `GET /openapi.json`.
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    tag = "meta",
-    security(()),
-    responses((status = 200, description = "This document", content_type = "application/json"))
-)]
-pub(super) async fn document() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(DOCUMENT.as_str())
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn every_client_route_is_documented() {
-        let doc: serde_json::Value = serde_json::from_str(&super::DOCUMENT).unwrap();
+        let doc = serde_json::to_value(super::document()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
         for p in [
             "/health",
@@ -93,10 +73,9 @@ mod tests {
         }
         let produce = &paths["/v1/partitions/{topic}/{partition}/records"]["post"];
         let body = &produce["requestBody"]["content"];
-        assert_eq!(
-            body["application/octet-stream"]["schema"]["format"],
-            "binary"
-        );
+        let binary = &body["application/octet-stream"]["schema"]["$ref"];
+        assert_eq!(binary, "#/components/schemas/Binary");
+        assert_eq!(doc["components"]["schemas"]["Binary"]["format"], "binary");
         assert!(produce["responses"]["4XX"].is_object());
         assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
         assert_eq!(

@@ -39,7 +39,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
         .route("/", web::get().to(page::index))
         .route("/health", web::get().to(cluster::health))
         .route("/metrics", web::get().to(cluster::metrics))
-        .route("/openapi.json", web::get().to(openapi::document))
+        .route(
+            raftbus_protocol::openapi::PATH,
+            raftbus_protocol::openapi::route(openapi::document()),
+        )
         .route("/v1/managers", web::get().to(cluster::managers))
         .route("/v1/brokers", web::get().to(cluster::brokers))
         .service(

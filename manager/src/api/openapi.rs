@@ -1,9 +1,6 @@
 //! `GET /openapi.json`: the OpenAPI 3 document of the managers' client API, generated from the
 //! handlers' `#[utoipa::path]` annotations and the protocol types (open without a token).
 
-use std::sync::LazyLock;
-
-use actix_web::HttpResponse;
 use raftbus_protocol::openapi::Conventions;
 use utoipa::OpenApi;
 
@@ -46,38 +43,21 @@ use super::{cluster, groups, heartbeat, moves, page, proxy, retention, topics, u
         users::change_acl,
         groups::list,
         groups::describe,
-        document,
     ),
     modifiers(&Conventions)
 )]
 struct ManagerApi;
 
-/// The document, serialized once.
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+/// The document (served by `raftbus_protocol::openapi::route`).
+pub(super) fn document() -> utoipa::openapi::OpenApi {
     ManagerApi::openapi()
-        .to_json()
-        .expect("the OpenAPI document serializes")
-});
-
-/// `GET /openapi.json`.
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    tag = "cluster",
-    security(()),
-    responses((status = 200, description = "This document", content_type = "application/json"))
-)]
-pub(super) async fn document() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(DOCUMENT.as_str())
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn every_client_route_is_documented() {
-        let doc: serde_json::Value = serde_json::from_str(&super::DOCUMENT).unwrap();
+        let doc = serde_json::to_value(super::document()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
         assert!(paths.len() >= 20, "{}", paths.len());
         let topic = &paths["/v1/topics/{name}"];
