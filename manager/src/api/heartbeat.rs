@@ -175,22 +175,6 @@ pub(super) async fn producer(
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
 
-/// `POST /v1/heartbeat/producer`: the same as `POST /v1/producers`.
-#[utoipa::path(
-    post,
-    path = "/v1/heartbeat/producer",
-    tag = "clients",
-    request_body = ProducerHeartbeat,
-    responses((status = 200, description = "Recorded (`{}`)", body = serde_json::Value))
-)]
-pub(super) async fn producer_heartbeat(
-    m: web::Data<Manager>,
-    req: HttpRequest,
-    body: Body,
-) -> Result<HttpResponse, ApiError> {
-    producer(m, req, body).await
-}
-
 /// `POST /v1/consumers` (join) and `/v1/heartbeat/consumer`: answers the consumer's current
 /// generation and partitions, joining (and rebalancing) when it is not a member.
 #[utoipa::path(
@@ -234,22 +218,6 @@ pub(super) async fn consumer(
             "unexpected join result {other:?}"
         ))),
     }
-}
-
-/// `POST /v1/heartbeat/consumer`: the same as `POST /v1/consumers`.
-#[utoipa::path(
-    post,
-    path = "/v1/heartbeat/consumer",
-    tag = "clients",
-    request_body = ConsumerHeartbeat,
-    responses((status = 200, description = "The consumer's assignment", body = ConsumerAssignment))
-)]
-pub(super) async fn consumer_heartbeat(
-    m: web::Data<Manager>,
-    req: HttpRequest,
-    body: Body,
-) -> Result<HttpResponse, ApiError> {
-    consumer(m, req, body).await
 }
 
 /// `DELETE /v1/consumers/{group}/{consumer}`: leave at once (clean shutdown), rebalancing.

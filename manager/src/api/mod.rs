@@ -78,12 +78,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
         .route("/v1/producers", web::post().to(heartbeat::producer))
         .route(
             "/v1/heartbeat/producer",
-            web::post().to(heartbeat::producer_heartbeat),
+            web::post().to(heartbeat::producer),
         )
         .route("/v1/consumers", web::post().to(heartbeat::consumer))
         .route(
             "/v1/heartbeat/consumer",
-            web::post().to(heartbeat::consumer_heartbeat),
+            web::post().to(heartbeat::consumer),
         )
         .route(
             "/v1/consumers/{group}/{consumer}",

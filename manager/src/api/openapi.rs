@@ -32,9 +32,7 @@ use super::{cluster, groups, heartbeat, moves, page, proxy, retention, topics, u
         proxy::produce,
         proxy::consume,
         heartbeat::producer,
-        heartbeat::producer_heartbeat,
         heartbeat::consumer,
-        heartbeat::consumer_heartbeat,
         heartbeat::leave,
         users::list,
         users::add,
@@ -48,9 +46,26 @@ use super::{cluster, groups, heartbeat, moves, page, proxy, retention, topics, u
 )]
 struct ManagerApi;
 
+/// The heartbeat routes of clients: aliases of the register/join routes (same handler).
+const ALIASES: [(&str, &str); 2] = [
+    ("/v1/heartbeat/producer", "/v1/producers"),
+    ("/v1/heartbeat/consumer", "/v1/consumers"),
+];
+
 /// The document (served by `raftbus_protocol::openapi::route`).
 pub(super) fn document() -> utoipa::openapi::OpenApi {
-    ManagerApi::openapi()
+    let mut doc = ManagerApi::openapi();
+    for (alias, of) in ALIASES {
+        let Some(mut item) = doc.paths.paths.get(of).cloned() else {
+            continue;
+        };
+        // Operation ids are unique within a document.
+        if let Some(op) = item.post.as_mut() {
+            op.operation_id = op.operation_id.take().map(|id| format!("{id}_heartbeat"));
+        }
+        doc.paths.paths.insert(alias.to_string(), item);
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -65,6 +80,8 @@ mod tests {
             assert!(topic[method]["responses"]["4XX"].is_object(), "{method}");
         }
         assert!(paths["/v1/acls"]["delete"].is_object());
+        let alias = &paths["/v1/heartbeat/consumer"]["post"];
+        assert_eq!(alias["operationId"], "consumer_heartbeat");
         assert!(paths["/openapi.json"]["get"]["security"].is_array());
         let retention = &doc["components"]["schemas"]["RetentionSpec"];
         assert!(
