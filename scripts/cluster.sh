@@ -13,7 +13,8 @@
 # Environment: CLUSTER_DIR (.cluster), PG_PORT (54329), MANAGERS (3), BROKERS (3),
 # MANAGER_PORT_BASE (9081, Raft on +100), API_PORT_BASE (9091), RAFT_PORT_BASE (9191), RAFTBUS_BIN_DIR (target/release), RAFTBUS_NO_BUILD=1 (skip cargo
 # build), HEALTH_TIMEOUT seconds (60), INSECURE=1 (plain HTTP, no certificates, no token: for
-# throwaway experiments only); an exported RUST_LOG is passed on to the processes.
+# throwaway experiments only), NODE_ENV ("RAFTBUS_X__Y=v ...": settings given to every process);
+# an exported RUST_LOG is passed on to the processes.
 #
 # Secure by default: `up` makes a CA, a certificate per node and an admin token under
 # $CLUSTER_DIR/pki (scripts/certs.sh), starts every node with TLS and token checks on, and
@@ -38,6 +39,7 @@ LOG_DIR="$CLUSTER_DIR/logs"
 RUN_DIR="$CLUSTER_DIR/run"
 PKI_DIR="$CLUSTER_DIR/pki"
 INSECURE="${INSECURE:-0}"
+NODE_ENV="${NODE_ENV:-}"
 if [[ "$INSECURE" == 1 ]]; then SCHEME=http; else SCHEME=https; fi
 
 die() { echo "cluster.sh: error: $*" >&2; exit 1; }
@@ -163,14 +165,15 @@ start_proc() {
     bin="$BIN_DIR/${PROC_BIN[$name]}"
     [[ -x "$bin" ]] || die "$name: binary not found at $bin; run 'cargo build --release --bins' \
 (or unset RAFTBUS_NO_BUILD / set RAFTBUS_BIN_DIR). Postgres may be running: 'scripts/cluster.sh down' stops it."
-    local -a args unset_env=() sec_env=()
+    local -a args unset_env=() sec_env=() extra_env=()
     eval "args=(${PROC_ARGS[$name]})"
     # Our own RAFTBUS_* settings must not leak into the process's env-based configuration.
     for var in $(compgen -e); do [[ "$var" == RAFTBUS_* ]] && unset_env+=(-u "$var"); done
     mapfile -t sec_env < <(security_env "$name")
     log="$LOG_DIR/$name.log"
     echo "==== [cluster.sh] $(date -u +%FT%TZ) starting $name: $bin ${args[*]}" >>"$log"
-    nohup env "${unset_env[@]}" NO_COLOR=1 "${sec_env[@]}" "$bin" "${args[@]}" </dev/null >>"$log" 2>&1 &
+    read -r -a extra_env <<<"$NODE_ENV"
+    nohup env "${unset_env[@]}" NO_COLOR=1 "${sec_env[@]}" "${extra_env[@]}" "$bin" "${args[@]}" </dev/null >>"$log" 2>&1 &
     pid=$!
     printf '%s\n%s\n' "$pid" "$bin" >"$RUN_DIR/$name.pid"
     # Until nohup/env have exec'd the binary, /proc/PID/cmdline does not name it yet.
@@ -250,7 +253,7 @@ create_topic() {
         elif [[ "$out" == *already\ exists* ]]; then
             say "topic $topic exists"
             return
-        elif [[ "$out" != *not_leader* && "$out" != *insufficient_brokers* ]] || ((SECONDS >= deadline)); then
+        elif [[ "$out" != *not_leader* && "$out" != *insufficient_brokers* && "$out" != *brokers\ registered* ]] || ((SECONDS >= deadline)); then
             die "creating topic $topic failed: $out"
         fi
         sleep 0.5

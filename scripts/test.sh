@@ -43,6 +43,11 @@ cargo test --workspace
 stage "Large snapshot (t106, 1 GiB)"
 cargo test -p raftbus-tests --test cluster t106 -- --ignored --nocapture
 
+# Schemathesis against both client APIs of a live cluster (debug binaries, a few minutes):
+# fails on any 5xx, a response the OpenAPI document does not allow, or a crashed node.
+stage "API fuzzing (schemathesis against /openapi.json of a live cluster)"
+scripts/fuzz-api.sh
+
 # A short crash run (about 2 minutes of faults) against the Docker cluster, when an engine is
 # available: builds the images (nothing is pulled), kills brokers and managers while traffic
 # flows, and fails the suite if the checker finds any anomaly.

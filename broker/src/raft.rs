@@ -223,3 +223,43 @@ pub enum CommandResponse {
     /// Blank and membership entries.
     Nothing,
 }
+
+#[cfg(test)]
+mod tests {
+    use openraft::raft::{AppendEntriesRequest, VoteRequest};
+    use proptest::prelude::*;
+    use raftbus_raft::codec::{decode, encode};
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// What the Raft listener decodes from a peer: arbitrary bytes are an error or a
+        /// value, never a panic.
+        #[test]
+        fn garbage_raft_messages_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode::<AppendEntriesRequest<TypeConfig>>(&data);
+            let _ = decode::<VoteRequest<TypeConfig>>(&data);
+            let _ = decode::<Command>(&data);
+        }
+
+        /// A valid command with one byte changed reaches deeper into the decoder.
+        #[test]
+        fn mutated_commands_never_panic(
+            records in proptest::collection::vec(any::<u8>(), 0..64),
+            at in any::<usize>(),
+            byte in any::<u8>(),
+        ) {
+            let batch = ProduceBatch {
+                producer: None,
+                records: Bytes::from(records),
+                count: 1,
+            };
+            let mut data = encode(&Command::from(batch)).unwrap();
+            let i = at % data.len();
+            data[i] = byte;
+            let _ = decode::<Command>(&data);
+        }
+    }
+}

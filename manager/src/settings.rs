@@ -181,6 +181,8 @@ pub struct TopicSettings {
     pub auto_create: bool,
     /// Partitions of a topic created without a count.
     pub default_partitions: u32,
+    /// Most partitions one topic may have (a larger request is refused with a 400).
+    pub max_partitions: u32,
     /// Replication factor of a topic created without one.
     pub default_replication_factor: u32,
     /// Retention by age of topics that set none, in ms (`-1`: unlimited). Default 7 days.
@@ -195,6 +197,7 @@ impl Default for TopicSettings {
         Self {
             auto_create: true,
             default_partitions: 3,
+            max_partitions: 1_024,
             default_replication_factor: 3,
             retention_ms: 7 * 24 * 3_600_000,
             retention_bytes: raftbus_protocol::retention::UNLIMITED,
@@ -329,6 +332,12 @@ impl Settings {
             return bad(
                 "heartbeat.timeout_ms",
                 "must be greater than heartbeat.interval_ms".into(),
+            );
+        }
+        if self.topics.default_partitions > self.topics.max_partitions {
+            return bad(
+                "topics.default_partitions",
+                "must be at most topics.max_partitions".into(),
             );
         }
         if self.topics.default_partitions == 0 || self.topics.default_replication_factor == 0 {

@@ -15,6 +15,7 @@ pub const ADMIN: &str = "admin";
 
 /// What a request does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     /// Append records (and create a topic on first use).
@@ -57,6 +58,7 @@ impl Operation {
 
 /// What kind of thing a rule covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
     /// A topic (by name or prefix).
@@ -80,6 +82,7 @@ impl ResourceKind {
 
 /// One rule: `principal` may `operation` on `kind` resources matching `name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AclRule {
     /// The principal (user name).
     pub principal: String,
@@ -111,6 +114,7 @@ impl AclRule {
 
 /// `POST /v1/users` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateUserRequest {
     /// The new principal's name.
     pub name: String,
@@ -118,6 +122,7 @@ pub struct CreateUserRequest {
 
 /// Answer to `POST /v1/users`: the token, shown this once (the managers keep its SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateUserResponse {
     /// The principal.
     pub name: String,

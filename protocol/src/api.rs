@@ -36,6 +36,7 @@ pub struct CreatePartitionResponse {
 /// A record in JSON produce and fetch bodies. Keys and values are UTF-8 text there; use the
 /// binary format for arbitrary bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JsonRecord {
     /// Optional key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +47,7 @@ pub struct JsonRecord {
 
 /// JSON produce body (`content-type: application/json`), for curl and plain HTTP clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProduceJsonRequest {
     /// Records of the batch, in order.
     pub records: Vec<JsonRecord>,
@@ -53,6 +55,7 @@ pub struct ProduceJsonRequest {
 
 /// When a produce is answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Acks {
     /// After Raft commit (durable on a majority); the answer carries the offsets.
@@ -65,6 +68,7 @@ pub enum Acks {
 
 /// Reply to an `acks=leader` produce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AcceptedResponse {
     /// Records in the accepted batch.
     pub record_count: u32,
@@ -72,6 +76,7 @@ pub struct AcceptedResponse {
 
 /// Query parameters of a produce request (both body formats).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct ProduceParams {
     /// Acknowledgement mode (default `all`).
     #[serde(default)]
@@ -86,6 +91,7 @@ pub struct ProduceParams {
 
 /// Reply to a produce request, sent once the batch is committed by a majority.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProduceResponse {
     /// Offset of the batch's first record; the others follow densely.
     pub base_offset: u64,
@@ -98,6 +104,7 @@ pub struct ProduceResponse {
 
 /// Query parameters of `GET /v1/partitions/{topic}/{partition}/records`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct FetchParams {
     /// First offset wanted.
     #[serde(default)]
@@ -112,6 +119,7 @@ pub struct FetchParams {
 
 /// A fetched record in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FetchedRecord {
     /// The record's offset.
     pub offset: u64,
@@ -126,6 +134,7 @@ pub struct FetchedRecord {
 
 /// JSON fetch reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FetchJsonResponse {
     /// Records from the requested offset on.
     pub records: Vec<FetchedRecord>,
@@ -139,6 +148,7 @@ pub struct FetchJsonResponse {
 
 /// `POST /v1/partitions/{topic}/{partition}/offsets/{group}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OffsetCommitRequest {
     /// Next offset the group will read (Kafka convention: last processed + 1).
     pub offset: u64,
@@ -149,6 +159,7 @@ pub struct OffsetCommitRequest {
 
 /// Committed offset of a consumer group on one partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OffsetResponse {
     /// Consumer group name.
     pub group: String,
@@ -160,6 +171,7 @@ pub struct OffsetResponse {
 
 /// Role of a replica in its Raft group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Accepts produce requests.
@@ -177,6 +189,7 @@ pub enum Role {
 /// Which groups a broker leads right now (`GET /v1/node/leadership`): the node-level
 /// liveness answer that stands in for the per-group heartbeats of idle groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeLeadership {
     /// The answering broker.
     pub node_id: u64,
@@ -187,6 +200,7 @@ pub struct NodeLeadership {
 /// Status of one partition replica (`GET /v1/partitions/{topic}/{partition}` and
 /// `GET /v1/partitions`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartitionStatus {
     /// Topic name.
     pub topic: String,
@@ -220,6 +234,7 @@ pub struct PartitionStatus {
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// Always "ok" when the node answers.
     pub status: String,

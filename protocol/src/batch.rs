@@ -32,6 +32,19 @@ pub enum BatchError {
     /// A batch must carry at least one record.
     #[error("record batch is empty")]
     Empty,
+    /// A record's timestamp delta added to the batch's base timestamp exceeds `u64`.
+    #[error(
+        "record {index}'s timestamp overflows: base_timestamp_ms {base} + timestamp_delta_ms {delta} exceeds {max}",
+        max = u64::MAX
+    )]
+    TimestampOverflow {
+        /// Index of the record within the batch.
+        index: u32,
+        /// The batch's base timestamp.
+        base: u64,
+        /// The record's delta.
+        delta: u64,
+    },
 }
 
 /// One record as the application sees it.
@@ -122,13 +135,17 @@ pub struct RecordBatch {
 impl RecordBatch {
     /// Validates `data` completely (every length checked) without copying it.
     pub fn parse(data: Bytes) -> Result<Self, BatchError> {
-        let (count, _) = header(&data)?;
+        let (count, base) = header(&data)?;
         if count == 0 {
             return Err(BatchError::Empty);
         }
         let mut pos = HEADER_LEN;
-        for _ in 0..count {
-            skip_record(&data, &mut pos)?;
+        for index in 0..count {
+            let delta = skip_record(&data, &mut pos)?;
+            // Checked here so that `records` can add without overflow.
+            if base.checked_add(delta).is_none() {
+                return Err(BatchError::TimestampOverflow { index, base, delta });
+            }
         }
         if pos != data.len() {
             return Err(BatchError::TrailingBytes(data.len() - pos));
@@ -204,12 +221,14 @@ fn header(data: &[u8]) -> Result<(u32, u64), BatchError> {
     Ok((count, base))
 }
 
-fn skip_record(data: &[u8], pos: &mut usize) -> Result<(), BatchError> {
-    varint::get(data, pos).ok_or(BatchError::Truncated)?;
+/// Checks one record's lengths and moves past it; answers its timestamp delta.
+fn skip_record(data: &[u8], pos: &mut usize) -> Result<u64, BatchError> {
+    let delta = varint::get(data, pos).ok_or(BatchError::Truncated)?;
     let klen = varint::get(data, pos).ok_or(BatchError::Truncated)?;
     skip(data, pos, klen.saturating_sub(1))?;
     let vlen = varint::get(data, pos).ok_or(BatchError::Truncated)?;
-    skip(data, pos, vlen)
+    skip(data, pos, vlen)?;
+    Ok(delta)
 }
 
 fn skip(data: &[u8], pos: &mut usize, n: u64) -> Result<(), BatchError> {
@@ -223,68 +242,4 @@ fn skip(data: &[u8], pos: &mut usize, n: u64) -> Result<(), BatchError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roundtrip_keys_values_timestamps() {
-        let mut b = BatchBuilder::new(1_000);
-        b.push(None, b"v0", 1_000);
-        b.push(Some(b""), b"v1", 1_005);
-        b.push(Some(b"key"), b"", 1_010);
-        let batch = RecordBatch::parse(b.finish()).unwrap();
-        assert_eq!(batch.count(), 3);
-        let recs: Vec<_> = batch.records().collect();
-        assert_eq!(recs[0].key, None);
-        assert_eq!(recs[0].value.as_ref(), b"v0");
-        assert_eq!(recs[1].key.as_deref(), Some(&b""[..]));
-        assert_eq!(recs[1].timestamp_ms, 1_005);
-        assert_eq!(recs[2].key.as_deref(), Some(&b"key"[..]));
-        assert_eq!(recs[2].value.as_ref(), b"");
-    }
-
-    #[test]
-    fn rejects_malformed() {
-        assert_eq!(
-            RecordBatch::parse(Bytes::from_static(b"\x01\x00")),
-            Err(BatchError::Truncated)
-        );
-        let mut bad = vec![9u8];
-        bad.extend_from_slice(&[0; 12]);
-        assert_eq!(
-            RecordBatch::parse(Bytes::from(bad)),
-            Err(BatchError::BadMagic(9))
-        );
-        assert_eq!(
-            RecordBatch::parse(BatchBuilder::new(0).finish()),
-            Err(BatchError::Empty)
-        );
-
-        let mut b = BatchBuilder::new(0);
-        b.push(None, b"hello", 0);
-        let good = b.finish();
-        let cut = good.slice(..good.len() - 1);
-        assert_eq!(RecordBatch::parse(cut), Err(BatchError::Truncated));
-        let mut long = good.to_vec();
-        long.push(0);
-        assert_eq!(
-            RecordBatch::parse(Bytes::from(long)),
-            Err(BatchError::TrailingBytes(1))
-        );
-    }
-
-    #[test]
-    fn huge_length_is_truncation_not_panic() {
-        let mut b = BatchBuilder::new(0);
-        b.push(None, b"x", 0);
-        let mut data = b.finish().to_vec();
-        // Replace the value length (1) with a varint of u64::MAX.
-        let n = data.len();
-        data.truncate(n - 2);
-        data.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
-        assert_eq!(
-            RecordBatch::parse(Bytes::from(data)),
-            Err(BatchError::Truncated)
-        );
-    }
-}
+mod tests;

@@ -10,6 +10,7 @@ macro_rules! codes {
     ($( $(#[$doc:meta])* $name:ident = $num:literal, $text:literal, $status:literal, $retry:literal; )*) => {
         /// A stable error code. The numbers are part of the wire protocol.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         #[repr(u16)]
         pub enum ErrorCode {
@@ -107,6 +108,7 @@ codes! {
 
 /// The JSON body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Stable machine-readable code.
     pub code: ErrorCode,

@@ -45,6 +45,8 @@ pub fn parse_frames(mut body: Bytes) -> Result<Vec<(u64, RecordBatch)>, BatchErr
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -58,5 +60,35 @@ mod tests {
         assert_eq!(frames, vec![(0, a), (1, b)]);
         out.pop();
         assert!(parse_frames(Bytes::from(out)).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn frames_of_any_batches_roundtrip(
+            batches in proptest::collection::vec(
+                (any::<u64>(), proptest::collection::vec(any::<u8>(), 0..50), any::<u64>()),
+                0..6,
+            ),
+        ) {
+            let mut out = Vec::new();
+            let mut want = Vec::new();
+            for (base, value, ts) in &batches {
+                let b = RecordBatch::from_records([(None, value.as_slice())], *ts);
+                put_frame(&mut out, *base, b.bytes());
+                want.push((*base, b));
+            }
+            prop_assert_eq!(parse_frames(Bytes::from(out)).unwrap(), want);
+        }
+
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(frames) = parse_frames(Bytes::from(data)) {
+                for (_, batch) in frames {
+                    prop_assert_eq!(batch.records().count(), batch.count() as usize);
+                }
+            }
+        }
     }
 }

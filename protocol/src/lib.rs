@@ -11,6 +11,7 @@
 //! - [`retention`]: topic retention as set by operators and as handed to brokers.
 //! - [`limits`]: request body limits of the HTTP APIs.
 //! - [`acl`]: principals, ACL rules and the table nodes authorize requests with.
+//! - `openapi` (feature `openapi`): what the servers' OpenAPI documents share.
 
 pub mod acl;
 pub mod api;
@@ -23,6 +24,8 @@ pub mod limits;
 pub mod meta;
 pub mod moves;
 pub mod names;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod retention;
 mod varint;
 

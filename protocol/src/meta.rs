@@ -9,6 +9,7 @@ use crate::retention::{Retention, RetentionSpec};
 
 /// Role of a manager in the metadata Raft group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ManagerRole {
     /// The Raft leader: applies every metadata change.
@@ -21,6 +22,7 @@ pub enum ManagerRole {
 
 /// One manager as listed by `GET /v1/managers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManagerInfo {
     /// Manager node id.
     pub id: u64,
@@ -34,6 +36,7 @@ pub struct ManagerInfo {
 
 /// A broker as the managers know it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BrokerInfo {
     /// Broker node id.
     pub id: u64,
@@ -51,6 +54,7 @@ pub struct BrokerInfo {
 
 /// `POST /v1/topics`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateTopicRequest {
     /// Topic name: 1..=249 of `[A-Za-z0-9._-]`.
     pub name: String,
@@ -67,6 +71,7 @@ pub struct CreateTopicRequest {
 
 /// One partition of a topic, with placement and observed leadership.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartitionInfo {
     /// Partition index.
     pub partition: u32,
@@ -94,6 +99,7 @@ pub struct PartitionInfo {
 
 /// A topic and its partitions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopicInfo {
     /// Name.
     pub name: String,
@@ -287,6 +293,7 @@ impl std::io::Write for Fnv {
 
 /// Where clients find a topic's partitions: `GET /v1/metadata/{topic}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopicMetadata {
     /// Topic.
     pub topic: String,
@@ -296,6 +303,7 @@ pub struct TopicMetadata {
 
 /// Route to one partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartitionRoute {
     /// Partition index.
     pub partition: u32,
@@ -307,6 +315,7 @@ pub struct PartitionRoute {
 
 /// `POST /v1/consumers`: join a consumer group (or `POST /v1/heartbeat/consumer` to stay in).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsumerHeartbeat {
     /// Consumer instance id.
     pub consumer_id: Uuid,
@@ -318,6 +327,7 @@ pub struct ConsumerHeartbeat {
 
 /// A consumer's current assignment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsumerAssignment {
     /// Group generation; offset commits must carry it.
     pub generation: u64,
@@ -327,6 +337,7 @@ pub struct ConsumerAssignment {
 
 /// `POST /v1/producers` and `POST /v1/heartbeat/producer`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProducerHeartbeat {
     /// Producer id (the idempotence id).
     pub producer_id: Uuid,
@@ -336,6 +347,7 @@ pub struct ProducerHeartbeat {
 
 /// A consumer group as listed by `GET /v1/groups`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupInfo {
     /// Group name.
     pub group: String,
@@ -349,6 +361,7 @@ pub struct GroupInfo {
 
 /// One member of a consumer group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupMember {
     /// Consumer id.
     pub consumer_id: Uuid,

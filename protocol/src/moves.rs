@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /v1/topics/{topic}/partitions/{p}/reassign`: move a partition to another replica set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReassignRequest {
     /// The new replica broker ids, preferred leader first; as many as the replication factor,
     /// distinct, every one a live broker.
@@ -13,6 +14,7 @@ pub struct ReassignRequest {
 
 /// `POST /v1/rebalance`: even out replicas and preferred leaders over the live brokers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RebalanceRequest {
     /// Only this topic (default: every topic).
     #[serde(default)]
@@ -21,6 +23,7 @@ pub struct RebalanceRequest {
 
 /// One planned or started change of a partition's replica list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlannedMove {
     /// Topic.
     pub topic: String,
@@ -34,6 +37,7 @@ pub struct PlannedMove {
 
 /// Answer to a reassign or rebalance: what changed at once and what is still to come.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MovesReply {
     /// Moves proposed now (replica moves run in the background, throttled).
     pub started: Vec<PlannedMove>,

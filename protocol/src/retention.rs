@@ -6,10 +6,17 @@ use serde::{Deserialize, Serialize};
 /// The value that means "no limit".
 pub const UNLIMITED: i64 = -1;
 
+/// Largest `retention_ms` accepted: 100 years (of 365.25 days). Brokers compute `now() -
+/// retention_ms` in Postgres, whose intervals overflow near 9.2e15 ms and whose timestamps
+/// end at 4713 BC, so a larger age would make that topic's retention fail on every tick.
+/// `retention_bytes` has no such bound: the byte totals it is compared with are `numeric`.
+pub const MAX_RETENTION_MS: i64 = 100 * 36_525 * 86_400_000 / 100;
+
 /// Retention as set on a topic: `POST /v1/topics` (flattened into the request) and the body
 /// of `PATCH /v1/topics/{name}`. A missing field keeps the current value (on create: the
 /// cluster default).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetentionSpec {
     /// Delete batches older than this many milliseconds; `-1` keeps them forever.
     // Never `skip_serializing_if`: in the Raft log this is MessagePack as an array, where a
@@ -22,8 +29,14 @@ pub struct RetentionSpec {
 }
 
 impl RetentionSpec {
-    /// Checks every field that is set: a positive number or `-1`. The error names the field.
+    /// Checks every field that is set: a positive number or `-1`, and `retention_ms` at most
+    /// [`MAX_RETENTION_MS`]. The error names the field.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(ms) = self.retention_ms.filter(|ms| *ms > MAX_RETENTION_MS) {
+            return Err(format!(
+                "retention_ms must be at most {MAX_RETENTION_MS} (100 years) or -1 (unlimited), got {ms}"
+            ));
+        }
         for (key, v) in [
             ("retention_ms", self.retention_ms),
             ("retention_bytes", self.retention_bytes),
@@ -107,6 +120,20 @@ mod tests {
             retention_bytes: Some(-5),
         };
         assert!(bad.validate().unwrap_err().contains("retention_bytes"));
+        for (ms, ok) in [
+            (MAX_RETENTION_MS, true),
+            (MAX_RETENTION_MS + 1, false),
+            (i64::MAX, false),
+        ] {
+            let spec = RetentionSpec {
+                retention_ms: Some(ms),
+                retention_bytes: Some(i64::MAX),
+            };
+            assert_eq!(spec.validate().is_ok(), ok, "{ms}");
+            if !ok {
+                assert!(spec.validate().unwrap_err().contains("retention_ms"));
+            }
+        }
 
         let defaults = RetentionSpec {
             retention_ms: Some(604_800_000),

@@ -99,6 +99,8 @@ pub(crate) fn take_frames(buf: &mut BytesMut) -> std::io::Result<Vec<(u32, ItemR
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -128,5 +130,65 @@ mod tests {
         let mut buf = BytesMut::new();
         buf.put_u32(u32::MAX);
         assert!(take_frames(&mut buf).is_err());
+    }
+
+    fn kind() -> impl Strategy<Value = RpcKind> {
+        prop_oneof![
+            Just(RpcKind::Append),
+            Just(RpcKind::Vote),
+            Just(RpcKind::PreVote),
+            Just(RpcKind::TransferLeader),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A request body of any items decodes to the same items.
+        #[test]
+        fn any_items_roundtrip(
+            items in proptest::collection::vec(
+                (any::<u128>(), kind(), any::<u32>(), proptest::collection::vec(any::<u8>(), 0..64)),
+                0..8,
+            ),
+        ) {
+            let items: Vec<BatchItem> = items
+                .into_iter()
+                .map(|(g, kind, ttl_ms, body)| BatchItem {
+                    group: Uuid::from_u128(g),
+                    kind,
+                    ttl_ms,
+                    body: Bytes::from(body),
+                })
+                .collect();
+            let back: Vec<BatchItem> = decode(&encode(&items).unwrap()).unwrap();
+            prop_assert_eq!(back.len(), items.len());
+            for (a, b) in back.iter().zip(&items) {
+                prop_assert_eq!((a.group, a.kind, a.ttl_ms, &a.body), (b.group, b.kind, b.ttl_ms, &b.body));
+            }
+        }
+
+        /// What the batch route does with a request body, and the sender with a reply
+        /// stream: arbitrary bytes are an error or a value, never a panic.
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode::<Vec<BatchItem>>(&data);
+            let _ = decode::<(u32, ItemReply)>(&data);
+            let mut buf = BytesMut::from(&data[..]);
+            let _ = take_frames(&mut buf);
+        }
+
+        /// Garbage inside well-formed frames reaches the MessagePack decoder.
+        #[test]
+        fn garbage_frames_never_panic(
+            bodies in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..5),
+        ) {
+            let mut buf = BytesMut::new();
+            for b in &bodies {
+                buf.put_u32(b.len() as u32);
+                buf.put_slice(b);
+            }
+            let _ = take_frames(&mut buf);
+        }
     }
 }

@@ -2,13 +2,21 @@
 
 use actix_web::{HttpResponse, web};
 use raftbus_protocol::api::{
-    CreatePartitionRequest, CreatePartitionResponse, Health, NodeLeadership,
+    CreatePartitionRequest, CreatePartitionResponse, Health, NodeLeadership, PartitionStatus,
 };
 use raftbus_security::{Caller, Role};
 
+use super::openapi::PartitionPath;
 use super::{ApiState, partition};
 use crate::error::ApiError;
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "node",
+    security(()),
+    responses((status = 200, description = "The broker answers", body = Health))
+)]
 pub(super) async fn health(state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok".into(),
@@ -19,6 +27,12 @@ pub(super) async fn health(state: web::Data<ApiState>) -> HttpResponse {
 
 /// `GET /v1/node/leadership`: the groups this broker leads, asked by its peers' `quiesce`
 /// loops several times a second in place of per-group heartbeats.
+#[utoipa::path(
+    get,
+    path = "/v1/node/leadership",
+    tag = "node",
+    responses((status = 200, description = "Groups this broker leads", body = NodeLeadership))
+)]
 pub(super) async fn leadership(state: web::Data<ApiState>) -> HttpResponse {
     let leading = state
         .registry
@@ -54,15 +68,33 @@ pub(super) async fn create(
     })
 }
 
+/// `GET /v1/partitions/{topic}/{partition}`: one hosted replica's status.
+#[utoipa::path(
+    get,
+    path = "/v1/partitions/{topic}/{partition}",
+    tag = "partitions",
+    params(PartitionPath),
+    responses((status = 200, description = "The replica's status", body = PartitionStatus))
+)]
 pub(super) async fn status(
     state: web::Data<ApiState>,
-    path: web::Path<(String, u32)>,
+    path: web::Path<PartitionPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let (topic, index) = path.into_inner();
+    let PartitionPath {
+        topic,
+        partition: index,
+    } = path.into_inner();
     let p = partition(&state, &topic, index)?;
     Ok(HttpResponse::Ok().json(p.status(state.registry.node_id())))
 }
 
+/// `GET /v1/partitions`: every hosted replica's status.
+#[utoipa::path(
+    get,
+    path = "/v1/partitions",
+    tag = "partitions",
+    responses((status = 200, description = "Every hosted replica", body = [PartitionStatus]))
+)]
 pub(super) async fn list(state: web::Data<ApiState>) -> HttpResponse {
     let node = state.registry.node_id();
     let all: Vec<_> = state

@@ -12,8 +12,10 @@ use raftbus_protocol::api::{FetchJsonResponse, FetchParams, FetchedRecord};
 use raftbus_protocol::fetch::{
     BINARY_CONTENT_TYPE, HIGH_WATERMARK_HEADER, LOG_START_HEADER, put_frame,
 };
+use raftbus_protocol::openapi::Binary;
 use raftbus_protocol::{ErrorCode, RecordBatch};
 
+use super::openapi::PartitionPath;
 use super::{ApiState, partition, require_leader};
 use crate::error::ApiError;
 use crate::state_machine::Watermarks;
@@ -34,13 +36,30 @@ fn out_of_range(name: &str, offset: u64, marks: Watermarks) -> ApiError {
     e
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/partitions/{topic}/{partition}/records",
+    tag = "records",
+    params(PartitionPath, FetchParams),
+    responses((
+        status = 200,
+        description = "Committed records from `offset`: JSON, or binary frames (`protocol::fetch`) \
+                       with `Accept: application/octet-stream`, the high watermark and log start \
+                       offset then in the `x-raftbus-high-watermark` and \
+                       `x-raftbus-log-start-offset` headers",
+        content((FetchJsonResponse = "application/json"), (Binary = "application/octet-stream"))
+    ))
+)]
 pub(super) async fn fetch(
     state: web::Data<ApiState>,
-    path: web::Path<(String, u32)>,
+    path: web::Path<PartitionPath>,
     params: web::Query<FetchParams>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (topic, index) = path.into_inner();
+    let PartitionPath {
+        topic,
+        partition: index,
+    } = path.into_inner();
     let p = partition(&state, &topic, index)?;
     require_leader(&state, &p, false)?;
     if !p.wait_read_ready(state.settings.raft.lease()).await {

@@ -55,6 +55,12 @@ impl Metrics {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "node",
+    responses((status = 200, description = "Prometheus text metrics", body = String, content_type = "text/plain"))
+)]
 pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
     let m = &state.metrics;
     let mut out = String::new();

@@ -1,4 +1,4 @@
-//! The broker's client API (`/v1/...`, `/health`, `/metrics`).
+//! The broker's client API (`/v1/...`, `/health`, `/metrics`, `/openapi.json`).
 //!
 //! Every error is an [`ApiError`]: a stable code, an HTTP 4xx/5xx status and a JSON body that
 //! names the problem, including errors raised by actix extractors (bad path or query).
@@ -7,6 +7,7 @@ mod admin;
 mod fetch;
 mod metrics;
 mod offsets;
+mod openapi;
 mod policy;
 mod produce;
 
@@ -47,6 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
         .configure(raftbus_protocol::http::json_errors)
         .route("/health", web::get().to(admin::health))
         .route("/metrics", web::get().to(metrics::render))
+        .route(
+            raftbus_protocol::openapi::PATH,
+            raftbus_protocol::openapi::route(openapi::document()),
+        )
         .route("/v1/partitions", web::get().to(admin::list))
         .route("/v1/node/leadership", web::get().to(admin::leadership))
         .route(

@@ -7,6 +7,7 @@ use raftbus_protocol::api::{OffsetCommitRequest, OffsetResponse};
 use raftbus_security::{Caller, Role};
 use serde::Deserialize;
 
+use super::openapi::OffsetPath;
 use super::{ApiState, partition, require_leader};
 use crate::error::ApiError;
 use crate::partition::validate_name;
@@ -26,12 +27,24 @@ pub(super) struct FenceRequest {
     drop: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/partitions/{topic}/{partition}/offsets/{group}",
+    tag = "offsets",
+    params(OffsetPath),
+    request_body = OffsetCommitRequest,
+    responses((status = 200, description = "Committed through the partition's Raft log", body = OffsetResponse))
+)]
 pub(super) async fn commit(
     state: web::Data<ApiState>,
-    path: web::Path<(String, u32, String)>,
+    path: web::Path<OffsetPath>,
     body: web::Json<OffsetCommitRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (topic, index, group) = path.into_inner();
+    let OffsetPath {
+        topic,
+        partition: index,
+        group,
+    } = path.into_inner();
     validate_name("consumer group", &group)?;
     let p = partition(&state, &topic, index)?;
     require_leader(&state, &p, true)?;
@@ -49,11 +62,22 @@ pub(super) async fn commit(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/partitions/{topic}/{partition}/offsets/{group}",
+    tag = "offsets",
+    params(OffsetPath),
+    responses((status = 200, description = "The group's committed offset", body = OffsetResponse))
+)]
 pub(super) async fn read(
     state: web::Data<ApiState>,
-    path: web::Path<(String, u32, String)>,
+    path: web::Path<OffsetPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let (topic, index, group) = path.into_inner();
+    let OffsetPath {
+        topic,
+        partition: index,
+        group,
+    } = path.into_inner();
     validate_name("consumer group", &group)?;
     let p = partition(&state, &topic, index)?;
     require_leader(&state, &p, false)?;

@@ -11,7 +11,7 @@ pub fn policy(method: &Method, path: &[&str], _query: &str) -> Need {
     use ResourceKind::*;
     let on = |kind, name: &str, op| Need::Allowed(kind, name.to_string(), op);
     match path {
-        ["health"] => Need::Open,
+        ["health"] | ["openapi.json"] => Need::Open,
         ["metrics"] | ["v1", "partitions"] | ["v1", "node", "leadership"] => {
             on(Cluster, "", Describe)
         }

@@ -13,8 +13,10 @@ use openraft::error::{ClientWriteError, Fatal, RaftError};
 use raftbus_protocol::api::{
     AcceptedResponse, Acks, ProduceJsonRequest, ProduceParams, ProduceResponse,
 };
+use raftbus_protocol::openapi::Binary;
 use raftbus_protocol::{ErrorCode, RecordBatch};
 
+use super::openapi::PartitionPath;
 use super::{ApiState, partition, require_leader};
 use crate::error::ApiError;
 use crate::partition::propose::ProposeResult;
@@ -64,14 +66,31 @@ fn parse_batch(req: &HttpRequest, body: Bytes) -> Result<RecordBatch, ApiError> 
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/partitions/{topic}/{partition}/records",
+    tag = "records",
+    params(PartitionPath, ProduceParams),
+    request_body(
+        description = "One record batch: the binary `protocol::batch` format, or JSON records",
+        content((Binary = "application/octet-stream"), (ProduceJsonRequest = "application/json"))
+    ),
+    responses(
+        (status = 200, description = "Committed by a majority", body = ProduceResponse),
+        (status = 202, description = "Accepted by the leader (`acks=leader`)", body = AcceptedResponse)
+    )
+)]
 pub(super) async fn produce(
     state: web::Data<ApiState>,
-    path: web::Path<(String, u32)>,
+    path: web::Path<PartitionPath>,
     params: web::Query<ProduceParams>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (topic, index) = path.into_inner();
+    let PartitionPath {
+        topic,
+        partition: index,
+    } = path.into_inner();
     let p = partition(&state, &topic, index)?;
     let body = read_body(payload, state.settings.limits.max_batch_bytes).await?;
     let batch = parse_batch(&req, body)?;

@@ -3,7 +3,7 @@
 //! itself (Raft log, applied state) goes through the shared writers (`storage/mod.rs`); reads
 //! and snapshots of the partition tables stay with the state machine (`state_machine/`).
 
-use raftbus_protocol::retention::Retention;
+use raftbus_protocol::retention::{MAX_RETENTION_MS, Retention};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -96,7 +96,8 @@ pub async fn retention_start(
         )
         .bind(group)
         .bind(hw)
-        .bind(i64::try_from(ms).unwrap_or(i64::MAX))
+        // Managers refuse larger values; a topic stored before they did keeps working.
+        .bind(i64::try_from(ms).unwrap_or(i64::MAX).min(MAX_RETENTION_MS))
         .fetch_optional(db)
         .await?;
         to = to.max(first_young.map_or(high_watermark, |(b,)| b as u64));

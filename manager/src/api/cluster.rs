@@ -10,6 +10,13 @@ use raftbus_protocol::meta::{BrokerInfo, ManagerInfo, ManagerRole};
 use crate::metadata::ClusterMeta;
 use crate::node::Manager;
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "cluster",
+    security(()),
+    responses((status = 200, description = "`{status, node_id, role, leader}`", body = serde_json::Value))
+)]
 pub(super) async fn health(m: web::Data<Manager>) -> HttpResponse {
     let role = if m.is_leader() { "write" } else { "read" };
     HttpResponse::Ok().json(serde_json::json!({
@@ -21,6 +28,12 @@ pub(super) async fn health(m: web::Data<Manager>) -> HttpResponse {
 }
 
 /// Every manager with its role as this manager sees it and a live health probe.
+#[utoipa::path(
+    get,
+    path = "/v1/managers",
+    tag = "cluster",
+    responses((status = 200, description = "Every manager", body = [ManagerInfo]))
+)]
 pub(super) async fn managers(m: web::Data<Manager>) -> HttpResponse {
     let leader = m.leader().map(|(id, _)| id);
     let probes = m.peers.iter().map(|p| {
@@ -82,10 +95,24 @@ pub(super) fn broker_infos(meta: &ClusterMeta) -> Vec<BrokerInfo> {
         .collect()
 }
 
+/// `GET /v1/brokers`.
+#[utoipa::path(
+    get,
+    path = "/v1/brokers",
+    tag = "cluster",
+    responses((status = 200, description = "Every broker", body = [BrokerInfo]))
+)]
 pub(super) async fn brokers(m: web::Data<Manager>) -> HttpResponse {
     HttpResponse::Ok().json(m.read(broker_infos))
 }
 
+/// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "cluster",
+    responses((status = 200, description = "Prometheus text metrics", body = String, content_type = "text/plain"))
+)]
 pub(super) async fn metrics(m: web::Data<Manager>) -> HttpResponse {
     let (brokers, alive, topics, partitions, groups) = m.read(|meta| {
         (

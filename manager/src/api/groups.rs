@@ -25,6 +25,13 @@ fn info(name: &str, g: &GroupRecord) -> GroupInfo {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/groups",
+    tag = "groups",
+    params(ReadParams),
+    responses((status = 200, description = "Every consumer group", body = [GroupInfo]))
+)]
 pub(super) async fn list(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -37,6 +44,13 @@ pub(super) async fn list(
     Ok(HttpResponse::Ok().json(all))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/groups/{name}",
+    tag = "groups",
+    params(("name" = String, Path, description = "Consumer group name"), ReadParams),
+    responses((status = 200, description = "The group", body = GroupInfo))
+)]
 pub(super) async fn describe(
     m: web::Data<Manager>,
     req: HttpRequest,

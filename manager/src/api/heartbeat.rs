@@ -9,8 +9,8 @@ use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::Member;
 use raftbus_protocol::http::Body;
 use raftbus_protocol::meta::{
-    BrokerHeartbeat, BrokerHeartbeatReply, ConsumerHeartbeat, HostedGroup, ProducerHeartbeat,
-    assignments_digest,
+    BrokerHeartbeat, BrokerHeartbeatReply, ConsumerAssignment, ConsumerHeartbeat, HostedGroup,
+    ProducerHeartbeat, assignments_digest,
 };
 use raftbus_protocol::names::validate_name;
 use raftbus_protocol::retention::RetentionSpec;
@@ -145,6 +145,13 @@ pub(super) async fn broker(
 /// `POST /v1/producers` and `/v1/heartbeat/producer`: validated and acknowledged, nothing
 /// stored. The producer registry these used to fill was read by nothing and grew with every
 /// `Producer::connect`; the routes stay so existing clients keep working. Any manager answers.
+#[utoipa::path(
+    post,
+    path = "/v1/producers",
+    tag = "clients",
+    request_body = ProducerHeartbeat,
+    responses((status = 200, description = "Acknowledged (`{}`)", body = serde_json::Value))
+)]
 pub(super) async fn producer(body: Body) -> Result<HttpResponse, ApiError> {
     let hb: ProducerHeartbeat = parse(&body.0)?;
     validate_name("topic", &hb.topic).map_err(|e| ApiError::new(ErrorCode::InvalidName, e))?;
@@ -153,6 +160,13 @@ pub(super) async fn producer(body: Body) -> Result<HttpResponse, ApiError> {
 
 /// `POST /v1/consumers` (join) and `/v1/heartbeat/consumer`: answers the consumer's current
 /// generation and partitions, joining (and rebalancing) when it is not a member.
+#[utoipa::path(
+    post,
+    path = "/v1/consumers",
+    tag = "clients",
+    request_body = ConsumerHeartbeat,
+    responses((status = 200, description = "The consumer's assignment", body = ConsumerAssignment))
+)]
 pub(super) async fn consumer(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -190,6 +204,16 @@ pub(super) async fn consumer(
 }
 
 /// `DELETE /v1/consumers/{group}/{consumer}`: leave at once (clean shutdown), rebalancing.
+#[utoipa::path(
+    delete,
+    path = "/v1/consumers/{group}/{consumer}",
+    tag = "clients",
+    params(
+        ("group" = String, Path, description = "Consumer group name"),
+        ("consumer" = uuid::Uuid, Path, description = "Consumer id")
+    ),
+    responses((status = 200, description = "Left (`{}`)", body = serde_json::Value))
+)]
 pub(super) async fn leave(
     m: web::Data<Manager>,
     req: HttpRequest,

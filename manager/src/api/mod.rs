@@ -8,6 +8,7 @@ mod cluster;
 mod groups;
 mod heartbeat;
 mod moves;
+mod openapi;
 mod page;
 mod policy;
 mod proxy;
@@ -24,6 +25,7 @@ use raftbus_protocol::http::{BodyLimit, json_errors, no_route};
 use raftbus_protocol::limits::{BROKER_HEARTBEAT_LIMIT, PRODUCE_JSON_LIMIT};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
 
 use crate::error::{ApiError, internal};
 use crate::node::Manager;
@@ -37,6 +39,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
         .route("/", web::get().to(page::index))
         .route("/health", web::get().to(cluster::health))
         .route("/metrics", web::get().to(cluster::metrics))
+        .route(
+            raftbus_protocol::openapi::PATH,
+            raftbus_protocol::openapi::route(openapi::document()),
+        )
         .route("/v1/managers", web::get().to(cluster::managers))
         .route("/v1/brokers", web::get().to(cluster::brokers))
         .service(
@@ -111,8 +117,10 @@ pub fn configure_internal(cfg: &mut web::ServiceConfig, state: web::Data<Manager
 }
 
 /// `?consistent=true` on reads.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReadParams {
+    /// Answer from the write manager after it confirmed its leadership (linearizable).
     #[serde(default)]
     consistent: bool,
 }

@@ -77,6 +77,17 @@ fn check(
 }
 
 /// `POST /v1/topics/{topic}/partitions/{p}/reassign` with a [`ReassignRequest`].
+#[utoipa::path(
+    post,
+    path = "/v1/topics/{topic}/partitions/{partition}/reassign",
+    tag = "moves",
+    params(
+        ("topic" = String, Path, description = "Topic name"),
+        ("partition" = u32, Path, description = "Partition index")
+    ),
+    request_body = ReassignRequest,
+    responses((status = 200, description = "The move started (none when nothing changes)", body = MovesReply))
+)]
 pub(super) async fn reassign(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -109,6 +120,13 @@ pub(super) async fn reassign(
 }
 
 /// `POST /v1/rebalance` with a [`RebalanceRequest`] (an empty body means every topic).
+#[utoipa::path(
+    post,
+    path = "/v1/rebalance",
+    tag = "moves",
+    request_body(content = Option<RebalanceRequest>, content_type = "application/json"),
+    responses((status = 200, description = "Moves started and pending", body = MovesReply))
+)]
 pub(super) async fn rebalance(
     m: web::Data<Manager>,
     req: HttpRequest,

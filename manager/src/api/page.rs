@@ -16,6 +16,13 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "cluster",
+    security(()),
+    responses((status = 200, description = "Status page", body = String, content_type = "text/html"))
+)]
 pub(super) async fn index(m: web::Data<Manager>) -> HttpResponse {
     let role = if m.is_leader() { "write" } else { "read" };
     let leader = m.leader().map_or("unknown".to_string(), |(id, a)| {

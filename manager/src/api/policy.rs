@@ -14,7 +14,7 @@ pub fn policy(method: &Method, path: &[&str], query: &str) -> Need {
     let cluster = |op| Need::Allowed(Cluster, String::new(), op);
     let get = method == Method::GET;
     match path {
-        [] | ["health"] => Need::Open,
+        [] | ["health"] | ["openapi.json"] => Need::Open,
         ["metrics"] | ["v1", "managers"] | ["v1", "brokers"] | ["v1", "groups"] => {
             cluster(Describe)
         }

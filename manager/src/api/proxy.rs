@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use raftbus_protocol::ErrorCode;
-use raftbus_protocol::api::{FetchParams, ProduceJsonRequest};
+use raftbus_protocol::api::{FetchJsonResponse, FetchParams, ProduceJsonRequest, ProduceResponse};
 use raftbus_protocol::http::Body;
 use raftbus_protocol::names::partition_for_key;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::parse;
 use crate::error::{ApiError, internal};
@@ -18,7 +19,12 @@ use crate::node::Manager;
 /// Round-robin position for unkeyed proxy produces.
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-#[derive(Debug, Default, Deserialize)]
+/// Longest long poll relayed to a broker: below the 15 s timeout of the managers' HTTP client,
+/// so a long `wait_ms` (brokers allow 30 s) answers with records or none instead of `503`.
+const PROXY_MAX_WAIT_MS: u64 = 10_000;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ProduceParams {
     /// Explicit partition; otherwise the first record's key picks it, or round robin.
     #[serde(default)]
@@ -68,6 +74,15 @@ async fn relay(
         .body(body))
 }
 
+/// `POST /v1/topics/{topic}/records`: JSON records to one partition's leader.
+#[utoipa::path(
+    post,
+    path = "/v1/topics/{topic}/records",
+    tag = "records",
+    params(("topic" = String, Path, description = "Topic name"), ProduceParams),
+    request_body = ProduceJsonRequest,
+    responses((status = 200, description = "The leader's answer", body = ProduceResponse))
+)]
 pub(super) async fn produce(
     http: HttpRequest,
     m: web::Data<Manager>,
@@ -115,6 +130,18 @@ pub(super) async fn produce(
     .await
 }
 
+/// `GET /v1/topics/{topic}/partitions/{partition}/records`: JSON records from the leader.
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{topic}/partitions/{partition}/records",
+    tag = "records",
+    params(
+        ("topic" = String, Path, description = "Topic name"),
+        ("partition" = u32, Path, description = "Partition index"),
+        FetchParams
+    ),
+    responses((status = 200, description = "The leader's answer", body = FetchJsonResponse))
+)]
 pub(super) async fn consume(
     http: HttpRequest,
     m: web::Data<Manager>,
@@ -127,8 +154,10 @@ pub(super) async fn consume(
         &addr,
         &format!("/v1/partitions/{topic}/{partition}/records"),
     );
+    let mut q = q.into_inner();
+    q.wait_ms = q.wait_ms.map(|w| w.min(PROXY_MAX_WAIT_MS));
     let get = m.http.http.get(url).headers(credentials(&http));
-    relay(get.query(&*q).send().await, &addr).await
+    relay(get.query(&q).send().await, &addr).await
 }
 
 /// The client's `Authorization` header, passed on: the broker checks the client, not us.

@@ -15,6 +15,14 @@ use crate::node::Manager;
 use crate::raft::MetaCommand;
 
 /// Validates and proposes the change; answers the topic as it is afterwards.
+#[utoipa::path(
+    patch,
+    path = "/v1/topics/{name}",
+    tag = "topics",
+    params(("name" = String, Path, description = "Topic name")),
+    request_body = RetentionSpec,
+    responses((status = 200, description = "The topic afterwards", body = raftbus_protocol::meta::TopicInfo))
+)]
 pub(super) async fn alter(
     m: web::Data<Manager>,
     req: HttpRequest,

@@ -10,6 +10,7 @@ use raftbus_protocol::meta::{
 };
 use raftbus_protocol::names::validate_name;
 use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::{ReadParams, consistent_read, parse};
@@ -18,9 +19,6 @@ use crate::metadata::placement::place_replicas;
 use crate::metadata::{ClusterMeta, TopicRecord};
 use crate::node::Manager;
 use crate::raft::MetaCommand;
-
-/// Most partitions one topic may have.
-const MAX_PARTITIONS: u32 = 1_024;
 
 /// Builds the API view of a topic.
 pub(super) fn topic_info(
@@ -84,9 +82,10 @@ pub(super) async fn create_topic(
     let rf = req
         .replication_factor
         .unwrap_or(m.settings.topics.default_replication_factor);
-    if partitions == 0 || partitions > MAX_PARTITIONS {
+    let max = m.settings.topics.max_partitions;
+    if partitions == 0 || partitions > max {
         return Err(ApiError::bad_request(format!(
-            "partitions must be 1..={MAX_PARTITIONS}, got {partitions}"
+            "partitions must be 1..={max} (topics.max_partitions), got {partitions}"
         )));
     }
     if rf == 0 {
@@ -102,6 +101,14 @@ pub(super) async fn create_topic(
                     ErrorCode::TopicExists,
                     format!("topic {:?} already exists", req.name),
                 ));
+            }
+            // More replicas than the cluster has brokers is a bad request, not an outage:
+            // waiting cannot help (a registered but dead broker may come back, hence 503 below).
+            let known = meta.brokers.len();
+            if rf as usize > known {
+                return Err(ApiError::bad_request(format!(
+                    "replication_factor {rf} exceeds the {known} brokers registered in the cluster"
+                )));
             }
             // Liveness is the replicated flag the reaper maintains: a new write manager's
             // in-memory table is empty until heartbeats arrive, but the flag is not.
@@ -149,13 +156,22 @@ pub(super) async fn create_topic(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct CreateParams {
     /// Wait up to this long for the topic to become ready (every partition led).
     #[serde(default)]
     wait_ms: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/topics",
+    tag = "topics",
+    params(CreateParams),
+    request_body = CreateTopicRequest,
+    responses((status = 201, description = "Created", body = TopicInfo))
+)]
 pub(super) async fn create(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -170,6 +186,13 @@ pub(super) async fn create(
     Ok(HttpResponse::Created().json(info))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/topics",
+    tag = "topics",
+    params(ReadParams),
+    responses((status = 200, description = "Every topic", body = [TopicInfo]))
+)]
 pub(super) async fn list(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -193,6 +216,13 @@ pub(super) fn find(m: &Manager, name: &str) -> Result<TopicInfo, ApiError> {
         .ok_or_else(|| unknown(name))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{name}",
+    tag = "topics",
+    params(("name" = String, Path, description = "Topic name"), ReadParams),
+    responses((status = 200, description = "The topic", body = TopicInfo))
+)]
 pub(super) async fn describe(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -205,6 +235,13 @@ pub(super) async fn describe(
     Ok(HttpResponse::Ok().json(find(&m, &name)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{name}/partitions",
+    tag = "topics",
+    params(("name" = String, Path, description = "Topic name"), ReadParams),
+    responses((status = 200, description = "The topic's partitions", body = [PartitionInfo]))
+)]
 pub(super) async fn partitions(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -217,6 +254,13 @@ pub(super) async fn partitions(
     Ok(HttpResponse::Ok().json(find(&m, &name)?.partition_info))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/topics/{name}",
+    tag = "topics",
+    params(("name" = String, Path, description = "Topic name")),
+    responses((status = 200, description = "`{deleted: name}`", body = serde_json::Value))
+)]
 pub(super) async fn delete(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -233,7 +277,8 @@ pub(super) async fn delete(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": name.as_str() })))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct MetadataParams {
     /// Create the topic with defaults when missing (if `topics.auto_create` allows).
     #[serde(default)]
@@ -241,6 +286,13 @@ pub(super) struct MetadataParams {
 }
 
 /// Routes for clients: per partition, the leader's address and all replicas.
+#[utoipa::path(
+    get,
+    path = "/v1/metadata/{topic}",
+    tag = "topics",
+    params(("topic" = String, Path, description = "Topic name"), MetadataParams),
+    responses((status = 200, description = "Where the topic's partitions are", body = TopicMetadata))
+)]
 pub(super) async fn metadata(
     m: web::Data<Manager>,
     req: HttpRequest,

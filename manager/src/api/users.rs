@@ -35,6 +35,13 @@ fn mint() -> String {
 
 /// `POST /v1/users` `{"name"}`: adds a user (or gives an existing one a new token) and
 /// answers its token.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "security",
+    request_body = CreateUserRequest,
+    responses((status = 201, description = "The user's new token", body = CreateUserResponse))
+)]
 pub(super) async fn add(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -58,12 +65,25 @@ pub(super) async fn add(
 }
 
 /// `GET /v1/users`: the user names.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    tag = "security",
+    responses((status = 200, description = "User names", body = [String]))
+)]
 pub(super) async fn list(m: web::Data<Manager>) -> HttpResponse {
     let names: Vec<String> = m.read(|meta| meta.security.users.keys().cloned().collect());
     HttpResponse::Ok().json(names)
 }
 
 /// `DELETE /v1/users/{name}`: removes a user and its rules (its token stops working).
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{name}",
+    tag = "security",
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 200, description = "`{removed: name}`", body = serde_json::Value))
+)]
 pub(super) async fn remove(
     m: web::Data<Manager>,
     req: HttpRequest,
@@ -81,11 +101,24 @@ pub(super) async fn remove(
 }
 
 /// `GET /v1/acls`: every rule.
+#[utoipa::path(
+    get,
+    path = "/v1/acls",
+    tag = "security",
+    responses((status = 200, description = "Every rule", body = [AclRule]))
+)]
 pub(super) async fn acls(m: web::Data<Manager>) -> HttpResponse {
     HttpResponse::Ok().json(m.read(|meta| meta.security.acls.clone()))
 }
 
 /// `POST /v1/acls` (add) and `DELETE /v1/acls` (remove), the rule as the body.
+#[utoipa::path(
+    method(post, delete),
+    path = "/v1/acls",
+    tag = "security",
+    request_body = AclRule,
+    responses((status = 200, description = "The rule added or removed", body = AclRule))
+)]
 pub(super) async fn change_acl(
     m: web::Data<Manager>,
     req: HttpRequest,

@@ -1,11 +1,14 @@
 //! Acceptance 7: bad input (unknown partition, malformed body, offset beyond the end,
-//! oversized batch, bad parameters) gets a 4xx with a JSON error naming the problem, and the
-//! broker keeps running.
+//! oversized batch, bad parameters, a timestamp or retention that overflows) gets a 4xx with a
+//! JSON error naming the problem, and the broker keeps running. Both client APIs serve their
+//! OpenAPI document without a token.
 
 use std::time::Duration;
 
 use raftbus_protocol::api::CreatePartitionRequest;
+use raftbus_protocol::retention::MAX_RETENTION_MS;
 use raftbus_tests::cluster::BrokerCluster;
+use raftbus_tests::manager::ManagedCluster;
 use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
@@ -81,6 +84,15 @@ async fn bad_requests_get_json_4xx_and_the_broker_survives() {
     let m = expect_error(r, 400, "bad_request").await;
     assert!(m.contains("sequence"), "{m}");
 
+    // Base timestamp u64::MAX and one record whose delta is 1: refused when parsed.
+    let mut overflow = vec![raftbus_protocol::batch::MAGIC];
+    overflow.extend_from_slice(&1u32.to_le_bytes());
+    overflow.extend_from_slice(&u64::MAX.to_le_bytes());
+    overflow.extend_from_slice(&[1, 0, 0]);
+    let r = http.post(&records).body(overflow).send().await.unwrap();
+    let m = expect_error(r, 400, "bad_request").await;
+    assert!(m.contains("timestamp overflows"), "{m}");
+
     let big = vec!["x".repeat(1 << 20); 5];
     let r = http
         .post(&records)
@@ -147,6 +159,8 @@ async fn bad_requests_get_json_4xx_and_the_broker_survives() {
     let r = http.get(format!("{base}/v1/nothing")).send().await.unwrap();
     expect_error(r, 404, "not_found").await;
 
+    expect_openapi(&base).await;
+
     // Still serving.
     let ok = c
         .client
@@ -155,4 +169,43 @@ async fn bad_requests_get_json_4xx_and_the_broker_survives() {
         .unwrap();
     assert_eq!(ok.base_offset, 0);
     c.client.health(&c.addr(0)).await.unwrap();
+}
+
+/// `GET {base}/openapi.json` without a token: an OpenAPI 3 document declaring bearer auth.
+async fn expect_openapi(base: &str) {
+    let r = raftbus_tests::pki::anonymous_client()
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let doc: Value = r.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn managers_refuse_overflowing_retention() {
+    let c = ManagedCluster::start(1, 0, &[]).await.unwrap();
+    c.write_manager(Duration::from_secs(20)).await.unwrap();
+    let base = raftbus_tests::pki::url(c.managers[0].addr(), "");
+    let http = raftbus_tests::pki::client();
+    let too_old = serde_json::json!({"name": "t", "retention_ms": i64::MAX});
+    let r = http
+        .post(format!("{base}/v1/topics"))
+        .json(&too_old)
+        .send()
+        .await
+        .unwrap();
+    let m = expect_error(r, 400, "bad_request").await;
+    assert!(m.contains("retention_ms"), "{m}");
+    let r = http
+        .patch(format!("{base}/v1/topics/t"))
+        .json(&serde_json::json!({"retention_ms": MAX_RETENTION_MS + 1}))
+        .send()
+        .await
+        .unwrap();
+    let m = expect_error(r, 400, "bad_request").await;
+    assert!(m.contains("at most"), "{m}");
+    expect_openapi(&base).await;
 }

@@ -73,8 +73,8 @@ async fn topics_are_placed_led_validated_and_administered() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, SdkError::Api { status: 503, .. })
-            && e.to_string().contains("needs 5 live brokers"),
+        matches!(&e, SdkError::Api { status: 400, .. })
+            && e.to_string().contains("exceeds the 3 brokers"),
         "{e}"
     );
     let e = c
