@@ -255,6 +255,7 @@ mod tests {
                 producer: None,
                 records: Bytes::from(records),
                 count: 1,
+                at_ms: 0,
             };
             let mut data = encode(&Command::from(batch)).unwrap();
             let i = at % data.len();
