@@ -11,6 +11,8 @@
 //! - [`retention`]: topic retention as set by operators and as handed to brokers.
 //! - [`limits`]: request body limits of the HTTP APIs.
 //! - [`acl`]: principals, ACL rules and the table nodes authorize requests with.
+//! - [`routes`]: every HTTP route: patterns for servers, path builders for callers.
+//! - [`query`]: query parameters of the manager API.
 
 pub mod acl;
 pub mod api;
@@ -23,7 +25,9 @@ pub mod limits;
 pub mod meta;
 pub mod moves;
 pub mod names;
+pub mod query;
 pub mod retention;
+pub mod routes;
 mod varint;
 
 pub use batch::{BatchBuilder, BatchError, Record, RecordBatch};
