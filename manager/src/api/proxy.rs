@@ -9,7 +9,8 @@ use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::{FetchParams, ProduceJsonRequest};
 use raftbus_protocol::http::Body;
 use raftbus_protocol::names::partition_for_key;
-use serde::Deserialize;
+use raftbus_protocol::query::TopicProduceParams;
+use raftbus_protocol::routes;
 
 use super::parse;
 use crate::error::{ApiError, internal};
@@ -17,13 +18,6 @@ use crate::node::Manager;
 
 /// Round-robin position for unkeyed proxy produces.
 static NEXT: AtomicU32 = AtomicU32::new(0);
-
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct ProduceParams {
-    /// Explicit partition; otherwise the first record's key picks it, or round robin.
-    #[serde(default)]
-    partition: Option<u32>,
-}
 
 /// Leader address of `topic/partition`, or the error a client should see.
 fn leader_of(m: &Manager, topic: &str, partition: u32) -> Result<String, ApiError> {
@@ -72,7 +66,7 @@ pub(super) async fn produce(
     http: HttpRequest,
     m: web::Data<Manager>,
     topic: web::Path<String>,
-    q: web::Query<ProduceParams>,
+    q: web::Query<TopicProduceParams>,
     Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     let req: ProduceJsonRequest = parse(&body)?;
@@ -97,10 +91,9 @@ pub(super) async fn produce(
         (None, None) => NEXT.fetch_add(1, Ordering::Relaxed) % n,
     };
     let addr = leader_of(&m, &topic, partition)?;
-    let url = m.http.url(
-        &addr,
-        &format!("/v1/partitions/{topic}/{partition}/records"),
-    );
+    let url = m
+        .http
+        .url(&addr, &routes::partition_records(&topic, partition));
     relay(
         m.http
             .http
@@ -123,10 +116,9 @@ pub(super) async fn consume(
 ) -> Result<HttpResponse, ApiError> {
     let (topic, partition) = path.into_inner();
     let addr = leader_of(&m, &topic, partition)?;
-    let url = m.http.url(
-        &addr,
-        &format!("/v1/partitions/{topic}/{partition}/records"),
-    );
+    let url = m
+        .http
+        .url(&addr, &routes::partition_records(&topic, partition));
     let get = m.http.http.get(url).headers(credentials(&http));
     relay(get.query(&*q).send().await, &addr).await
 }
