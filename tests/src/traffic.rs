@@ -59,7 +59,7 @@ impl Traffic {
                 for (v, f) in round {
                     match f.await {
                         Ok(d) => {
-                            ok.push((v, d.partition, d.offset));
+                            ok.push((v, d.partition, d.offset.expect("acks=all returns offsets")));
                             a.fetch_add(1, Ordering::SeqCst);
                         }
                         Err(_) => failed += 1,

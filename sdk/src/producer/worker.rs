@@ -172,7 +172,7 @@ async fn send_batch(
                     Ok(resp) => {
                         known.store(true, Ordering::Relaxed);
                         for (i, rec) in records.into_iter().enumerate() {
-                            let offset = resp.map_or(u64::MAX, |base| base + i as u64);
+                            let offset = resp.map(|base| base + i as u64);
                             let _ = rec.tx.send(Ok(Delivery { partition, offset }));
                         }
                         return false;

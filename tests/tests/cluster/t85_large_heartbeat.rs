@@ -165,7 +165,7 @@ async fn thousands_of_replicas_heartbeat_incrementally() {
             &addr,
             "big0",
             sent.partition,
-            sent.offset,
+            sent.offset.expect("acks=all returns offsets"),
             1 << 20,
             Duration::from_secs(5),
         )
