@@ -6,7 +6,7 @@
 # type, body schema) and on a node that died or panicked. Run by scripts/test.sh after
 # `cargo build --bins`.
 #
-# Environment: FUZZ_EXAMPLES (examples per operation, default 50), FUZZ_SEED (schemathesis
+# Environment: FUZZ_EXAMPLES (examples per operation, default 30), FUZZ_SEED (schemathesis
 # seed, default 1), FUZZ_DIR (cluster state, default target/fuzz-cluster), FUZZ_PORT_BASE
 # (default 9280: managers on +1.., brokers on +11..), RAFTBUS_BIN_DIR (default target/debug).
 set -euo pipefail
@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="$ROOT/.cache/venv"
-EXAMPLES="${FUZZ_EXAMPLES:-50}"
+EXAMPLES="${FUZZ_EXAMPLES:-30}"
 SEED="${FUZZ_SEED:-1}"
 BASE="${FUZZ_PORT_BASE:-9280}"
 export CLUSTER_DIR="${FUZZ_DIR:-$ROOT/target/fuzz-cluster}"

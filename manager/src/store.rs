@@ -247,7 +247,7 @@ impl RaftStateMachine<MetaConfig> for MetaStateMachine {
         row.map(|(m, d)| {
             Ok(Snapshot {
                 meta: decode(&m)?,
-                snapshot: SnapshotData::single(d),
+                snapshot: SnapshotData::from_bytes(d),
             })
         })
         .transpose()
@@ -291,7 +291,7 @@ impl RaftSnapshotBuilder<MetaConfig> for MetaSnapshotBuilder {
         save_snapshot(&self.db, &meta, &data).await?;
         Ok(Snapshot {
             meta,
-            snapshot: SnapshotData::single(data),
+            snapshot: SnapshotData::from_bytes(data),
         })
     }
 }

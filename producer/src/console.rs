@@ -143,11 +143,10 @@ fn report(
         Ok(d) => {
             counts.acked += 1;
             if print_offsets {
-                if d.offset == u64::MAX {
+                match d.offset {
+                    Some(offset) => writeln!(out, "{}\t{offset}", d.partition)?,
                     // `--acks leader` returns no offsets.
-                    writeln!(out, "{}\t-", d.partition)?;
-                } else {
-                    writeln!(out, "{}\t{}", d.partition, d.offset)?;
+                    None => writeln!(out, "{}\t-", d.partition)?,
                 }
             }
         }

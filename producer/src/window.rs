@@ -107,7 +107,7 @@ mod tests {
     fn ok(p: u32, o: u64) -> Result<Delivery, SdkError> {
         Ok(Delivery {
             partition: p,
-            offset: o,
+            offset: Some(o),
         })
     }
 
@@ -117,7 +117,7 @@ mod tests {
         w.push(ready(ok(0, 1)));
         w.push_done(Err(SdkError::Closed));
         assert!(w.is_full());
-        assert_eq!(w.pop_ready().unwrap().unwrap().offset, 1);
+        assert_eq!(w.pop_ready().unwrap().unwrap().offset, Some(1));
         assert!(matches!(w.pop_ready(), Some(Err(SdkError::Closed))));
         assert!(w.pop_ready().is_none() && w.is_empty());
     }
@@ -131,8 +131,8 @@ mod tests {
         w.push(Box::pin(ready(ok(1, 7))));
         assert!(w.pop_ready().is_none(), "front not done yet");
         tx.send(ok(0, 3)).unwrap();
-        assert_eq!(w.next().await.unwrap().unwrap().offset, 3);
-        assert_eq!(w.next().await.unwrap().unwrap().offset, 7);
+        assert_eq!(w.next().await.unwrap().unwrap().offset, Some(3));
+        assert_eq!(w.next().await.unwrap().unwrap().offset, Some(7));
         assert!(w.next().await.is_none());
     }
 }

@@ -74,19 +74,32 @@ pub struct AcceptedResponse {
     pub record_count: u32,
 }
 
-/// Query parameters of a produce request (both body formats).
+/// How many recent batches per producer a partition remembers: a retry of one of them is
+/// answered with the original offsets, so a producer keeps at most this many batches in
+/// flight per partition.
+pub const PRODUCER_WINDOW: usize = 8;
+
+/// Query parameters of a produce request (both body formats). The default `acks=all` and
+/// absent ids are left out of the query.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct ProduceParams {
     /// Acknowledgement mode (default `all`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Acks::is_all")]
     pub acks: Acks,
     /// Idempotent producer id; absent for a non-idempotent send.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub producer_id: Option<Uuid>,
     /// Per-partition batch sequence number of this producer (0, 1, 2, ...).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<u64>,
+}
+
+impl Acks {
+    /// True for the default, [`Acks::All`].
+    pub fn is_all(&self) -> bool {
+        *self == Acks::All
+    }
 }
 
 /// Reply to a produce request, sent once the batch is committed by a majority.
@@ -155,6 +168,19 @@ pub struct OffsetCommitRequest {
     /// Consumer-group generation; commits older than the newest seen are refused.
     #[serde(default)]
     pub generation: Option<u64>,
+}
+
+/// `POST /v1/partitions/{topic}/{partition}/offsets/{group}/fence` (managers only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FenceRequest {
+    /// The group's new generation; commits with a lower one are refused afterwards. With
+    /// `drop`: the removed group's last generation.
+    pub generation: u64,
+    /// The managers removed the group (empty past the offsets retention): forget its offset
+    /// and fence here instead, unless a newer generation wrote them. Sent only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop: bool,
 }
 
 /// Committed offset of a consumer group on one partition.
@@ -242,4 +268,24 @@ pub struct Health {
     pub node_id: u64,
     /// Number of partition replicas hosted.
     pub partitions: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fence_body_keeps_its_wire_form() {
+        let body = |drop| {
+            let r = FenceRequest {
+                generation: 4,
+                drop,
+            };
+            serde_json::to_string(&r).unwrap()
+        };
+        assert_eq!(body(false), r#"{"generation":4}"#);
+        assert_eq!(body(true), r#"{"generation":4,"drop":true}"#);
+        let back: FenceRequest = serde_json::from_str(r#"{"drop":true,"generation":4}"#).unwrap();
+        assert!(back.drop);
+    }
 }

@@ -12,6 +12,8 @@
 //! - [`limits`]: request body limits of the HTTP APIs.
 //! - [`acl`]: principals, ACL rules and the table nodes authorize requests with.
 //! - `openapi` (feature `openapi`): what the servers' OpenAPI documents share.
+//! - [`routes`]: every HTTP route: patterns for servers, path builders for callers.
+//! - [`query`]: query parameters of the manager API.
 
 pub mod acl;
 pub mod api;
@@ -26,7 +28,9 @@ pub mod moves;
 pub mod names;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod query;
 pub mod retention;
+pub mod routes;
 mod varint;
 
 pub use batch::{BatchBuilder, BatchError, Record, RecordBatch};

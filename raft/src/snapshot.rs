@@ -30,6 +30,9 @@ use crate::codec::db_err;
 /// `raft.snapshot_chunk_bytes`, 4 MiB by default); this bounds what one bad frame can cost.
 pub const MAX_FRAME_BYTES: usize = 64 << 20;
 
+/// Frame size of [`SnapshotData::from_bytes`].
+pub const INLINE_FRAME_BYTES: usize = 4 << 20;
+
 /// Snapshot frames in order.
 pub type FrameStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;
 
@@ -51,11 +54,17 @@ pub enum SnapshotData {
 }
 
 impl SnapshotData {
-    /// Data made of one frame: for snapshots known to be small (the managers' metadata).
-    pub fn single(frame: Vec<u8>) -> Self {
-        SnapshotData::Frames(Box::pin(stream::once(
-            async move { Ok(Bytes::from(frame)) },
-        )))
+    /// Data held in memory, cut into frames of [`INLINE_FRAME_BYTES`]: for snapshots known to
+    /// be small (the managers' metadata), read back whole with [`SnapshotData::collect`].
+    pub fn from_bytes(data: Vec<u8>) -> Self {
+        let data = Bytes::from(data);
+        let frames: Vec<io::Result<Bytes>> = (0..data.len().div_ceil(INLINE_FRAME_BYTES).max(1))
+            .map(|i| {
+                let end = ((i + 1) * INLINE_FRAME_BYTES).min(data.len());
+                Ok(data.slice(i * INLINE_FRAME_BYTES..end))
+            })
+            .collect();
+        SnapshotData::Frames(Box::pin(stream::iter(frames)))
     }
 
     /// The frames in order, read one at a time.
@@ -242,6 +251,24 @@ mod tests {
             }
             assert!(r.is_empty());
             assert_eq!(got, frames, "split every {step} bytes");
+        }
+    }
+
+    #[tokio::test]
+    async fn bytes_in_memory_travel_as_bounded_frames_and_come_back_whole() {
+        for len in [0, 1, INLINE_FRAME_BYTES, 2 * INLINE_FRAME_BYTES + 3] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let frames: Vec<Bytes> = SnapshotData::from_bytes(data.clone())
+                .into_frames()
+                .try_collect()
+                .await
+                .unwrap();
+            assert!(frames.iter().all(|f| f.len() <= INLINE_FRAME_BYTES));
+            let back = SnapshotData::from_bytes(data.clone())
+                .collect(len)
+                .await
+                .unwrap();
+            assert_eq!(back, data);
         }
     }
 

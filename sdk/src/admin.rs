@@ -3,13 +3,15 @@
 //! manager), so any one live manager suffices: calls fail over between the bootstrap addresses.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use raftbus_protocol::meta::{
     BrokerInfo, ConsumerAssignment, ConsumerHeartbeat, CreateTopicRequest, GroupInfo, ManagerInfo,
     ProducerHeartbeat, TopicInfo, TopicMetadata,
 };
 use raftbus_protocol::moves::{MovesReply, ReassignRequest, RebalanceRequest};
+use raftbus_protocol::query::{CreateTopicParams, MetadataParams};
+use raftbus_protocol::{ErrorCode, routes};
 use reqwest::{RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -22,6 +24,9 @@ use crate::{Credentials, SdkError};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Request timeout; calls that wait server-side (topic creation) add their wait to it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a call keeps asking while managers answer `not_leader` (a write manager change:
+/// an election takes a few seconds at most).
+const ELECTION_PATIENCE: Duration = Duration::from_secs(10);
 
 /// HTTP client of the managers. Remembers which manager answered last and asks it first.
 /// Cheap to clone; clones share connections and the "last good" manager.
@@ -69,12 +74,12 @@ impl Admin {
 
     /// Every manager with its role and health, as seen by the answering manager.
     pub async fn managers(&self) -> Result<Vec<ManagerInfo>, SdkError> {
-        self.call("/v1/managers", &[], |h, u| h.get(u)).await
+        self.call(routes::MANAGERS, &[], |h, u| h.get(u)).await
     }
 
     /// Every broker the managers know, alive or not.
     pub async fn brokers(&self) -> Result<Vec<BrokerInfo>, SdkError> {
-        self.call("/v1/brokers", &[], |h, u| h.get(u)).await
+        self.call(routes::BROKERS, &[], |h, u| h.get(u)).await
     }
 
     /// Creates a topic. With `wait_ready`, the manager waits up to that long for every
@@ -85,11 +90,13 @@ impl Admin {
         wait_ready: Option<Duration>,
     ) -> Result<TopicInfo, SdkError> {
         let wait = wait_ready.filter(|w| !w.is_zero());
-        self.call("/v1/topics", &[], |h, u| {
+        self.call(routes::TOPICS, &[], |h, u| {
             let r = h.post(u).json(req);
             match wait {
                 Some(w) => r
-                    .query(&[("wait_ms", w.as_millis().min(u64::MAX as u128) as u64)])
+                    .query(&CreateTopicParams {
+                        wait_ms: w.as_millis().min(u64::MAX as u128) as u64,
+                    })
                     .timeout(REQUEST_TIMEOUT.saturating_add(w)),
                 None => r,
             }
@@ -99,12 +106,12 @@ impl Admin {
 
     /// Every topic with its partitions.
     pub async fn list_topics(&self) -> Result<Vec<TopicInfo>, SdkError> {
-        self.call("/v1/topics", &[], |h, u| h.get(u)).await
+        self.call(routes::TOPICS, &[], |h, u| h.get(u)).await
     }
 
     /// One topic with placement, leaders and log end offsets of its partitions.
     pub async fn describe_topic(&self, name: &str) -> Result<TopicInfo, SdkError> {
-        self.call("/v1/topics", &[name], |h, u| h.get(u)).await
+        self.call(routes::TOPIC, &[name], |h, u| h.get(u)).await
     }
 
     /// Moves a partition to another replica set (preferred leader first); the move runs in
@@ -119,11 +126,9 @@ impl Admin {
             replicas: replicas.to_vec(),
         };
         let p = partition.to_string();
-        self.call(
-            "/v1/topics",
-            &[topic, "partitions", &p, "reassign"],
-            |h, u| h.post(u).json(&body),
-        )
+        self.call(routes::PARTITION_REASSIGN, &[topic, &p], |h, u| {
+            h.post(u).json(&body)
+        })
         .await
     }
 
@@ -133,7 +138,7 @@ impl Admin {
         let body = RebalanceRequest {
             topic: topic.map(str::to_string),
         };
-        self.call("/v1/rebalance", &[], |h, u| h.post(u).json(&body))
+        self.call(routes::REBALANCE, &[], |h, u| h.post(u).json(&body))
             .await
     }
 
@@ -145,13 +150,13 @@ impl Admin {
         name: &str,
         change: &crate::protocol::retention::RetentionSpec,
     ) -> Result<TopicInfo, SdkError> {
-        self.call("/v1/topics", &[name], |h, u| h.patch(u).json(change))
+        self.call(routes::TOPIC, &[name], |h, u| h.patch(u).json(change))
             .await
     }
 
     /// Deletes a topic; brokers drop its replicas on their next heartbeat.
     pub async fn delete_topic(&self, name: &str) -> Result<(), SdkError> {
-        self.call_unit("/v1/topics", &[name], |h, u| h.delete(u))
+        self.call_unit(routes::TOPIC, &[name], |h, u| h.delete(u))
             .await
     }
 
@@ -162,25 +167,25 @@ impl Admin {
         topic: &str,
         auto_create: bool,
     ) -> Result<TopicMetadata, SdkError> {
-        self.call("/v1/metadata", &[topic], |h, u| {
-            h.get(u).query(&[("auto_create", auto_create)])
+        self.call(routes::METADATA, &[topic], |h, u| {
+            h.get(u).query(&MetadataParams { auto_create })
         })
         .await
     }
 
     /// Every consumer group.
     pub async fn groups(&self) -> Result<Vec<GroupInfo>, SdkError> {
-        self.call("/v1/groups", &[], |h, u| h.get(u)).await
+        self.call(routes::GROUPS, &[], |h, u| h.get(u)).await
     }
 
     /// One consumer group with its members' partitions.
     pub async fn group(&self, name: &str) -> Result<GroupInfo, SdkError> {
-        self.call("/v1/groups", &[name], |h, u| h.get(u)).await
+        self.call(routes::GROUP, &[name], |h, u| h.get(u)).await
     }
 
     /// Joins a consumer group; the answer is this consumer's partitions and generation.
     pub async fn join_group(&self, hb: &ConsumerHeartbeat) -> Result<ConsumerAssignment, SdkError> {
-        self.call("/v1/consumers", &[], |h, u| h.post(u).json(hb))
+        self.call(routes::CONSUMERS, &[], |h, u| h.post(u).json(hb))
             .await
     }
 
@@ -189,14 +194,14 @@ impl Admin {
         &self,
         hb: &ConsumerHeartbeat,
     ) -> Result<ConsumerAssignment, SdkError> {
-        self.call("/v1/heartbeat/consumer", &[], |h, u| h.post(u).json(hb))
+        self.call(routes::CONSUMER_HEARTBEAT, &[], |h, u| h.post(u).json(hb))
             .await
     }
 
     /// Leaves a consumer group at once (instead of waiting for the heartbeat timeout).
     pub async fn leave_group(&self, group: &str, consumer_id: Uuid) -> Result<(), SdkError> {
         let id = consumer_id.to_string();
-        self.call_unit("/v1/consumers", &[group, &id], |h, u| h.delete(u))
+        self.call_unit(routes::CONSUMER, &[group, &id], |h, u| h.delete(u))
             .await
     }
 
@@ -204,80 +209,81 @@ impl Admin {
     /// which the managers do not keep.
     pub async fn create_user(&self, name: &str) -> Result<CreateUserResponse, SdkError> {
         let body = CreateUserRequest { name: name.into() };
-        self.call("/v1/users", &[], |h, u| h.post(u).json(&body))
+        self.call(routes::USERS, &[], |h, u| h.post(u).json(&body))
             .await
     }
 
     /// Removes a user and its ACL rules.
     pub async fn remove_user(&self, name: &str) -> Result<(), SdkError> {
-        self.call_unit("/v1/users", &[name], |h, u| h.delete(u))
+        self.call_unit(routes::USER, &[name], |h, u| h.delete(u))
             .await
     }
 
     /// The user names.
     pub async fn users(&self) -> Result<Vec<String>, SdkError> {
-        self.call("/v1/users", &[], |h, u| h.get(u)).await
+        self.call(routes::USERS, &[], |h, u| h.get(u)).await
     }
 
     /// Adds an ACL rule (idempotent).
     pub async fn add_acl(&self, rule: &AclRule) -> Result<(), SdkError> {
-        self.call_unit("/v1/acls", &[], |h, u| h.post(u).json(rule))
+        self.call_unit(routes::ACLS, &[], |h, u| h.post(u).json(rule))
             .await
     }
 
     /// Removes an ACL rule.
     pub async fn remove_acl(&self, rule: &AclRule) -> Result<(), SdkError> {
-        self.call_unit("/v1/acls", &[], |h, u| h.delete(u).json(rule))
+        self.call_unit(routes::ACLS, &[], |h, u| h.delete(u).json(rule))
             .await
     }
 
     /// Every ACL rule.
     pub async fn acls(&self) -> Result<Vec<AclRule>, SdkError> {
-        self.call("/v1/acls", &[], |h, u| h.get(u)).await
+        self.call(routes::ACLS, &[], |h, u| h.get(u)).await
     }
 
     /// Registers an idempotent producer for a topic.
     pub async fn register_producer(&self, hb: &ProducerHeartbeat) -> Result<(), SdkError> {
-        self.call_unit("/v1/producers", &[], |h, u| h.post(u).json(hb))
+        self.call_unit(routes::PRODUCERS, &[], |h, u| h.post(u).json(hb))
             .await
     }
 
     /// Keeps a producer registration alive.
     pub async fn producer_heartbeat(&self, hb: &ProducerHeartbeat) -> Result<(), SdkError> {
-        self.call_unit("/v1/heartbeat/producer", &[], |h, u| h.post(u).json(hb))
+        self.call_unit(routes::PRODUCER_HEARTBEAT, &[], |h, u| h.post(u).json(hb))
             .await
     }
 
     /// [`Self::send`], then decodes the JSON answer.
     async fn call<T: DeserializeOwned>(
         &self,
-        path: &str,
+        pattern: &str,
         names: &[&str],
         build: impl Fn(&reqwest::Client, Url) -> RequestBuilder,
     ) -> Result<T, SdkError> {
-        let (addr, resp) = self.send(path, names, build).await?;
+        let (addr, resp) = self.send(pattern, names, build).await?;
         json(addr, Ok(resp)).await
     }
 
     /// [`Self::send`], ignoring whatever body a successful answer has.
     async fn call_unit(
         &self,
-        path: &str,
+        pattern: &str,
         names: &[&str],
         build: impl Fn(&reqwest::Client, Url) -> RequestBuilder,
     ) -> Result<(), SdkError> {
-        let (_, resp) = self.send(path, names, build).await?;
+        let (_, resp) = self.send(pattern, names, build).await?;
         // Drain the body so the stream ends cleanly; its content does not matter.
         let _ = resp.bytes().await;
         Ok(())
     }
 
-    /// Sends the request built by `build` for `path` + percent-encoded `names` to the managers,
+    /// Sends the request built by `build` for the route `pattern` filled with `names`
+    /// (percent-encoded, `raftbus_protocol::routes::fill`) to the managers,
     /// starting with the last one that answered. Moves on only on transport errors; an answer
     /// (even an error status) is final. Returns the answering address with the response.
     async fn send(
         &self,
-        path: &str,
+        pattern: &str,
         names: &[&str],
         build: impl Fn(&reqwest::Client, Url) -> RequestBuilder,
     ) -> Result<(&str, Response), SdkError> {
@@ -286,13 +292,33 @@ impl Admin {
                 return Err(SdkError::InvalidArgument(format!("invalid name {name:?}")));
             }
         }
+        // `not_leader` comes only from a request that never reached the metadata log (the
+        // write manager is changing), so sending it again is safe whatever it asks.
+        let deadline = Instant::now() + ELECTION_PATIENCE;
+        loop {
+            match self.send_once(pattern, names, &build).await {
+                Err(e) if e.code() == Some(ErrorCode::NotLeader) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                answered => return answered,
+            }
+        }
+    }
+
+    /// One round of [`Self::send`] over the managers.
+    async fn send_once(
+        &self,
+        pattern: &str,
+        names: &[&str],
+        build: &impl Fn(&reqwest::Client, Url) -> RequestBuilder,
+    ) -> Result<(&str, Response), SdkError> {
         let n = self.managers.len();
         let start = self.last_good.load(Ordering::Relaxed);
         let mut last_err = None;
         for i in 0..n {
             let idx = (start + i) % n;
             let addr = self.managers[idx].as_str();
-            let url = endpoint(self.scheme, addr, path, names)?;
+            let url = endpoint(self.scheme, addr, pattern, names)?;
             match ok(addr, build(&self.http, url).send().await).await {
                 Err(e @ SdkError::Transport { .. }) => {
                     tracing::debug!(manager = addr, error = %e, "manager unreachable, trying next");
@@ -308,14 +334,11 @@ impl Admin {
     }
 }
 
-/// `{scheme}://{addr}{path}/{names...}` with each name percent-encoded as one path segment.
-fn endpoint(scheme: &str, addr: &str, path: &str, names: &[&str]) -> Result<Url, SdkError> {
-    let bad = |e: &dyn std::fmt::Display| SdkError::InvalidArgument(format!("bad URL: {e}"));
-    let mut url = Url::parse(&format!("{scheme}://{addr}{path}")).map_err(|e| bad(&e))?;
-    url.path_segments_mut()
-        .map_err(|()| bad(&"URL cannot have a path"))?
-        .extend(names);
-    Ok(url)
+/// `{scheme}://{addr}` and the route `pattern` filled with the percent-encoded `names`.
+fn endpoint(scheme: &str, addr: &str, pattern: &str, names: &[&str]) -> Result<Url, SdkError> {
+    let path = routes::fill(pattern, names);
+    Url::parse(&format!("{scheme}://{addr}{path}"))
+        .map_err(|e| SdkError::InvalidArgument(format!("bad URL: {e}")))
 }
 
 /// Splits and normalizes a bootstrap list to `host:port` entries (empty items are skipped).
@@ -411,7 +434,7 @@ mod tests {
 
     #[test]
     fn endpoint_encodes_names() {
-        let u = endpoint("http", "a:1", "/v1/consumers", &["g/1", "x y"]).unwrap();
+        let u = endpoint("http", "a:1", routes::CONSUMER, &["g/1", "x y"]).unwrap();
         assert_eq!(u.as_str(), "http://a:1/v1/consumers/g%2F1/x%20y");
     }
 

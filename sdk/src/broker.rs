@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use raftbus_protocol::api::{
-    Health, OffsetCommitRequest, OffsetResponse, PartitionStatus, ProduceResponse,
+    AcceptedResponse, Acks, FetchParams, Health, OffsetCommitRequest, OffsetResponse,
+    PartitionStatus, ProduceParams, ProduceResponse,
 };
 use raftbus_protocol::fetch::{
     BINARY_CONTENT_TYPE, HIGH_WATERMARK_HEADER, LOG_START_HEADER, parse_frames,
 };
-use raftbus_protocol::{ErrorBody, ErrorCode, RecordBatch};
+use raftbus_protocol::{ErrorBody, ErrorCode, RecordBatch, routes};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -84,17 +85,8 @@ impl BrokerClient {
         batch: Bytes,
         producer: Option<(Uuid, u64)>,
     ) -> Result<ProduceResponse, SdkError> {
-        let mut req = self
-            .http
-            .post(self.url(addr, &format!("/v1/partitions/{topic}/{partition}/records")))
-            .header("content-type", BINARY_CONTENT_TYPE)
-            .body(batch);
-        if let Some((id, seq)) = producer {
-            req = req.query(&[
-                ("producer_id", id.to_string()),
-                ("sequence", seq.to_string()),
-            ]);
-        }
+        let path = routes::partition_records(topic, partition);
+        let req = self.produce_request(addr, &path, batch, produce_params(producer, Acks::All));
         json(addr, req.send().await).await
     }
 
@@ -117,20 +109,26 @@ impl BrokerClient {
                     .base_offset,
             ));
         }
-        let mut req = self
-            .http
-            .post(self.url(addr, &format!("/v1/partitions/{topic}/{partition}/records")))
-            .header("content-type", BINARY_CONTENT_TYPE)
-            .query(&[("acks", "leader")])
-            .body(batch);
-        if let Some((id, seq)) = producer {
-            req = req.query(&[
-                ("producer_id", id.to_string()),
-                ("sequence", seq.to_string()),
-            ]);
-        }
-        let _: raftbus_protocol::api::AcceptedResponse = json(addr, req.send().await).await?;
+        let path = routes::partition_records(topic, partition);
+        let params = produce_params(producer, Acks::Leader);
+        let req = self.produce_request(addr, &path, batch, params);
+        let _: AcceptedResponse = json(addr, req.send().await).await?;
         Ok(None)
+    }
+
+    /// A binary produce of `batch` to `path` with its query.
+    fn produce_request(
+        &self,
+        addr: &str,
+        path: &str,
+        batch: Bytes,
+        params: ProduceParams,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(addr, path))
+            .header("content-type", BINARY_CONTENT_TYPE)
+            .query(&params)
+            .body(batch)
     }
 
     /// Fetches committed batches from `offset` on, waiting up to `wait` for new ones.
@@ -145,13 +143,13 @@ impl BrokerClient {
     ) -> Result<FetchedBatches, SdkError> {
         let resp = self
             .http
-            .get(self.url(addr, &format!("/v1/partitions/{topic}/{partition}/records")))
+            .get(self.url(addr, &routes::partition_records(topic, partition)))
             .header("accept", BINARY_CONTENT_TYPE)
-            .query(&[
-                ("offset", offset),
-                ("max_bytes", max_bytes),
-                ("wait_ms", wait.as_millis() as u64),
-            ])
+            .query(&FetchParams {
+                offset,
+                max_bytes: Some(max_bytes),
+                wait_ms: Some(wait.as_millis() as u64),
+            })
             .timeout(wait + Duration::from_secs(10))
             .send()
             .await;
@@ -187,10 +185,7 @@ impl BrokerClient {
     ) -> Result<OffsetResponse, SdkError> {
         let req = self
             .http
-            .post(self.url(
-                addr,
-                &format!("/v1/partitions/{topic}/{partition}/offsets/{group}"),
-            ))
+            .post(self.url(addr, &routes::partition_offsets(topic, partition, group)))
             .json(&OffsetCommitRequest { offset, generation });
         json(addr, req.send().await).await
     }
@@ -203,10 +198,9 @@ impl BrokerClient {
         partition: u32,
         group: &str,
     ) -> Result<OffsetResponse, SdkError> {
-        let req = self.http.get(self.url(
-            addr,
-            &format!("/v1/partitions/{topic}/{partition}/offsets/{group}"),
-        ));
+        let req = self
+            .http
+            .get(self.url(addr, &routes::partition_offsets(topic, partition, group)));
         json(addr, req.send().await).await
     }
 
@@ -220,7 +214,7 @@ impl BrokerClient {
         json(
             addr,
             self.http
-                .get(self.url(addr, &format!("/v1/partitions/{topic}/{partition}")))
+                .get(self.url(addr, &routes::partition(topic, partition)))
                 .send()
                 .await,
         )
@@ -231,14 +225,30 @@ impl BrokerClient {
     pub async fn list_partitions(&self, addr: &str) -> Result<Vec<PartitionStatus>, SdkError> {
         json(
             addr,
-            self.http.get(self.url(addr, "/v1/partitions")).send().await,
+            self.http
+                .get(self.url(addr, routes::PARTITIONS))
+                .send()
+                .await,
         )
         .await
     }
 
     /// `/health` of a broker.
     pub async fn health(&self, addr: &str) -> Result<Health, SdkError> {
-        json(addr, self.http.get(self.url(addr, "/health")).send().await).await
+        json(
+            addr,
+            self.http.get(self.url(addr, routes::HEALTH)).send().await,
+        )
+        .await
+    }
+}
+
+/// The produce query: acknowledgement mode, producer id and sequence when idempotent.
+fn produce_params(producer: Option<(Uuid, u64)>, acks: Acks) -> ProduceParams {
+    ProduceParams {
+        acks,
+        producer_id: producer.map(|(id, _)| id),
+        sequence: producer.map(|(_, seq)| seq),
     }
 }
 
@@ -290,4 +300,42 @@ pub(crate) async fn json<T: DeserializeOwned>(
         source,
     })?;
     serde_json::from_slice(&bytes).map_err(|e| protocol(addr, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query a request carries, as sent.
+    fn query(req: reqwest::RequestBuilder) -> Option<String> {
+        req.build().unwrap().url().query().map(str::to_string)
+    }
+
+    #[test]
+    fn produce_and_fetch_queries_keep_their_wire_form() {
+        let c = BrokerClient::default();
+        let id = Uuid::nil();
+        let produce = |producer, acks| {
+            let params = produce_params(producer, acks);
+            query(c.produce_request("a:1", "/", Bytes::new(), params))
+        };
+        assert_eq!(produce(None, Acks::All), None);
+        assert_eq!(
+            produce(Some((id, 3)), Acks::All).as_deref(),
+            Some(format!("producer_id={id}&sequence=3").as_str())
+        );
+        assert_eq!(
+            produce(Some((id, 3)), Acks::Leader).as_deref(),
+            Some(format!("acks=leader&producer_id={id}&sequence=3").as_str())
+        );
+        let fetch = c.http.get("http://a:1/").query(&FetchParams {
+            offset: 5,
+            max_bytes: Some(10),
+            wait_ms: Some(0),
+        });
+        assert_eq!(
+            query(fetch).as_deref(),
+            Some("offset=5&max_bytes=10&wait_ms=0")
+        );
+    }
 }

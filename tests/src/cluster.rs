@@ -265,7 +265,7 @@ pub async fn create_replica(
     req: &CreatePartitionRequest,
 ) -> anyhow::Result<()> {
     let http = crate::pki::node_client("manager", crate::pki::TEST_MANAGER_ID)?;
-    let path = format!("/v1/partitions/{topic}/{partition}");
+    let path = raftbus_protocol::routes::partition(topic, partition);
     let resp = http
         .put(crate::pki::url(raft_addr, &path))
         .json(req)
@@ -293,10 +293,14 @@ pub async fn fence(
     let transport = |e: &dyn std::fmt::Display| ErrorBody::new(ErrorCode::Internal, e.to_string());
     let http = crate::pki::node_client("manager", crate::pki::TEST_MANAGER_ID)
         .map_err(|e| transport(&e))?;
-    let path = format!("/v1/partitions/{topic}/{partition}/offsets/{group}/fence");
+    let path = raftbus_protocol::routes::partition_fence(topic, partition, group);
+    let body = raftbus_protocol::api::FenceRequest {
+        generation,
+        drop: false,
+    };
     let resp = http
         .post(crate::pki::url(raft_addr, &path))
-        .json(&serde_json::json!({ "generation": generation }))
+        .json(&body)
         .send()
         .await
         .map_err(|e| transport(&e))?;

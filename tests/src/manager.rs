@@ -117,7 +117,7 @@ impl ManagerProcess {
 
     /// Waits until `/health` answers.
     pub async fn wait_healthy(&mut self, timeout: Duration) -> anyhow::Result<()> {
-        let url = crate::pki::url(self.addr(), "/health");
+        let url = crate::pki::url(self.addr(), raftbus_protocol::routes::HEALTH);
         let client = crate::pki::client();
         let r = wait_until(
             &format!("manager-{} healthy", self.ports.id),

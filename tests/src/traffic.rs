@@ -59,7 +59,7 @@ impl Traffic {
                 for (v, f) in round {
                     match f.await {
                         Ok(d) => {
-                            ok.push((v, d.partition, d.offset));
+                            ok.push((v, d.partition, d.offset.expect("acks=all returns offsets")));
                             a.fetch_add(1, Ordering::SeqCst);
                         }
                         Err(_) => failed += 1,
@@ -197,7 +197,10 @@ pub async fn observed(
             out.push((p, None));
             continue;
         };
-        let url = crate::pki::url(addr, &format!("/v1/partitions/{topic}/{}", p.partition));
+        let url = crate::pki::url(
+            addr,
+            &raftbus_protocol::routes::partition(topic, p.partition),
+        );
         let get = http.get(url).timeout(Duration::from_secs(2));
         let s: Option<PartitionStatus> = match get.send().await {
             Ok(r) if r.status().is_success() => r.json().await.ok(),
@@ -290,7 +293,7 @@ impl ManagedCluster {
         let http = crate::pki::client();
         let mut out = BTreeMap::new();
         for b in &self.brokers {
-            let url = format!("{}/v1/partitions", b.api_url());
+            let url = format!("{}{}", b.api_url(), raftbus_protocol::routes::PARTITIONS);
             let list: Vec<PartitionStatus> = http
                 .get(url)
                 .send()

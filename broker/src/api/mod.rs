@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use raftbus_protocol::ErrorCode;
+use raftbus_protocol::routes;
 
 pub use metrics::Metrics;
 
@@ -46,25 +47,22 @@ pub struct ApiState {
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ApiState>) {
     cfg.app_data(state)
         .configure(raftbus_protocol::http::json_errors)
-        .route("/health", web::get().to(admin::health))
-        .route("/metrics", web::get().to(metrics::render))
+        .route(routes::HEALTH, web::get().to(admin::health))
+        .route(routes::METRICS, web::get().to(metrics::render))
+        .route(routes::PARTITIONS, web::get().to(admin::list))
+        .route(routes::NODE_LEADERSHIP, web::get().to(admin::leadership))
+        .route(routes::PARTITION, web::get().to(admin::status))
         .route(
             raftbus_protocol::openapi::PATH,
             raftbus_protocol::openapi::route(openapi::document()),
         )
-        .route("/v1/partitions", web::get().to(admin::list))
-        .route("/v1/node/leadership", web::get().to(admin::leadership))
-        .route(
-            "/v1/partitions/{topic}/{partition}",
-            web::get().to(admin::status),
-        )
         .service(
-            web::resource("/v1/partitions/{topic}/{partition}/records")
+            web::resource(routes::PARTITION_RECORDS)
                 .route(web::post().to(produce::produce))
                 .route(web::get().to(fetch::fetch)),
         )
         .service(
-            web::resource("/v1/partitions/{topic}/{partition}/offsets/{group}")
+            web::resource(routes::PARTITION_OFFSETS)
                 .route(web::post().to(offsets::commit))
                 .route(web::get().to(offsets::read)),
         )
@@ -78,17 +76,14 @@ pub fn configure_internal(cfg: &mut web::ServiceConfig, state: web::Data<ApiStat
     cfg.app_data(state)
         .configure(raftbus_protocol::http::json_errors)
         .service(
-            web::resource("/v1/partitions/{topic}/{partition}")
+            web::resource(routes::PARTITION)
                 .route(web::put().to(admin::create))
                 // Peers' leader probes read a replica's status here (no client token).
                 .route(web::get().to(admin::status)),
         )
         // Peers' quiesce loops ask which groups this broker leads.
-        .route("/v1/node/leadership", web::get().to(admin::leadership))
-        .route(
-            "/v1/partitions/{topic}/{partition}/offsets/{group}/fence",
-            web::post().to(offsets::fence),
-        );
+        .route(routes::NODE_LEADERSHIP, web::get().to(admin::leadership))
+        .route(routes::PARTITION_FENCE, web::post().to(offsets::fence));
 }
 
 /// Looks up a hosted partition or answers `unknown_partition`.

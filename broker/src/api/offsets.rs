@@ -3,9 +3,8 @@
 //! so they are as durable as the records.
 
 use actix_web::{HttpResponse, web};
-use raftbus_protocol::api::{OffsetCommitRequest, OffsetResponse};
+use raftbus_protocol::api::{FenceRequest, OffsetCommitRequest, OffsetResponse};
 use raftbus_security::{Caller, Role};
-use serde::Deserialize;
 
 use super::openapi::OffsetPath;
 use super::{ApiState, partition, require_leader};
@@ -13,19 +12,6 @@ use crate::error::ApiError;
 use crate::partition::validate_name;
 use crate::raft::{Command, CommandResponse};
 use crate::state_machine::read::read_offset;
-
-/// Body of `POST .../offsets/{group}/fence`. Local to the broker: only managers send it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FenceRequest {
-    /// The group's new generation; commits with a lower one are refused afterwards. With
-    /// `drop`: the removed group's last generation.
-    generation: u64,
-    /// The managers removed the group (empty past the offsets retention): forget its offset
-    /// and fence here instead, unless a newer generation wrote them.
-    #[serde(default)]
-    drop: bool,
-}
 
 #[utoipa::path(
     post,

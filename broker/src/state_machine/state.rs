@@ -14,9 +14,9 @@ use uuid::Uuid;
 
 use crate::raft::{Command, CommandResponse, LogId, ProducerSeq, StoredMembership};
 
-/// How many recent batches per producer are remembered for deduplication. A producer keeps at
-/// most this many batches in flight per partition, so any retry it can send is recognised.
-pub const PRODUCER_WINDOW: usize = 8;
+/// How many recent batches per producer are remembered for deduplication (the wire
+/// contract's window, shared with clients that size their in-flight batches by it).
+pub use raftbus_protocol::api::PRODUCER_WINDOW;
 
 /// Whether produce deduplicates batches by producer id and sequence number.
 ///

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use raftbus_protocol::api::{CreatePartitionRequest, Member};
 use raftbus_protocol::meta::{Assignment, BrokerHeartbeat, BrokerHeartbeatReply, HostedGroup};
+use raftbus_protocol::routes;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -309,7 +310,7 @@ async fn post(
 ) -> Result<(BrokerHeartbeatReply, usize), String> {
     let resp = http
         .http
-        .post(http.url(addr, "/v1/heartbeat/broker"))
+        .post(http.url(addr, routes::BROKER_HEARTBEAT))
         .header("content-type", "application/json")
         .body(body)
         .send()

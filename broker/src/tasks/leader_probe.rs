@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use raftbus_protocol::api::PartitionStatus;
+use raftbus_protocol::routes;
 
 use crate::partition::{Partition, Registry};
 use crate::peers::Peers;
@@ -122,7 +123,7 @@ async fn take_over(
         let Some(node) = membership.get_node(&id) else {
             continue;
         };
-        let path = format!("/v1/partitions/{}/{}", p.topic, p.partition);
+        let path = routes::partition(&p.topic, p.partition);
         let status = match http.http.get(http.url(&node.raft_addr, &path)).send().await {
             Ok(r) if r.status().is_success() => r.json::<PartitionStatus>().await.ok(),
             _ => None,

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use openraft::ServerState;
 use openraft::async_runtime::WatchReceiver;
 use raftbus_protocol::api::NodeLeadership;
+use raftbus_protocol::routes;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -123,7 +124,7 @@ impl Quiesce {
     /// Queries every peer concurrently and records the answers.
     async fn ask_all(&self, addrs: &BTreeMap<u64, String>) {
         let asks = addrs.iter().map(|(id, addr)| {
-            let url = self.http.url(addr, "/v1/node/leadership");
+            let url = self.http.url(addr, routes::NODE_LEADERSHIP);
             let http = &self.http.http;
             async move { (*id, ask(http, &url).await) }
         });

@@ -196,12 +196,13 @@ fn record_outcome(
 ) -> Kind {
     match outcome {
         Ok(d) => {
-            h.record(
-                Event::new(proc, Kind::Ok, Func::Send)
-                    .part(d.partition)
-                    .offset(d.offset)
-                    .value(value),
-            );
+            let e = Event::new(proc, Kind::Ok, Func::Send).part(d.partition);
+            // `acks=leader` deliveries carry no offset: the event then has none either.
+            let e = match d.offset {
+                Some(o) => e.offset(o),
+                None => e,
+            };
+            h.record(e.value(value));
             Kind::Ok
         }
         Err(e) => {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use futures::future::join_all;
 use raftbus_protocol::meta::{BrokerInfo, ManagerInfo, ManagerRole};
+use raftbus_protocol::routes;
 
 use crate::metadata::ClusterMeta;
 use crate::node::Manager;
@@ -42,7 +43,7 @@ pub(super) async fn managers(m: web::Data<Manager>) -> HttpResponse {
             if p.id == m.id {
                 return true;
             }
-            let url = m.http.url(&p.api_addr, "/health");
+            let url = m.http.url(&p.api_addr, routes::HEALTH);
             let r = m
                 .http
                 .http

@@ -23,9 +23,9 @@ use actix_web::{HttpResponse, web};
 use openraft::ReadPolicy;
 use raftbus_protocol::http::{BodyLimit, json_errors, no_route};
 use raftbus_protocol::limits::{BROKER_HEARTBEAT_LIMIT, PRODUCE_JSON_LIMIT};
-use serde::Deserialize;
+use raftbus_protocol::query::ReadParams;
+use raftbus_protocol::routes;
 use serde::de::DeserializeOwned;
-use utoipa::IntoParams;
 
 use crate::error::{ApiError, internal};
 use crate::node::Manager;
@@ -36,73 +36,64 @@ use crate::node::Manager;
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
     cfg.app_data(state)
         .configure(json_errors)
-        .route("/", web::get().to(page::index))
-        .route("/health", web::get().to(cluster::health))
-        .route("/metrics", web::get().to(cluster::metrics))
+        .route(routes::INDEX, web::get().to(page::index))
+        .route(routes::HEALTH, web::get().to(cluster::health))
+        .route(routes::METRICS, web::get().to(cluster::metrics))
+        .route(routes::MANAGERS, web::get().to(cluster::managers))
+        .route(routes::BROKERS, web::get().to(cluster::brokers))
         .route(
             raftbus_protocol::openapi::PATH,
             raftbus_protocol::openapi::route(openapi::document()),
         )
-        .route("/v1/managers", web::get().to(cluster::managers))
-        .route("/v1/brokers", web::get().to(cluster::brokers))
         .service(
-            web::resource("/v1/topics")
+            web::resource(routes::TOPICS)
                 .route(web::get().to(topics::list))
                 .route(web::post().to(topics::create)),
         )
         .service(
-            web::resource("/v1/topics/{name}")
+            web::resource(routes::TOPIC)
                 .route(web::get().to(topics::describe))
                 .route(web::patch().to(retention::alter))
                 .route(web::delete().to(topics::delete)),
         )
-        .route(
-            "/v1/topics/{name}/partitions",
-            web::get().to(topics::partitions),
-        )
-        .route(
-            "/v1/topics/{topic}/partitions/{partition}/reassign",
-            web::post().to(moves::reassign),
-        )
-        .route("/v1/rebalance", web::post().to(moves::rebalance))
-        .route("/v1/metadata/{topic}", web::get().to(topics::metadata))
+        .route(routes::TOPIC_PARTITIONS, web::get().to(topics::partitions))
+        .route(routes::PARTITION_REASSIGN, web::post().to(moves::reassign))
+        .route(routes::REBALANCE, web::post().to(moves::rebalance))
+        .route(routes::METADATA, web::get().to(topics::metadata))
         .service(
-            web::resource("/v1/topics/{topic}/records")
+            web::resource(routes::TOPIC_RECORDS)
                 .app_data(BodyLimit(PRODUCE_JSON_LIMIT))
                 .route(web::post().to(proxy::produce)),
         )
         .route(
-            "/v1/topics/{topic}/partitions/{partition}/records",
+            routes::TOPIC_PARTITION_RECORDS,
             web::get().to(proxy::consume),
         )
-        .route("/v1/producers", web::post().to(heartbeat::producer))
+        .route(routes::PRODUCERS, web::post().to(heartbeat::producer))
         .route(
-            "/v1/heartbeat/producer",
+            routes::PRODUCER_HEARTBEAT,
             web::post().to(heartbeat::producer),
         )
-        .route("/v1/consumers", web::post().to(heartbeat::consumer))
+        .route(routes::CONSUMERS, web::post().to(heartbeat::consumer))
         .route(
-            "/v1/heartbeat/consumer",
+            routes::CONSUMER_HEARTBEAT,
             web::post().to(heartbeat::consumer),
         )
-        .route(
-            "/v1/consumers/{group}/{consumer}",
-            web::delete().to(heartbeat::leave),
-        )
+        .route(routes::CONSUMER, web::delete().to(heartbeat::leave))
         .service(
-            web::resource("/v1/users")
+            web::resource(routes::USERS)
                 .route(web::get().to(users::list))
                 .route(web::post().to(users::add)),
         )
-        .route("/v1/users/{name}", web::delete().to(users::remove))
+        .route(routes::USER, web::delete().to(users::remove))
         .service(
-            web::resource("/v1/acls")
+            web::resource(routes::ACLS)
                 .route(web::get().to(users::acls))
                 .route(web::post().to(users::change_acl))
                 .route(web::delete().to(users::change_acl)),
         )
-        .route("/v1/groups", web::get().to(groups::list))
-        .route("/v1/groups/{name}", web::get().to(groups::describe))
+        .route(routes::GROUPS, web::get().to(groups::list))
+        .route(routes::GROUP, web::get().to(groups::describe))
         .default_service(web::to(no_route));
 }
 
@@ -110,19 +101,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
 /// group's Raft RPCs: broker heartbeats, accepted only from the broker they describe.
 pub fn configure_internal(cfg: &mut web::ServiceConfig, state: web::Data<Manager>) {
     cfg.app_data(state).configure(json_errors).service(
-        web::resource("/v1/heartbeat/broker")
+        web::resource(routes::BROKER_HEARTBEAT)
             .app_data(BodyLimit(BROKER_HEARTBEAT_LIMIT))
             .route(web::post().to(heartbeat::broker)),
     );
-}
-
-/// `?consistent=true` on reads.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct ReadParams {
-    /// Answer from the write manager after it confirmed its leadership (linearizable).
-    #[serde(default)]
-    consistent: bool,
 }
 
 /// For a consistent read: `Some(forwarded response)` on a read manager, or `None` after the

@@ -9,8 +9,8 @@ use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::{FetchJsonResponse, FetchParams, ProduceJsonRequest, ProduceResponse};
 use raftbus_protocol::http::Body;
 use raftbus_protocol::names::partition_for_key;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use raftbus_protocol::query::TopicProduceParams;
+use raftbus_protocol::routes;
 
 use super::parse;
 use crate::error::{ApiError, internal};
@@ -22,14 +22,6 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 /// Longest long poll relayed to a broker: below the 15 s timeout of the managers' HTTP client,
 /// so a long `wait_ms` (brokers allow 30 s) answers with records or none instead of `503`.
 const PROXY_MAX_WAIT_MS: u64 = 10_000;
-
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct ProduceParams {
-    /// Explicit partition; otherwise the first record's key picks it, or round robin.
-    #[serde(default)]
-    partition: Option<u32>,
-}
 
 /// Leader address of `topic/partition`, or the error a client should see.
 fn leader_of(m: &Manager, topic: &str, partition: u32) -> Result<String, ApiError> {
@@ -79,7 +71,7 @@ async fn relay(
     post,
     path = "/v1/topics/{topic}/records",
     tag = "records",
-    params(("topic" = String, Path, description = "Topic name"), ProduceParams),
+    params(("topic" = String, Path, description = "Topic name"), TopicProduceParams),
     request_body = ProduceJsonRequest,
     responses((status = 200, description = "The leader's answer", body = ProduceResponse))
 )]
@@ -87,7 +79,7 @@ pub(super) async fn produce(
     http: HttpRequest,
     m: web::Data<Manager>,
     topic: web::Path<String>,
-    q: web::Query<ProduceParams>,
+    q: web::Query<TopicProduceParams>,
     Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     let req: ProduceJsonRequest = parse(&body)?;
@@ -112,10 +104,9 @@ pub(super) async fn produce(
         (None, None) => NEXT.fetch_add(1, Ordering::Relaxed) % n,
     };
     let addr = leader_of(&m, &topic, partition)?;
-    let url = m.http.url(
-        &addr,
-        &format!("/v1/partitions/{topic}/{partition}/records"),
-    );
+    let url = m
+        .http
+        .url(&addr, &routes::partition_records(&topic, partition));
     relay(
         m.http
             .http
@@ -150,10 +141,9 @@ pub(super) async fn consume(
 ) -> Result<HttpResponse, ApiError> {
     let (topic, partition) = path.into_inner();
     let addr = leader_of(&m, &topic, partition)?;
-    let url = m.http.url(
-        &addr,
-        &format!("/v1/partitions/{topic}/{partition}/records"),
-    );
+    let url = m
+        .http
+        .url(&addr, &routes::partition_records(&topic, partition));
     let mut q = q.into_inner();
     q.wait_ms = q.wait_ms.map(|w| w.min(PROXY_MAX_WAIT_MS));
     let get = m.http.http.get(url).headers(credentials(&http));

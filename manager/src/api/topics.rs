@@ -9,8 +9,7 @@ use raftbus_protocol::meta::{
     CreateTopicRequest, PartitionInfo, PartitionRoute, TopicInfo, TopicMetadata,
 };
 use raftbus_protocol::names::validate_name;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use raftbus_protocol::query::{CreateTopicParams, MetadataParams};
 use uuid::Uuid;
 
 use super::{ReadParams, consistent_read, parse};
@@ -156,26 +155,18 @@ pub(super) async fn create_topic(
     }
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct CreateParams {
-    /// Wait up to this long for the topic to become ready (every partition led).
-    #[serde(default)]
-    wait_ms: u64,
-}
-
 #[utoipa::path(
     post,
     path = "/v1/topics",
     tag = "topics",
-    params(CreateParams),
+    params(CreateTopicParams),
     request_body = CreateTopicRequest,
     responses((status = 201, description = "Created", body = TopicInfo))
 )]
 pub(super) async fn create(
     m: web::Data<Manager>,
     req: HttpRequest,
-    q: web::Query<CreateParams>,
+    q: web::Query<CreateTopicParams>,
     Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     if !m.is_leader() {
@@ -275,14 +266,6 @@ pub(super) async fn delete(
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": name.as_str() })))
-}
-
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct MetadataParams {
-    /// Create the topic with defaults when missing (if `topics.auto_create` allows).
-    #[serde(default)]
-    auto_create: bool,
 }
 
 /// Routes for clients: per partition, the leader's address and all replicas.

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use raftbus_protocol::api::FenceRequest;
+use raftbus_protocol::routes;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -81,11 +83,8 @@ pub(super) async fn push(
             all = false;
             continue;
         };
-        let path = format!("/v1/partitions/{topic}/{partition}/offsets/{group}/fence");
-        let body = match drop {
-            true => serde_json::json!({ "generation": generation, "drop": true }),
-            false => serde_json::json!({ "generation": generation }),
-        };
+        let path = routes::partition_fence(&topic, partition, group);
+        let body = FenceRequest { generation, drop };
         let r = m
             .brokers
             .http

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use raftbus_protocol::api::PRODUCER_WINDOW;
+
 /// When a send counts as acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Acks {
@@ -24,8 +26,8 @@ pub struct ProducerConfig {
     pub linger: Duration,
     /// A batch is sent as soon as it reaches this size (default 256 KiB).
     pub batch_bytes: usize,
-    /// Batches in flight per partition (default 1, at most 8: the broker remembers the last 8
-    /// sequences per producer, which is what makes retries of in-flight batches safe). One is
+    /// Batches in flight per partition (default 1, at most [`PRODUCER_WINDOW`], 8: the broker
+    /// remembers that many last sequences per producer, which is what makes retries of in-flight batches safe). One is
     /// fastest against Raftbus: the next batch grows while one is in flight, and a partition's
     /// Raft group costs the same per entry whatever its size (see `scripts/bench.sh`).
     pub max_in_flight: usize,
@@ -80,9 +82,9 @@ impl ProducerConfig {
         self
     }
 
-    /// Sets [`ProducerConfig::max_in_flight`] (clamped to 1..=8).
+    /// Sets [`ProducerConfig::max_in_flight`] (clamped to 1..=[`PRODUCER_WINDOW`]).
     pub fn max_in_flight(mut self, v: usize) -> Self {
-        self.max_in_flight = v.clamp(1, 8);
+        self.max_in_flight = v.clamp(1, PRODUCER_WINDOW);
         self
     }
 

@@ -72,8 +72,8 @@ impl Record {
 pub struct Delivery {
     /// Partition.
     pub partition: u32,
-    /// Offset in the partition (`u64::MAX` with [`Acks::Leader`], which returns no offsets).
-    pub offset: u64,
+    /// Offset in the partition; `None` with [`Acks::Leader`], which returns no offsets.
+    pub offset: Option<u64>,
 }
 
 /// Resolves when the record is acknowledged (or definitively failed).

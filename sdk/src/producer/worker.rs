@@ -4,8 +4,8 @@
 //! - Sequence numbers are assigned when a batch is closed, in order, and never reused for other
 //!   records: a retry resends the *same bytes* with the *same* `(producer id, sequence)`, so
 //!   the broker can recognise it.
-//! - At most `max_in_flight` (<= 8) batches are unacknowledged, within the broker's dedup
-//!   window, so any retry is recognised.
+//! - At most `max_in_flight` (<= `PRODUCER_WINDOW`) batches are unacknowledged, within the broker's
+//!   dedup window, so any retry is recognised.
 //! - If a batch fails for good, later sequences of that producer id can never be accepted (the
 //!   broker refuses gaps), so the worker switches to a fresh producer id starting at 0 — but
 //!   only after every other in-flight batch of the old id is resolved. A "failed" batch may in
@@ -172,7 +172,7 @@ async fn send_batch(
                     Ok(resp) => {
                         known.store(true, Ordering::Relaxed);
                         for (i, rec) in records.into_iter().enumerate() {
-                            let offset = resp.map_or(u64::MAX, |base| base + i as u64);
+                            let offset = resp.map(|base| base + i as u64);
                             let _ = rec.tx.send(Ok(Delivery { partition, offset }));
                         }
                         return false;

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use raftbus_protocol::routes;
 use raftbus_tests::manager::ManagedCluster;
 use raftbus_tests::traffic::observed;
 use raftbus_tests::wait_until;
@@ -51,53 +52,59 @@ async fn preferred_lead(c: &ManagedCluster, t: &str) -> Result<(), String> {
 async fn reassign_validates_moves_and_leaders_return() {
     let (mut c, t) = ManagedCluster::with_topic(4, &[], "r", 4).await.unwrap();
 
-    let p0 = "/v1/topics/r/partitions/0/reassign";
+    let p0 = routes::partition_reassign("r", 0);
     for (path, body, status, code, needle) in [
         (
-            "/v1/topics/nope/partitions/0/reassign",
+            routes::partition_reassign("nope", 0),
             json!({"replicas": [1, 2, 3]}),
             404,
             "unknown_topic",
             "nope",
         ),
         (
-            "/v1/topics/r/partitions/9/reassign",
+            routes::partition_reassign("r", 9),
             json!({"replicas": [1, 2, 3]}),
             404,
             "not_found",
             "partition 9",
         ),
         (
-            p0,
+            p0.clone(),
             json!({"replicas": [1, 2]}),
             400,
             "bad_request",
             "replication factor",
         ),
         (
-            p0,
+            p0.clone(),
             json!({"replicas": [1, 1, 2]}),
             400,
             "bad_request",
             "distinct",
         ),
         (
-            p0,
+            p0.clone(),
             json!({"replicas": [1, 2, 9]}),
             400,
             "bad_request",
             "unknown broker 9",
         ),
-        (p0, json!({"brokers": [1]}), 400, "bad_request", "replicas"),
         (
-            "/v1/rebalance",
+            p0.clone(),
+            json!({"brokers": [1]}),
+            400,
+            "bad_request",
+            "replicas",
+        ),
+        (
+            routes::REBALANCE.to_string(),
             json!({"topic": "nope"}),
             404,
             "unknown_topic",
             "nope",
         ),
     ] {
-        let (s, cd, msg) = post_error(&c, path, body).await;
+        let (s, cd, msg) = post_error(&c, &path, body).await;
         assert_eq!((s, cd.as_str()), (status, code), "{path}: {msg}");
         assert!(msg.contains(needle), "{path}: {msg}");
     }
@@ -125,7 +132,7 @@ async fn reassign_validates_moves_and_leaders_return() {
     assert!(ok, "{err}");
     let started = Instant::now();
     // One move per partition at a time (it takes at least a heartbeat round to complete).
-    let (s, cd, msg) = post_error(&c, p0, json!({"replicas": from})).await;
+    let (s, cd, msg) = post_error(&c, &p0, json!({"replicas": from})).await;
     assert_eq!((s, cd.as_str()), (409, "conflict"), "{msg}");
     wait_until(
         "partition 0 moved, led by its new preferred leader, old replica dropped",
@@ -203,7 +210,7 @@ async fn reassign_validates_moves_and_leaders_return() {
         .iter()
         .find(|p| !p.replicas.contains(&victim) && p.partition != 0);
     if let Some(p) = p {
-        let path = format!("/v1/topics/r/partitions/{}/reassign", p.partition);
+        let path = routes::partition_reassign("r", p.partition);
         let body = json!({"replicas": [victim, p.replicas[0], p.replicas[1]]});
         let (s, cd, msg) = post_error(&c, &path, body).await;
         assert_eq!((s, cd.as_str()), (400, "bad_request"), "{msg}");

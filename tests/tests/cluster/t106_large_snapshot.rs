@@ -4,7 +4,8 @@
 //! snapshots stream in bounded frames and are staged in Postgres, never held whole. The rebuilt
 //! replica's batches are byte-for-byte the leader's.
 //!
-//! Ignored in the plain `cargo test` run (it writes gigabytes); `scripts/test.sh` runs it alone
+//! The follower is down while the partition fills, then its database is dropped and it
+//! restarts empty. Ignored in the plain `cargo test` run (it writes gigabytes); `scripts/test.sh` runs it alone
 //! in its own stage.
 
 use std::sync::Arc;
@@ -103,9 +104,14 @@ async fn a_replica_is_rebuilt_from_a_gigabyte_snapshot_in_bounded_memory() {
     ];
     let mut c = BrokerCluster::start_with_env(3, &env).await.unwrap();
     let group = c.create_partition(TOPIC, 0, 0).await.unwrap();
-    c.wait_leader(TOPIC, 0, Duration::from_secs(30))
+    let first_leader = c
+        .wait_leader(TOPIC, 0, Duration::from_secs(30))
         .await
         .unwrap();
+    // The follower to rebuild is down while the partition fills (the fill then writes two
+    // replicas, not three), and comes back with its database dropped.
+    let f = (first_leader + 1) % 3;
+    c.brokers[f].kill9().unwrap();
 
     // Fill the partition: `PRODUCERS` idempotent producers, one batch in flight each.
     let started = Instant::now();
@@ -132,9 +138,8 @@ async fn a_replica_is_rebuilt_from_a_gigabyte_snapshot_in_bounded_memory() {
     let stored = summary(&c, leader, group);
     println!("LARGE SNAPSHOT filled: {stored} (next/start, batches, bytes) in {produce_s:.1} s");
 
-    // Lose a follower's database entirely, then bring it back empty.
-    let f = (leader + 1) % 3;
-    c.brokers[f].kill9().unwrap();
+    assert_ne!(leader, f);
+    // Lose the follower's database entirely, then bring it back empty.
     let db = format!("broker_{}", c.brokers[f].node_id());
     tokio::task::block_in_place(|| {
         c.pg.psql("postgres", &format!("DROP DATABASE {db}"))

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use raftbus_protocol::RecordBatch;
+use raftbus_protocol::api::{FetchParams, ProduceParams};
+use raftbus_protocol::{RecordBatch, routes};
 use raftbus_tests::cluster::BrokerCluster;
 use reqwest::StatusCode;
 use uuid::Uuid;
@@ -101,9 +102,15 @@ async fn a_flood_gets_busy_answers_and_loses_nothing() {
     let started = Instant::now();
     let polls = (0..LONG_POLLS).map(|k| {
         let (http, tally) = (clients[k % CONNECTIONS].clone(), tally.clone());
-        let url = format!("{poll_base}/v1/partitions/{TOPIC}/1/records?offset=0&wait_ms=3000");
+        let url = format!("{poll_base}{}", routes::partition_records(TOPIC, 1));
+        let wait = FetchParams {
+            offset: 0,
+            max_bytes: None,
+            wait_ms: Some(3000),
+        };
         async move {
-            let r = http.get(&url).send().await.expect("long poll transport");
+            let r = http.get(&url).query(&wait).send().await;
+            let r = r.expect("long poll transport");
             match r.status() {
                 StatusCode::OK => tally.polled.fetch_add(1, Ordering::Relaxed),
                 StatusCode::TOO_MANY_REQUESTS => {
@@ -126,14 +133,18 @@ async fn a_flood_gets_busy_answers_and_loses_nothing() {
                     (0..RECORDS_PER_BATCH).map(|i| value(p, seq, i)).collect();
                 let batch =
                     RecordBatch::from_records(values.iter().map(|v| (None, v.as_bytes())), 0);
-                let url = format!(
-                    "{base}/v1/partitions/{TOPIC}/0/records?producer_id={producer}&sequence={seq}"
-                );
+                let url = format!("{base}{}", routes::partition_records(TOPIC, 0));
+                let params = ProduceParams {
+                    producer_id: Some(producer),
+                    sequence: Some(seq),
+                    ..ProduceParams::default()
+                };
                 let mut backoff = Duration::from_millis(20);
                 let deadline = Instant::now() + Duration::from_secs(180);
                 loop {
                     let r = http
                         .post(&url)
+                        .query(&params)
                         .header("content-type", "application/octet-stream")
                         .body(batch.bytes().clone())
                         .send()

@@ -17,7 +17,7 @@ const PARTITIONS: u32 = 6;
 async fn append_rpcs(c: &BrokerCluster, running: &[usize]) -> u64 {
     let mut total = 0;
     for &i in running {
-        let url = raftbus_tests::pki::url(c.addr(i), "/metrics");
+        let url = raftbus_tests::pki::url(c.addr(i), raftbus_protocol::routes::METRICS);
         let http = raftbus_tests::pki::client();
         let body = http.get(url).send().await.unwrap().text().await.unwrap();
         total += body

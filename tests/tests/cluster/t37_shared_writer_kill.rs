@@ -22,7 +22,10 @@ const BATCH: usize = 5;
 /// `(transactions, groups)` of the log lane, from a broker's `/metrics`.
 async fn writer_counters(http: &reqwest::Client, addr: &str) -> Option<(f64, f64)> {
     let text = http
-        .get(raftbus_tests::pki::url(addr, "/metrics"))
+        .get(raftbus_tests::pki::url(
+            addr,
+            raftbus_protocol::routes::METRICS,
+        ))
         .send()
         .await
         .ok()?

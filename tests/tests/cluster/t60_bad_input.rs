@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use raftbus_protocol::api::CreatePartitionRequest;
+use raftbus_protocol::api::{CreatePartitionRequest, FetchParams, ProduceParams};
 use raftbus_protocol::retention::MAX_RETENTION_MS;
+use raftbus_protocol::routes;
 use raftbus_tests::cluster::BrokerCluster;
 use raftbus_tests::manager::ManagedCluster;
 use reqwest::StatusCode;
@@ -37,10 +38,10 @@ async fn bad_requests_get_json_4xx_and_the_broker_survives() {
         .unwrap();
     let base = c.brokers[0].api_url();
     let http = raftbus_tests::pki::client();
-    let records = format!("{base}/v1/partitions/t/0/records");
+    let records = format!("{base}{}", routes::partition_records("t", 0));
 
     let r = http
-        .post(format!("{base}/v1/partitions/nope/3/records"))
+        .post(format!("{base}{}", routes::partition_records("nope", 3)))
         .body(batch_of(&["x".into()]))
         .send()
         .await
@@ -76,7 +77,11 @@ async fn bad_requests_get_json_4xx_and_the_broker_survives() {
     expect_error(r, 400, "bad_request").await;
 
     let r = http
-        .post(format!("{records}?producer_id={}", Uuid::new_v4()))
+        .post(&records)
+        .query(&ProduceParams {
+            producer_id: Some(Uuid::new_v4()),
+            ..ProduceParams::default()
+        })
         .body(batch_of(&["x".into()]))
         .send()
         .await
@@ -104,7 +109,12 @@ async fn bad_requests_get_json_4xx_and_the_broker_survives() {
     assert!(m.contains("max_batch_bytes"), "{m}");
 
     let r = http
-        .get(format!("{records}?offset=1000"))
+        .get(&records)
+        .query(&FetchParams {
+            offset: 1000,
+            max_bytes: None,
+            wait_ms: None,
+        })
         .send()
         .await
         .unwrap();
@@ -141,7 +151,7 @@ async fn bad_requests_get_json_4xx_and_the_broker_survives() {
         .unwrap();
     expect_error(r, 400, "invalid_name").await;
     let r = as_manager
-        .put(format!("{internal}/v1/partitions/t/0"))
+        .put(format!("{internal}{}", routes::partition("t", 0)))
         .json(&req)
         .send()
         .await
@@ -149,7 +159,7 @@ async fn bad_requests_get_json_4xx_and_the_broker_survives() {
     expect_error(r, 409, "conflict").await;
 
     let r = http
-        .post(format!("{base}/v1/partitions/t/0/offsets/g"))
+        .post(format!("{base}{}", routes::partition_offsets("t", 0, "g")))
         .json(&serde_json::json!({"offset": 99}))
         .send()
         .await

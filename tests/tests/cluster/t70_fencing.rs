@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use raftbus_protocol::ErrorCode;
 use raftbus_protocol::api::{CreatePartitionRequest, Member, Role};
+use raftbus_protocol::{ErrorCode, routes};
 use raftbus_sdk::{BrokerClient, SdkError};
 use raftbus_tests::cluster::{BrokerCluster, create_replica, fence};
 use raftbus_tests::{BrokerProcess, free_port, wait_until};
@@ -88,7 +88,7 @@ async fn fenced_generation_refuses_older_commits_and_keeps_the_offset() {
     // Fencing is a manager's call, on the internal listener.
     let http =
         raftbus_tests::pki::node_client("manager", raftbus_tests::pki::TEST_MANAGER_ID).unwrap();
-    let url = raftbus_tests::pki::url(raft, "/v1/partitions/fenced/0/offsets/g/fence");
+    let url = raftbus_tests::pki::url(raft, &routes::partition_fence("fenced", 0, "g"));
     let resp = http
         .post(&url)
         .header("content-type", "application/json")

@@ -73,7 +73,10 @@ async fn producer_and_group_consumer_round_trip() {
     let mut per_partition: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
     let mut key_partition: BTreeMap<usize, u32> = BTreeMap::new();
     for (i, d) in deliveries.iter().enumerate() {
-        per_partition.entry(d.partition).or_default().push(d.offset);
+        per_partition
+            .entry(d.partition)
+            .or_default()
+            .push(d.offset.expect("acks=all returns offsets"));
         assert_eq!(
             *key_partition.entry(i % 37).or_insert(d.partition),
             d.partition,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use raftbus_protocol::limits::{BROKER_HEARTBEAT_LIMIT, SMALL_BODY_LIMIT};
 use raftbus_protocol::meta::CreateTopicRequest;
-use raftbus_protocol::{ErrorBody, ErrorCode};
+use raftbus_protocol::{ErrorBody, ErrorCode, routes};
 use raftbus_sdk::{Producer, ProducerConfig, Record};
 use raftbus_tests::manager::ManagedCluster;
 use raftbus_tests::wait_until;
@@ -26,7 +26,7 @@ async fn heartbeat_metrics(
     addr: &str,
 ) -> anyhow::Result<Vec<(String, u64)>> {
     let text = http
-        .get(raftbus_tests::pki::url(addr, "/metrics"))
+        .get(raftbus_tests::pki::url(addr, routes::METRICS))
         .send()
         .await?
         .text()
@@ -165,7 +165,7 @@ async fn thousands_of_replicas_heartbeat_incrementally() {
             &addr,
             "big0",
             sent.partition,
-            sent.offset,
+            sent.offset.expect("acks=all returns offsets"),
             1 << 20,
             Duration::from_secs(5),
         )
@@ -180,7 +180,7 @@ async fn thousands_of_replicas_heartbeat_incrementally() {
 
     // Over-limit bodies: 413 with the limit named, on the large and on a small route.
     // Heartbeats go to the internal listener, from a broker's certificate.
-    let hb = raftbus_tests::pki::url(c.managers[0].internal_addr(), "/v1/heartbeat/broker");
+    let hb = raftbus_tests::pki::url(c.managers[0].internal_addr(), routes::BROKER_HEARTBEAT);
     let as_broker = raftbus_tests::pki::node_client("broker", 1).unwrap();
     assert_too_large(
         &as_broker,
@@ -189,6 +189,6 @@ async fn thousands_of_replicas_heartbeat_incrementally() {
         BROKER_HEARTBEAT_LIMIT,
     )
     .await;
-    let topics = raftbus_tests::pki::url(c.managers[0].addr(), "/v1/topics");
+    let topics = raftbus_tests::pki::url(c.managers[0].addr(), routes::TOPICS);
     assert_too_large(&http, &topics, SMALL_BODY_LIMIT + 1, SMALL_BODY_LIMIT).await;
 }

@@ -10,6 +10,7 @@ use openraft::type_config::alias::{LeaderIdOf, VoteOf};
 use openraft::vote::{RaftLeaderId, RaftVote};
 use raftbus_broker::raft::TypeConfig;
 use raftbus_protocol::api::PartitionStatus;
+use raftbus_protocol::routes;
 use raftbus_raft::codec::encode;
 use raftbus_tests::cluster::BrokerCluster;
 use raftbus_tests::manager::ManagedCluster;
@@ -175,7 +176,7 @@ async fn forged_raft_rpcs_are_refused_and_change_nothing() {
     }
     // A broker certificate is not a manager's: it cannot create replicas.
     let r = real
-        .put(pki::url(raft, "/v1/partitions/evil/0"))
+        .put(pki::url(raft, &routes::partition("evil", 0)))
         .json(&json!({ "group_id": uuid::Uuid::new_v4(), "members": [] }))
         .send()
         .await
@@ -204,7 +205,7 @@ async fn forged_heartbeats_register_nothing_and_clients_need_the_token() {
     let as_broker_1 = pki::node_client("broker", 1).unwrap();
     let anonymous = pki::anonymous_client();
     for m in &c.managers {
-        let url = pki::url(m.internal_addr(), "/v1/heartbeat/broker");
+        let url = pki::url(m.internal_addr(), routes::BROKER_HEARTBEAT);
         // A new broker id, a real broker's id with other addresses, and a leader claim, from
         // broker 1's certificate: refused whichever manager leads.
         // And broker 2 "leading" a group with a finished voter set, as a move's completion.
@@ -228,7 +229,7 @@ async fn forged_heartbeats_register_nothing_and_clients_need_the_token() {
         );
         // The client API no longer takes heartbeats.
         let r = pki::client()
-            .post(pki::url(m.addr(), "/v1/heartbeat/broker"))
+            .post(pki::url(m.addr(), routes::BROKER_HEARTBEAT))
             .json(&beat(7, "x:1"))
             .send()
             .await
@@ -245,12 +246,21 @@ async fn forged_heartbeats_register_nothing_and_clients_need_the_token() {
     let m = c.managers[0].addr();
     let b = c.brokers[0].api_addr().to_string();
     let calls = [
-        ("GET", pki::url(&m, "/v1/topics")),
-        ("POST", pki::url(&m, "/v1/topics")),
-        ("DELETE", pki::url(&m, "/v1/topics/x")),
-        ("POST", pki::url(&b, "/v1/partitions/x/0/records")),
-        ("GET", pki::url(&b, "/v1/partitions/x/0/records?offset=0")),
-        ("POST", pki::url(&b, "/v1/partitions/x/0/offsets/g")),
+        ("GET", pki::url(&m, routes::TOPICS)),
+        ("POST", pki::url(&m, routes::TOPICS)),
+        ("DELETE", pki::url(&m, &routes::topic("x"))),
+        ("POST", pki::url(&b, &routes::partition_records("x", 0))),
+        (
+            "GET",
+            pki::url(
+                &b,
+                &format!("{}?offset=0", routes::partition_records("x", 0)),
+            ),
+        ),
+        (
+            "POST",
+            pki::url(&b, &routes::partition_offsets("x", 0, "g")),
+        ),
     ];
     for (method, url) in calls {
         for token in [None, Some("rb_not_a_token")] {
@@ -267,7 +277,7 @@ async fn forged_heartbeats_register_nothing_and_clients_need_the_token() {
     // /health stays open; the admin token is accepted.
     assert!(
         anonymous
-            .get(pki::url(&b, "/health"))
+            .get(pki::url(&b, routes::HEALTH))
             .send()
             .await
             .unwrap()
@@ -276,7 +286,7 @@ async fn forged_heartbeats_register_nothing_and_clients_need_the_token() {
     );
     assert!(
         pki::client()
-            .get(pki::url(&m, "/v1/topics"))
+            .get(pki::url(&m, routes::TOPICS))
             .send()
             .await
             .unwrap()
@@ -331,7 +341,10 @@ async fn acls_allow_a_principal_exactly_what_its_rules_say() {
         Duration::from_secs(15),
         Duration::from_millis(100),
         || async {
-            let url = pki::url(&a, "/v1/partitions/a/0/records?offset=0");
+            let url = pki::url(
+                &a,
+                &format!("{}?offset=0", routes::partition_records("a", 0)),
+            );
             let r = as_alice(http.get(url)).await.ok()?;
             r.status().is_success().then_some(())
         },
@@ -349,7 +362,7 @@ async fn acls_allow_a_principal_exactly_what_its_rules_say() {
     };
     // Produce to `a`: consume only.
     let r = as_alice(
-        http.post(pki::url(&a, "/v1/partitions/a/0/records"))
+        http.post(pki::url(&a, &routes::partition_records("a", 0)))
             .body(batch_of(&["x".into()])),
     )
     .await
@@ -358,28 +371,31 @@ async fn acls_allow_a_principal_exactly_what_its_rules_say() {
     assert_eq!((status, c403.as_str()), (403, "forbidden"), "{msg}");
     assert!(msg.contains("alice") && msg.contains("produce"), "{msg}");
     // Consume `b`: no rule.
-    let r = as_alice(http.get(pki::url(&b, "/v1/partitions/b/0/records?offset=0")))
-        .await
-        .unwrap();
+    let r = as_alice(http.get(pki::url(
+        &b,
+        &format!("{}?offset=0", routes::partition_records("b", 0)),
+    )))
+    .await
+    .unwrap();
     assert_eq!(code(r).await.0, 403);
     // Administer: no rule.
-    let r = as_alice(http.delete(pki::url(c.managers[0].addr(), "/v1/topics/a")))
+    let r = as_alice(http.delete(pki::url(c.managers[0].addr(), &routes::topic("a"))))
         .await
         .unwrap();
     assert_eq!(code(r).await.0, 403);
-    let r = as_alice(http.get(pki::url(c.managers[0].addr(), "/v1/users")))
+    let r = as_alice(http.get(pki::url(c.managers[0].addr(), routes::USERS)))
         .await
         .unwrap();
     assert_eq!(code(r).await.0, 403);
     // Describing `a` is implied by consuming it.
-    let r = as_alice(http.get(pki::url(c.managers[0].addr(), "/v1/metadata/a")))
+    let r = as_alice(http.get(pki::url(c.managers[0].addr(), &routes::metadata("a"))))
         .await
         .unwrap();
     assert_eq!(code(r).await.0, 200);
     // The admin principal can do all of it.
     let admin = pki::client();
     let r = admin
-        .post(pki::url(&a, "/v1/partitions/a/0/records"))
+        .post(pki::url(&a, &routes::partition_records("a", 0)))
         .body(batch_of(&["x".into()]))
         .send()
         .await
@@ -392,7 +408,10 @@ async fn acls_allow_a_principal_exactly_what_its_rules_say() {
         Duration::from_secs(15),
         Duration::from_millis(100),
         || async {
-            let url = pki::url(&a, "/v1/partitions/a/0/records?offset=0");
+            let url = pki::url(
+                &a,
+                &format!("{}?offset=0", routes::partition_records("a", 0)),
+            );
             let r = as_alice(http.get(url)).await.ok()?;
             (r.status() == 401).then_some(())
         },

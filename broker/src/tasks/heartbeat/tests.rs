@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use raftbus_protocol::api::Member;
 use raftbus_protocol::meta::{Assignment, BrokerHeartbeat, BrokerHeartbeatReply};
+use raftbus_protocol::routes;
 use raftbus_raft::Router;
 use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
@@ -65,7 +66,7 @@ fn fake_manager() -> (String, Arc<Fake>, actix_web::dev::ServerHandle) {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .route("/v1/heartbeat/broker", web::post().to(heartbeat))
+            .route(routes::BROKER_HEARTBEAT, web::post().to(heartbeat))
     })
     .workers(1)
     .disable_signals()
