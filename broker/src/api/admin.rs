@@ -29,7 +29,7 @@ pub(super) async fn health(state: web::Data<ApiState>) -> HttpResponse {
 /// loops several times a second in place of per-group heartbeats.
 #[utoipa::path(
     get,
-    path = "/v1/node/leadership",
+    path = raftbus_protocol::routes::NODE_LEADERSHIP,
     tag = "node",
     responses((status = 200, description = "Groups this broker leads", body = NodeLeadership))
 )]
@@ -71,7 +71,7 @@ pub(super) async fn create(
 /// `GET /v1/partitions/{topic}/{partition}`: one hosted replica's status.
 #[utoipa::path(
     get,
-    path = "/v1/partitions/{topic}/{partition}",
+    path = raftbus_protocol::routes::PARTITION,
     tag = "partitions",
     params(PartitionPath),
     responses((status = 200, description = "The replica's status", body = PartitionStatus))
@@ -91,7 +91,7 @@ pub(super) async fn status(
 /// `GET /v1/partitions`: every hosted replica's status.
 #[utoipa::path(
     get,
-    path = "/v1/partitions",
+    path = raftbus_protocol::routes::PARTITIONS,
     tag = "partitions",
     responses((status = 200, description = "Every hosted replica", body = [PartitionStatus]))
 )]

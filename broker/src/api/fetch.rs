@@ -38,7 +38,7 @@ fn out_of_range(name: &str, offset: u64, marks: Watermarks) -> ApiError {
 
 #[utoipa::path(
     get,
-    path = "/v1/partitions/{topic}/{partition}/records",
+    path = raftbus_protocol::routes::PARTITION_RECORDS,
     tag = "records",
     params(PartitionPath, FetchParams),
     responses((

@@ -15,7 +15,7 @@ use crate::state_machine::read::read_offset;
 
 #[utoipa::path(
     post,
-    path = "/v1/partitions/{topic}/{partition}/offsets/{group}",
+    path = raftbus_protocol::routes::PARTITION_OFFSETS,
     tag = "offsets",
     params(OffsetPath),
     request_body = OffsetCommitRequest,
@@ -50,7 +50,7 @@ pub(super) async fn commit(
 
 #[utoipa::path(
     get,
-    path = "/v1/partitions/{topic}/{partition}/offsets/{group}",
+    path = raftbus_protocol::routes::PARTITION_OFFSETS,
     tag = "offsets",
     params(OffsetPath),
     responses((status = 200, description = "The group's committed offset", body = OffsetResponse))

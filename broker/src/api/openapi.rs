@@ -66,12 +66,12 @@ mod tests {
         for p in [
             "/health",
             "/openapi.json",
-            "/v1/partitions/{topic}/{partition}/records",
-            "/v1/partitions/{topic}/{partition}/offsets/{group}",
+            raftbus_protocol::routes::PARTITION_RECORDS,
+            raftbus_protocol::routes::PARTITION_OFFSETS,
         ] {
             assert!(paths.contains_key(p), "{p} missing");
         }
-        let produce = &paths["/v1/partitions/{topic}/{partition}/records"]["post"];
+        let produce = &paths[raftbus_protocol::routes::PARTITION_RECORDS]["post"];
         let body = &produce["requestBody"]["content"];
         let binary = &body["application/octet-stream"]["schema"]["$ref"];
         assert_eq!(binary, "#/components/schemas/Binary");

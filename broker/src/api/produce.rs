@@ -68,7 +68,7 @@ fn parse_batch(req: &HttpRequest, body: Bytes) -> Result<RecordBatch, ApiError> 
 
 #[utoipa::path(
     post,
-    path = "/v1/partitions/{topic}/{partition}/records",
+    path = raftbus_protocol::routes::PARTITION_RECORDS,
     tag = "records",
     params(PartitionPath, ProduceParams),
     request_body(

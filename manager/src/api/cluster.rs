@@ -31,7 +31,7 @@ pub(super) async fn health(m: web::Data<Manager>) -> HttpResponse {
 /// Every manager with its role as this manager sees it and a live health probe.
 #[utoipa::path(
     get,
-    path = "/v1/managers",
+    path = raftbus_protocol::routes::MANAGERS,
     tag = "cluster",
     responses((status = 200, description = "Every manager", body = [ManagerInfo]))
 )]
@@ -99,7 +99,7 @@ pub(super) fn broker_infos(meta: &ClusterMeta) -> Vec<BrokerInfo> {
 /// `GET /v1/brokers`.
 #[utoipa::path(
     get,
-    path = "/v1/brokers",
+    path = raftbus_protocol::routes::BROKERS,
     tag = "cluster",
     responses((status = 200, description = "Every broker", body = [BrokerInfo]))
 )]

@@ -27,7 +27,7 @@ fn info(name: &str, g: &GroupRecord) -> GroupInfo {
 
 #[utoipa::path(
     get,
-    path = "/v1/groups",
+    path = raftbus_protocol::routes::GROUPS,
     tag = "groups",
     params(ReadParams),
     responses((status = 200, description = "Every consumer group", body = [GroupInfo]))
@@ -46,7 +46,7 @@ pub(super) async fn list(
 
 #[utoipa::path(
     get,
-    path = "/v1/groups/{name}",
+    path = raftbus_protocol::routes::GROUP,
     tag = "groups",
     params(("name" = String, Path, description = "Consumer group name"), ReadParams),
     responses((status = 200, description = "The group", body = GroupInfo))

@@ -147,7 +147,7 @@ pub(super) async fn broker(
 /// `Producer::connect`; the routes stay so existing clients keep working. Any manager answers.
 #[utoipa::path(
     post,
-    path = "/v1/producers",
+    path = raftbus_protocol::routes::PRODUCERS,
     tag = "clients",
     request_body = ProducerHeartbeat,
     responses((status = 200, description = "Acknowledged (`{}`)", body = serde_json::Value))
@@ -162,7 +162,7 @@ pub(super) async fn producer(body: Body) -> Result<HttpResponse, ApiError> {
 /// generation and partitions, joining (and rebalancing) when it is not a member.
 #[utoipa::path(
     post,
-    path = "/v1/consumers",
+    path = raftbus_protocol::routes::CONSUMERS,
     tag = "clients",
     request_body = ConsumerHeartbeat,
     responses((status = 200, description = "The consumer's assignment", body = ConsumerAssignment))
@@ -206,7 +206,7 @@ pub(super) async fn consumer(
 /// `DELETE /v1/consumers/{group}/{consumer}`: leave at once (clean shutdown), rebalancing.
 #[utoipa::path(
     delete,
-    path = "/v1/consumers/{group}/{consumer}",
+    path = raftbus_protocol::routes::CONSUMER,
     tag = "clients",
     params(
         ("group" = String, Path, description = "Consumer group name"),

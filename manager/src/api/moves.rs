@@ -79,7 +79,7 @@ fn check(
 /// `POST /v1/topics/{topic}/partitions/{p}/reassign` with a [`ReassignRequest`].
 #[utoipa::path(
     post,
-    path = "/v1/topics/{topic}/partitions/{partition}/reassign",
+    path = raftbus_protocol::routes::PARTITION_REASSIGN,
     tag = "moves",
     params(
         ("topic" = String, Path, description = "Topic name"),
@@ -122,7 +122,7 @@ pub(super) async fn reassign(
 /// `POST /v1/rebalance` with a [`RebalanceRequest`] (an empty body means every topic).
 #[utoipa::path(
     post,
-    path = "/v1/rebalance",
+    path = raftbus_protocol::routes::REBALANCE,
     tag = "moves",
     request_body(content = Option<RebalanceRequest>, content_type = "application/json"),
     responses((status = 200, description = "Moves started and pending", body = MovesReply))

@@ -48,8 +48,14 @@ struct ManagerApi;
 
 /// The heartbeat routes of clients: aliases of the register/join routes (same handler).
 const ALIASES: [(&str, &str); 2] = [
-    ("/v1/heartbeat/producer", "/v1/producers"),
-    ("/v1/heartbeat/consumer", "/v1/consumers"),
+    (
+        raftbus_protocol::routes::PRODUCER_HEARTBEAT,
+        raftbus_protocol::routes::PRODUCERS,
+    ),
+    (
+        raftbus_protocol::routes::CONSUMER_HEARTBEAT,
+        raftbus_protocol::routes::CONSUMERS,
+    ),
 ];
 
 /// The document (served by `raftbus_protocol::openapi::route`).
@@ -75,12 +81,12 @@ mod tests {
         let doc = serde_json::to_value(super::document()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
         assert!(paths.len() >= 20, "{}", paths.len());
-        let topic = &paths["/v1/topics/{name}"];
+        let topic = &paths[raftbus_protocol::routes::TOPIC];
         for method in ["get", "patch", "delete"] {
             assert!(topic[method]["responses"]["4XX"].is_object(), "{method}");
         }
-        assert!(paths["/v1/acls"]["delete"].is_object());
-        let alias = &paths["/v1/heartbeat/consumer"]["post"];
+        assert!(paths[raftbus_protocol::routes::ACLS]["delete"].is_object());
+        let alias = &paths[raftbus_protocol::routes::CONSUMER_HEARTBEAT]["post"];
         assert_eq!(alias["operationId"], "consumer_heartbeat");
         assert!(paths["/openapi.json"]["get"]["security"].is_array());
         let retention = &doc["components"]["schemas"]["RetentionSpec"];

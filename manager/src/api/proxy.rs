@@ -69,7 +69,7 @@ async fn relay(
 /// `POST /v1/topics/{topic}/records`: JSON records to one partition's leader.
 #[utoipa::path(
     post,
-    path = "/v1/topics/{topic}/records",
+    path = raftbus_protocol::routes::TOPIC_RECORDS,
     tag = "records",
     params(("topic" = String, Path, description = "Topic name"), TopicProduceParams),
     request_body = ProduceJsonRequest,
@@ -124,7 +124,7 @@ pub(super) async fn produce(
 /// `GET /v1/topics/{topic}/partitions/{partition}/records`: JSON records from the leader.
 #[utoipa::path(
     get,
-    path = "/v1/topics/{topic}/partitions/{partition}/records",
+    path = raftbus_protocol::routes::TOPIC_PARTITION_RECORDS,
     tag = "records",
     params(
         ("topic" = String, Path, description = "Topic name"),

@@ -17,7 +17,7 @@ use crate::raft::MetaCommand;
 /// Validates and proposes the change; answers the topic as it is afterwards.
 #[utoipa::path(
     patch,
-    path = "/v1/topics/{name}",
+    path = raftbus_protocol::routes::TOPIC,
     tag = "topics",
     params(("name" = String, Path, description = "Topic name")),
     request_body = RetentionSpec,

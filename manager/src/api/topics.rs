@@ -157,7 +157,7 @@ pub(super) async fn create_topic(
 
 #[utoipa::path(
     post,
-    path = "/v1/topics",
+    path = raftbus_protocol::routes::TOPICS,
     tag = "topics",
     params(CreateTopicParams),
     request_body = CreateTopicRequest,
@@ -179,7 +179,7 @@ pub(super) async fn create(
 
 #[utoipa::path(
     get,
-    path = "/v1/topics",
+    path = raftbus_protocol::routes::TOPICS,
     tag = "topics",
     params(ReadParams),
     responses((status = 200, description = "Every topic", body = [TopicInfo]))
@@ -209,7 +209,7 @@ pub(super) fn find(m: &Manager, name: &str) -> Result<TopicInfo, ApiError> {
 
 #[utoipa::path(
     get,
-    path = "/v1/topics/{name}",
+    path = raftbus_protocol::routes::TOPIC,
     tag = "topics",
     params(("name" = String, Path, description = "Topic name"), ReadParams),
     responses((status = 200, description = "The topic", body = TopicInfo))
@@ -228,7 +228,7 @@ pub(super) async fn describe(
 
 #[utoipa::path(
     get,
-    path = "/v1/topics/{name}/partitions",
+    path = raftbus_protocol::routes::TOPIC_PARTITIONS,
     tag = "topics",
     params(("name" = String, Path, description = "Topic name"), ReadParams),
     responses((status = 200, description = "The topic's partitions", body = [PartitionInfo]))
@@ -247,7 +247,7 @@ pub(super) async fn partitions(
 
 #[utoipa::path(
     delete,
-    path = "/v1/topics/{name}",
+    path = raftbus_protocol::routes::TOPIC,
     tag = "topics",
     params(("name" = String, Path, description = "Topic name")),
     responses((status = 200, description = "`{deleted: name}`", body = serde_json::Value))
@@ -271,7 +271,7 @@ pub(super) async fn delete(
 /// Routes for clients: per partition, the leader's address and all replicas.
 #[utoipa::path(
     get,
-    path = "/v1/metadata/{topic}",
+    path = raftbus_protocol::routes::METADATA,
     tag = "topics",
     params(("topic" = String, Path, description = "Topic name"), MetadataParams),
     responses((status = 200, description = "Where the topic's partitions are", body = TopicMetadata))

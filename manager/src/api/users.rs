@@ -37,7 +37,7 @@ fn mint() -> String {
 /// answers its token.
 #[utoipa::path(
     post,
-    path = "/v1/users",
+    path = raftbus_protocol::routes::USERS,
     tag = "security",
     request_body = CreateUserRequest,
     responses((status = 201, description = "The user's new token", body = CreateUserResponse))
@@ -67,7 +67,7 @@ pub(super) async fn add(
 /// `GET /v1/users`: the user names.
 #[utoipa::path(
     get,
-    path = "/v1/users",
+    path = raftbus_protocol::routes::USERS,
     tag = "security",
     responses((status = 200, description = "User names", body = [String]))
 )]
@@ -79,7 +79,7 @@ pub(super) async fn list(m: web::Data<Manager>) -> HttpResponse {
 /// `DELETE /v1/users/{name}`: removes a user and its rules (its token stops working).
 #[utoipa::path(
     delete,
-    path = "/v1/users/{name}",
+    path = raftbus_protocol::routes::USER,
     tag = "security",
     params(("name" = String, Path, description = "User name")),
     responses((status = 200, description = "`{removed: name}`", body = serde_json::Value))
@@ -103,7 +103,7 @@ pub(super) async fn remove(
 /// `GET /v1/acls`: every rule.
 #[utoipa::path(
     get,
-    path = "/v1/acls",
+    path = raftbus_protocol::routes::ACLS,
     tag = "security",
     responses((status = 200, description = "Every rule", body = [AclRule]))
 )]
@@ -114,7 +114,7 @@ pub(super) async fn acls(m: web::Data<Manager>) -> HttpResponse {
 /// `POST /v1/acls` (add) and `DELETE /v1/acls` (remove), the rule as the body.
 #[utoipa::path(
     method(post, delete),
-    path = "/v1/acls",
+    path = raftbus_protocol::routes::ACLS,
     tag = "security",
     request_body = AclRule,
     responses((status = 200, description = "The rule added or removed", body = AclRule))
