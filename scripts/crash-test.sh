@@ -31,7 +31,9 @@
 # majority was down was acked), or 3 when the harness itself failed (cluster, topic, workload).
 # With --negative-control: 0 when the checker caught duplicates, 1 when it did not.
 # Environment: RAFTBUS_NO_BUILD=1 skips `cargo build` and `scripts/docker.sh build`;
-# RAFTBUS_BIN_DIR (target/release) holds manager, raftbus-workload and raftbus-check;
+# RAFTBUS_PROFILE (release, or debug: every binary from target/debug, images included, as
+# scripts/test.sh does to skip a release build); RAFTBUS_BIN_DIR (target/$RAFTBUS_PROFILE)
+# holds manager, raftbus-workload and raftbus-check;
 # INSECURE=1 runs the cluster without TLS and tokens (passed on to scripts/docker.sh up).
 # A secure cluster (the default) is reached with the CA and admin token `docker.sh up` names in
 # its export lines: RAFTBUS_CA_CERT and RAFTBUS_TOKEN for the workload and the manager CLI,
@@ -39,7 +41,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN_DIR="${RAFTBUS_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
+# shellcheck source=scripts/profile.sh
+source "$ROOT/scripts/profile.sh"
 DOCKER_SH="$ROOT/scripts/docker.sh"
 TOPIC=crash
 PARTITIONS=6
@@ -427,8 +430,8 @@ fault_kill_postgres() {
 
 # ---- Build, start the cluster, create the topic --------------------------------------------
 if [[ "${RAFTBUS_NO_BUILD:-0}" != 1 ]]; then
-    say "building release binaries and images"
-    (cd "$ROOT" && cargo build --release -p raftbus-manager -p raftbus-crashtest) \
+    say "building $PROFILE binaries and images"
+    (cd "$ROOT" && cargo build "${CARGO_PROFILE[@]}" -p raftbus-manager -p raftbus-crashtest) \
         || die "cargo build failed"
     timeout 1800 "$DOCKER_SH" build || die "scripts/docker.sh build failed"
 fi

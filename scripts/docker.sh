@@ -16,7 +16,9 @@
 # An image is rebuilt only when its inputs changed (label org.raftbus.input) or with --force;
 # the rootfs tarball is cached in .docker-cache/.
 #
-# Environment: RAFTBUS_NO_BUILD=1 (skip cargo build), RAFTBUS_BIN_DIR (target/release),
+# Environment: RAFTBUS_NO_BUILD=1 (skip cargo build), RAFTBUS_PROFILE (release, or debug: the
+# images carry target/debug's binaries, as the test suite's crash stage does to skip a release
+# build), RAFTBUS_BIN_DIR (target/$RAFTBUS_PROFILE),
 # RAFTBUS_STRIP=1 (strip debug info from the binaries in the images), UP_TIMEOUT seconds (90),
 # APT_SOURCES (/etc/apt/sources.list.d/debian.sources: the mirror mmdebstrap uses),
 # RUST_LOG (passed to the containers), INSECURE=1 (`up`: plain HTTP, no certificates, no token:
@@ -33,7 +35,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMPOSE_FILE="$ROOT/docker/compose.yml"
 PROJECT=raftbus
-BIN_DIR="${RAFTBUS_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
+# shellcheck source=scripts/profile.sh
+source "$ROOT/scripts/profile.sh"
 CACHE_DIR="$ROOT/.docker-cache"
 APT_SOURCES="${APT_SOURCES:-/etc/apt/sources.list.d/debian.sources}"
 UP_TIMEOUT="${UP_TIMEOUT:-90}"
@@ -150,7 +153,7 @@ build_scratch_image() {
     mkdir -p "$root/usr/local/bin" "$root/etc" "$root/tmp"
     chmod 1777 "$root/tmp"
     for bin in "$@"; do
-        [[ -x "$BIN_DIR/$bin" ]] || die "$BIN_DIR/$bin not found; run 'cargo build --release --bins' (or unset RAFTBUS_NO_BUILD)"
+        [[ -x "$BIN_DIR/$bin" ]] || die "$BIN_DIR/$bin not found; run 'cargo build ${CARGO_PROFILE[*]} --bins' (or unset RAFTBUS_NO_BUILD)"
         cp "$BIN_DIR/$bin" "$root/usr/local/bin/$bin"
         if [[ "${RAFTBUS_STRIP:-0}" == 1 ]]; then strip --strip-debug "$root/usr/local/bin/$bin"; fi
         while read -r lib; do
@@ -269,8 +272,8 @@ cmd_build() {
         *) usage ;;
     esac
     if [[ "${RAFTBUS_NO_BUILD:-0}" != 1 ]]; then
-        say "cargo build --release --bins (RAFTBUS_NO_BUILD=1 skips this)"
-        (cd "$ROOT" && cargo build --release --bins)
+        say "cargo build ${CARGO_PROFILE[*]} --bins (RAFTBUS_NO_BUILD=1 skips this)"
+        (cd "$ROOT" && cargo build "${CARGO_PROFILE[@]}" --bins)
     fi
     t=$SECONDS
     build_scratch_image "$IMG_BROKER" broker broker

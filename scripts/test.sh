@@ -50,12 +50,14 @@ scripts/fuzz-api.sh
 
 # A short crash run (about 2 minutes of faults) against the Docker cluster, when an engine is
 # available: builds the images (nothing is pulled), kills brokers and managers while traffic
-# flows, and fails the suite if the checker finds any anomaly.
+# flows, and fails the suite if the checker finds any anomaly. The images carry the debug
+# binaries built above (RAFTBUS_PROFILE=debug): a release build would add minutes of
+# compiling to the suite, and what the checker proves does not depend on the optimiser.
 stage "Short crash test (docker)"
 if [[ "${RAFTBUS_CRASH_TEST:-run}" == skip ]]; then
     echo "SKIPPED: RAFTBUS_CRASH_TEST=skip was set, so the crash test did not run"
 elif docker info >/dev/null 2>&1; then
-    scripts/crash-test.sh --seed "${CRASH_SEED:-42}" --duration 120 --kill-every 12
+    RAFTBUS_PROFILE=debug scripts/crash-test.sh --seed "${CRASH_SEED:-42}" --duration 120 --kill-every 12
 else
     echo "SKIPPED: no Docker engine is reachable here (docker info failed), so the crash test did not run"
 fi
