@@ -1,7 +1,8 @@
 //! `GET /v1/partitions/{topic}/{partition}/records?offset=&max_bytes=&wait_ms=`
 //!
-//! Returns committed records only: the state machine publishes the high watermark after the
-//! applying transaction commits, and only rows below it are read. With
+//! Returns committed records only: the state machine publishes the high watermark once a run
+//! of committed entries is applied, and only batches below it are read (from
+//! `partition_batches`, and from the replica's not yet persisted batches above them). With
 //! `Accept: application/octet-stream` the reply is binary frames
 //! (`raftbus_protocol::fetch`), otherwise JSON.
 
@@ -19,7 +20,7 @@ use super::openapi::PartitionPath;
 use super::{ApiState, partition, require_leader};
 use crate::error::ApiError;
 use crate::state_machine::Watermarks;
-use crate::state_machine::read::read_batches;
+use crate::state_machine::read::read_committed;
 
 /// `offset_out_of_range` (416) carrying the stored range, so a consumer can apply its reset
 /// policy without another request.
@@ -105,9 +106,10 @@ pub(super) async fn fetch(
         .unwrap_or(limits.max_fetch_bytes)
         .clamp(1, limits.max_fetch_bytes);
     let batches = if offset < marks.next_offset {
-        read_batches(
+        read_committed(
             state.registry.db(),
             p.group_id,
+            &p.unpersisted,
             offset,
             marks.next_offset,
             max_bytes,

@@ -175,9 +175,10 @@ pub(super) async fn produce(
 const VISIBLE_WAIT: Duration = Duration::from_secs(1);
 
 /// Waits (bounded) until the leader's published high watermark covers `end`, so that a fetch
-/// made after the acknowledgement sees the records (read-your-writes): the batch is committed
-/// and applied already, but fetches read the applied rows, which commit a moment later. If
-/// that takes longer than [`VISIBLE_WAIT`] the ack goes anyway: the batch is committed.
+/// made after the acknowledgement sees the records (read-your-writes). The state machine
+/// publishes before it answers, so this normally returns at once; it guards the order against
+/// a future change. If it takes longer than [`VISIBLE_WAIT`] the ack goes anyway: the batch is
+/// committed.
 async fn visible(p: &crate::partition::Partition, end: u64) {
     let mut marks = p.marks.clone();
     let _ = tokio::time::timeout(VISIBLE_WAIT, marks.wait_for(|m| m.next_offset >= end)).await;

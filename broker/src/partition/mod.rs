@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::raft::PartitionRaft;
-use crate::state_machine::Watermarks;
+use crate::state_machine::{Unpersisted, Watermarks};
 
 /// One hosted partition replica.
 pub struct Partition {
@@ -28,8 +28,10 @@ pub struct Partition {
     pub partition: u32,
     /// The replica's Raft handle.
     pub raft: PartitionRaft,
-    /// Watermarks published by the state machine after each applied commit.
+    /// Watermarks published by the state machine after each applied run.
     pub marks: watch::Receiver<Watermarks>,
+    /// Applied batches not yet in `partition_batches` (readers look here above its end).
+    pub unpersisted: std::sync::Arc<Unpersisted>,
     /// Replica set given at creation.
     pub members: Vec<Member>,
     /// The `propose` task that merges concurrent produce requests into one entry.

@@ -133,6 +133,7 @@ impl Registry {
         let (mut sm, marks) =
             PartitionStateMachine::open_with(self.storage.clone(), group_id, dedup).await?;
         sm.follow_log(log.flushed());
+        let unpersisted = sm.unpersisted();
         let network = NetworkFactory {
             router: self.router.clone(),
             group: group_id,
@@ -148,6 +149,7 @@ impl Registry {
             proposer,
             raft,
             marks,
+            unpersisted,
             members,
         });
         self.groups

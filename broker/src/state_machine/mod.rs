@@ -9,8 +9,10 @@
 //!   a crash before the commit re-applies it to the same offsets. A produce ack never waits
 //!   for a third Postgres commit. Other responses (offset commits, fences) follow the commit:
 //!   offsets are read from Postgres, and a client must read its own write.
-//! - The high watermark is published to fetchers only **after** the commit: reads come from
-//!   `partition_batches`, so a fetcher never waits for a row that is not there yet.
+//! - The high watermark is published to fetchers as soon as a run is applied in memory, before
+//!   that commit: its batches are readable from [`Unpersisted`] until the commit lands (they
+//!   are committed entries, so no crash takes them back). A produce ack thus waits for one
+//!   durable write on a majority (the Raft log), not two.
 //! - Applied state is persisted before `apply` returns, so `applied_state()` only reports what
 //!   is durable and `save_committed` is not needed.
 
@@ -20,9 +22,11 @@ pub mod read;
 mod snapshot;
 pub mod state;
 mod trim;
+pub mod unpersisted;
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
@@ -36,11 +40,12 @@ use uuid::Uuid;
 pub use persist::{ApplyLane, StateWriter};
 pub use snapshot::PartitionSnapshotBuilder;
 use state::{CommittedOffset, Dedup, PartitionState, PendingWrites, ProducerState};
+pub use unpersisted::Unpersisted;
 
 use crate::raft::{CommandResponse, LogId, StoredMembership, TypeConfig};
 use crate::storage::Storage;
 
-/// Offsets fetchers wait on; published after each applied transaction commits.
+/// Offsets fetchers wait on; published after each run is applied (see the module docs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Watermarks {
     /// Offset the next record gets.
@@ -71,6 +76,8 @@ pub struct PartitionStateMachine {
     /// The group's durable log index: a run is persisted only once this replica's own log
     /// holds it (see `Flushed::wait`). `None` when the machine runs without a log (tests).
     log: Option<Flushed>,
+    /// Applied batches the applied-state writer has not committed yet, shared with readers.
+    unpersisted: Arc<Unpersisted>,
 }
 
 impl PartitionStateMachine {
@@ -92,6 +99,7 @@ impl PartitionStateMachine {
         let db = storage.db.clone();
         let state = load(&db, group).await?;
         let (marks, rx) = watch::channel(marks_of(&state));
+        let unpersisted = Arc::new(Unpersisted::new(state.next_offset));
         Ok((
             Self {
                 db,
@@ -101,6 +109,7 @@ impl PartitionStateMachine {
                 marks,
                 dedup,
                 log: None,
+                unpersisted,
             },
             rx,
         ))
@@ -109,6 +118,11 @@ impl PartitionStateMachine {
     /// Persists runs only once the group's own log holds them durably.
     pub fn follow_log(&mut self, flushed: Flushed) {
         self.log = Some(flushed);
+    }
+
+    /// The replica's applied but not yet persisted batches, for readers.
+    pub fn unpersisted(&self) -> Arc<Unpersisted> {
+        self.unpersisted.clone()
     }
 
     fn snapshot_builder(&self) -> PartitionSnapshotBuilder {
@@ -162,9 +176,17 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
                 replies.push((r, resp));
             }
         }
-        // Committed entries are durable on a majority already: produce acks go now (see the
-        // module docs). Offset commits and fences wait for the commit below, because offsets
-        // are read back from Postgres and a client must read its own write.
+        // Committed entries are durable on a majority already: their batches are readable and
+        // produce acks go now (see the module docs). Offset commits and fences wait for the
+        // commit below, because offsets are read back from Postgres and a client must read its
+        // own write.
+        self.unpersisted.push(
+            pending
+                .batches
+                .iter()
+                .map(|b| (b.base_offset, b.count, b.data.clone())),
+        );
+        self.publish();
         let (early, late): (Vec<_>, Vec<_>) = replies.into_iter().partition(|(_, resp)| {
             matches!(
                 resp,
@@ -177,7 +199,7 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
         // A failure here is fatal for the group (openraft stops it); the in-memory mirror is
         // then discarded and reloaded from Postgres when the group is reopened.
         self.persist(&pending).await?;
-        self.publish();
+        self.unpersisted.persisted(self.state.next_offset);
         for (r, resp) in late {
             r.send(resp);
         }
@@ -198,6 +220,7 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
         self.state = snapshot::install(&self.db, self.group, meta, snapshot).await?;
+        self.unpersisted.reset(self.state.next_offset);
         tracing::info!(
             group = %self.group,
             last_log_id = ?meta.last_log_id,

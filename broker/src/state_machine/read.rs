@@ -6,6 +6,41 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::state::CommittedOffset;
+use super::unpersisted::{StoredBatch, Unpersisted};
+
+/// Batches holding offsets `>= from` and below `high_watermark`, as [`read_batches`], from
+/// `partition_batches` and, above what the applied-state writer has committed, from the
+/// replica's [`Unpersisted`] batches: the high watermark moves as soon as entries are applied.
+pub async fn read_committed(
+    db: &PgPool,
+    group: Uuid,
+    pending: &Unpersisted,
+    from: u64,
+    high_watermark: u64,
+    max_bytes: u64,
+) -> Result<Vec<StoredBatch>, sqlx::Error> {
+    // Taken before the database read: a batch persisted meanwhile is still in `memory`.
+    let (persisted_end, memory) = pending.view(from, high_watermark);
+    let stored_below = persisted_end.min(high_watermark);
+    let mut out = if from < stored_below {
+        read_batches(db, group, from, stored_below, max_bytes).await?
+    } else {
+        Vec::new()
+    };
+    let mut bytes: u64 = out.iter().map(|b| b.2.len() as u64).sum();
+    for b in memory {
+        if bytes >= max_bytes {
+            break;
+        }
+        // The database read stopped at `max_bytes` or at `persisted_end`; never repeat a batch.
+        if out.last().is_some_and(|last| b.0 <= last.0) {
+            continue;
+        }
+        bytes += b.2.len() as u64;
+        out.push(b);
+    }
+    Ok(out)
+}
 
 /// Batches holding offsets `>= from` and below `high_watermark`, in offset order, stopping
 /// once `max_bytes` is reached (at least one batch is returned when any exists). The first
