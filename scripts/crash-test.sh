@@ -431,7 +431,8 @@ fault_kill_postgres() {
 # ---- Build, start the cluster, create the topic --------------------------------------------
 if [[ "${RAFTBUS_NO_BUILD:-0}" != 1 ]]; then
     say "building $PROFILE binaries and images"
-    (cd "$ROOT" && cargo build "${CARGO_PROFILE[@]}" -p raftbus-manager -p raftbus-crashtest) \
+    # Every binary, as docker.sh builds them: one feature set, so neither build redoes the other.
+    (cd "$ROOT" && cargo build "${CARGO_PROFILE[@]}" --bins) \
         || die "cargo build failed"
     timeout 1800 "$DOCKER_SH" build || die "scripts/docker.sh build failed"
 fi
