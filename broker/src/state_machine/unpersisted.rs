@@ -10,6 +10,9 @@
 //! - A batch leaves only as `persisted_end` moves past it, under the same lock: a reader that
 //!   takes both in one [`Unpersisted::view`] finds every offset below the high watermark in
 //!   exactly one of the two places (`partition_batches` below `persisted_end`, here above).
+//! - A decision made from `partition_batches` alone (retention's "no batch is young enough, so
+//!   trim everything below the high watermark") must bound itself by `persisted_end`, never by
+//!   the published high watermark: above it, rows are not missing, just not written yet.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -64,6 +67,12 @@ impl Unpersisted {
         let mut inner = self.inner.lock().expect("unpersisted lock");
         inner.batches.clear();
         inner.persisted_end = end;
+    }
+
+    /// Every batch below this offset is in `partition_batches` (or trimmed). Whatever decides
+    /// from stored rows alone (retention) must not look above it.
+    pub fn persisted_end(&self) -> u64 {
+        self.inner.lock().expect("unpersisted lock").persisted_end
     }
 
     /// `persisted_end` and the pending batches holding offsets in `[from, below)`, taken

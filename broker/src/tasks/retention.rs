@@ -90,7 +90,11 @@ async fn enforce(
     timeout: Duration,
 ) -> Result<(), String> {
     let marks = *p.marks.borrow();
-    let to = crate::storage::group::retention_start(db, p.group_id, marks.next_offset, limits)
+    // Only stored batches are looked at, so only stored offsets may be decided on: above
+    // `persisted_end` the rows are just not written yet, and "no young batch" there would
+    // trim records a moment old.
+    let stored_end = p.unpersisted.persisted_end().min(marks.next_offset);
+    let to = crate::storage::group::retention_start(db, p.group_id, stored_end, limits)
         .await
         .map_err(|e| e.to_string())?;
     if to <= marks.log_start_offset {
