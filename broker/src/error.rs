@@ -24,7 +24,7 @@ pub enum BrokerError {
     /// Migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// Storage I/O (openraft's storage error type).
+    /// Storage I/O (the Raft library's storage error type).
     #[error("storage error: {0}")]
     Io(#[from] std::io::Error),
     /// A Raft group could not be started.

@@ -225,7 +225,7 @@ impl Default for DatabaseSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RaftSettings {
-    /// Leader heartbeat interval. Many groups share a broker, so this is far above openraft's
+    /// Leader heartbeat interval. Many groups share a broker, so this is far above the Raft library's
     /// 50 ms default.
     pub heartbeat_ms: u64,
     /// Election timeout range: at least ~10x a Postgres commit under load.
@@ -266,7 +266,7 @@ pub struct RaftSettings {
 }
 
 impl RaftSettings {
-    /// How long a leader may write without hearing from a quorum: openraft's lease is the
+    /// How long a leader may write without hearing from a quorum: the Raft library's lease is the
     /// election timeout's upper end.
     pub fn lease(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.election_max_ms)
@@ -407,18 +407,18 @@ impl Settings {
         }
     }
 
-    /// The openraft configuration of every partition group on this broker.
-    pub fn raft_config(&self) -> Result<openraft::Config, BrokerError> {
+    /// The Raft configuration of every partition group on this broker.
+    pub fn raft_config(&self) -> Result<crate::raft::RaftConfig, BrokerError> {
         let r = &self.raft;
-        openraft::Config {
+        crate::raft::RaftConfig {
             cluster_name: "raftbus-partition".into(),
             heartbeat_interval: r.heartbeat_ms,
             election_timeout_min: r.election_min_ms,
             election_timeout_max: r.election_max_ms,
             max_payload_entries: r.max_payload_entries,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(r.snapshot_every_entries),
+            snapshot_policy: crate::raft::SnapshotPolicy::LogsSinceLast(r.snapshot_every_entries),
             // Purge after every snapshot, keeping the last `keep_after_snapshot` entries.
-            // openraft never purges entries a replication stream is still sending (see
+            // Raft never purges entries a replication stream is still sending (see
             // ARCHITECTURE.md, "Log compaction").
             max_in_snapshot_log_to_keep: r.keep_after_snapshot,
             purge_batch_size: 1,

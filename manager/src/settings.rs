@@ -363,14 +363,14 @@ impl Settings {
         Ok(())
     }
 
-    /// openraft configuration of the metadata group.
-    pub fn raft_config(&self) -> Result<openraft::Config, ManagerError> {
-        openraft::Config {
+    /// Raft configuration of the metadata group.
+    pub fn raft_config(&self) -> Result<crate::raft::RaftConfig, ManagerError> {
+        crate::raft::RaftConfig {
             cluster_name: "raftbus-metadata".into(),
             heartbeat_interval: self.raft.heartbeat_ms,
             election_timeout_min: self.raft.election_min_ms,
             election_timeout_max: self.raft.election_max_ms,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(5_000),
+            snapshot_policy: crate::raft::SnapshotPolicy::LogsSinceLast(5_000),
             ..Default::default()
         }
         .validate()

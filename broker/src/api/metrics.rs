@@ -25,17 +25,18 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Counts a produce request of either acks (`Ok(None)`: accepted with `acks=leader`).
     pub(super) fn produced(
         &self,
-        r: &Result<CommandResponse, ApiError>,
+        r: &Result<Option<CommandResponse>, ApiError>,
         records: u32,
         bytes: usize,
     ) {
         self.produce_requests.fetch_add(1, Relaxed);
         match r {
-            Ok(CommandResponse::Appended {
+            Ok(Some(CommandResponse::Appended {
                 duplicate: true, ..
-            }) => {
+            })) => {
                 self.duplicate_batches.fetch_add(1, Relaxed);
             }
             Ok(_) => {

@@ -217,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn retention_and_compaction_settings_reach_openraft_and_are_checked() {
+    fn retention_and_compaction_settings_reach_raft_and_are_checked() {
         let s = load(
             Args::default(),
             &[
@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(c.max_in_snapshot_log_to_keep, 50);
         assert_eq!(
             c.snapshot_policy,
-            openraft::SnapshotPolicy::LogsSinceLast(200)
+            crate::raft::SnapshotPolicy::LogsSinceLast(200)
         );
         let e = load(Args::default(), &[("RAFTBUS_RETENTION__INTERVAL_MS", "5")]).unwrap_err();
         assert!(e.contains("retention.interval_ms"), "{e}");

@@ -1,6 +1,6 @@
-//! `revive`: reopens partition groups that openraft stopped after a storage error.
+//! `revive`: reopens partition groups that Raft stopped after a storage error.
 //!
-//! openraft treats a failed log or state-machine write as fatal: the group stops and never
+//! The Raft library treats a failed log or state-machine write as fatal: the group stops and never
 //! retries. A broker whose Postgres restarted (or dropped its connections) would otherwise
 //! keep those replicas stopped until the process restarts. Every interval this loop reopens
 //! each stopped group from what its rows hold, exactly as a broker restart would; while the
