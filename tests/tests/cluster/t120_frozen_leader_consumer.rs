@@ -1,0 +1,114 @@
+//! One routing policy for producer and consumer (structure issue, acceptance 3): the leader of
+//! a partition is frozen (SIGSTOP, a hung host: its port still accepts connections) under a
+//! group consumer, and the consumer reads records of the new leader within the producer's
+//! failover time. The survivors keep naming the frozen leader until they elect a new one; a
+//! consumer that followed those hints back would sit in the frozen connection again.
+
+use std::time::{Duration, Instant};
+
+use raftbus_protocol::meta::CreateTopicRequest;
+use raftbus_sdk::{Consumer, ConsumerConfig, Producer, ProducerConfig, Record, StartFrom};
+use raftbus_tests::manager::ManagedCluster;
+use raftbus_tests::wait_until;
+
+const TOPIC: &str = "frozen";
+/// What the consumer may take beyond the producer's failover: the record must be committed
+/// and applied before any reader sees it, and the consumer's next fetch must come round.
+const READ_SLACK: Duration = Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_consumer_follows_a_frozen_leaders_successor_as_fast_as_the_producer() {
+    let mut c = ManagedCluster::start(1, 3, &[]).await.unwrap();
+    let req = CreateTopicRequest {
+        name: TOPIC.into(),
+        partitions: Some(1),
+        replication_factor: Some(3),
+        retention: Default::default(),
+    };
+    c.admin
+        .create_topic(&req, Some(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let producer = Producer::connect(ProducerConfig::new(c.bootstrap()), TOPIC)
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let d = producer.send(Record::new(format!("before-{i}"))).await;
+        d.unwrap().await.unwrap();
+    }
+    let cfg = ConsumerConfig::new(c.bootstrap())
+        .group(Some("g".into()))
+        .start(StartFrom::Earliest);
+    let mut consumer = Consumer::connect(cfg, TOPIC).await.unwrap();
+    let mut seen = 0;
+    while seen < 5 {
+        seen += consumer
+            .poll(Duration::from_millis(500))
+            .await
+            .unwrap()
+            .len();
+    }
+
+    // The consumer keeps polling; it reports when it first reads a record written after the
+    // freeze (only a new leader can have it).
+    let (tx, rx) = tokio::sync::oneshot::channel::<Instant>();
+    let reader = tokio::spawn(async move {
+        loop {
+            let recs = consumer.poll(Duration::from_millis(200)).await.unwrap();
+            if recs.iter().any(|r| r.value.starts_with(b"after-")) {
+                let _ = tx.send(Instant::now());
+                break;
+            }
+        }
+        consumer.close().await
+    });
+
+    let leader_addr = wait_until(
+        "the partition's leader in the metadata",
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || async {
+            let m = c.admin.metadata(TOPIC, false).await.ok()?;
+            m.partitions[0].leader_addr.clone()
+        },
+    )
+    .await
+    .unwrap();
+    let frozen = c
+        .brokers
+        .iter()
+        .position(|b| b.api_addr().to_string() == leader_addr)
+        .expect("the leader is one of the brokers");
+    c.brokers[frozen].daemon_mut().signal("STOP").unwrap();
+    let froze_at = Instant::now();
+
+    let d = producer.send(Record::new("after-0")).await.unwrap();
+    d.await
+        .unwrap_or_else(|e| panic!("write after the freeze: {e}\n{}", c.logs(30)));
+    let producer_failover = froze_at.elapsed();
+    // More records, so a consumer still failing over has something to read once it is back.
+    for i in 1..20 {
+        let d = producer.send(Record::new(format!("after-{i}"))).await;
+        d.unwrap().await.unwrap();
+    }
+    let read_at = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .unwrap_or_else(|_| panic!("the consumer read nothing new in 30 s\n{}", c.logs(30)))
+        .expect("the reader reports");
+    let consumer_failover = read_at - froze_at;
+    println!(
+        "SIGSTOP of the leader: producer acknowledged after {} ms, consumer read after {} ms",
+        producer_failover.as_millis(),
+        consumer_failover.as_millis()
+    );
+    assert!(
+        consumer_failover <= producer_failover + READ_SLACK,
+        "the consumer took {consumer_failover:?} to read from the new leader, the producer \
+         {producer_failover:?}\n{}",
+        c.logs(30)
+    );
+
+    c.brokers[frozen].daemon_mut().signal("CONT").unwrap();
+    reader.await.unwrap().unwrap();
+    producer.close().await.unwrap();
+}
