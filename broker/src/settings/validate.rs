@@ -209,10 +209,8 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let args = Args {
-            node_id: Some(1),
-            ..args
-        };
+        let mut args = args;
+        args.node.node_id = Some(1);
         Settings::load_from(&args, Some(env)).map_err(|e| e.to_string())
     }
 
@@ -298,9 +296,10 @@ mod tests {
 
     #[test]
     fn wildcard_listen_needs_an_advertised_address() {
-        let wildcard = || Args {
-            api_addr: Some("0.0.0.0:9091".into()),
-            ..Default::default()
+        let wildcard = || {
+            let mut args = Args::default();
+            args.node.api_addr = Some("0.0.0.0:9091".into());
+            args
         };
         let err = load(wildcard(), &[]).unwrap_err();
         assert!(err.contains("server.advertised_api_addr"), "{err}");

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use raftbus_node::tasks::Ticker;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -44,15 +45,10 @@ pub async fn run(
 ) {
     let span = tracing::info_span!("leader_probe", node = registry.node_id());
     async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = Ticker::new(every, cancel.clone());
         // `(group, term)` already handed over, so one death triggers one transfer per group.
         let mut done: HashSet<(uuid::Uuid, u64)> = HashSet::new();
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        while tick.tick().await {
             probe_once(&registry, &peers, &http, every, &mut done).await;
         }
     }

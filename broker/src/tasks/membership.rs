@@ -23,6 +23,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use raftbus_node::tasks::Ticker;
 use raftbus_protocol::meta::Assignment;
 use raftbus_raft::NodeAddr;
 use tokio_util::sync::CancellationToken;
@@ -74,14 +75,9 @@ pub async fn run(
 ) {
     let span = tracing::info_span!("membership", node = registry.node_id());
     async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = Ticker::new(every, cancel.clone());
         let mut transferred: HashMap<Uuid, Instant> = HashMap::new();
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        while tick.tick().await {
             for p in registry.all() {
                 if cancel.is_cancelled() {
                     return;

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use raftbus_node::tasks::Ticker;
 use raftbus_protocol::api::NodeLeadership;
 use raftbus_protocol::routes;
 use tokio_util::sync::CancellationToken;
@@ -85,13 +86,8 @@ impl Quiesce {
     pub async fn run(mut self, cancel: CancellationToken) {
         let span = tracing::info_span!("quiesce", node = self.registry.node_id());
         async move {
-            let mut tick = tokio::time::interval(self.timing.every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
+            let mut tick = Ticker::new(self.timing.every, cancel.clone());
+            while tick.tick().await {
                 self.round().await;
             }
         }

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use raftbus_node::tasks::Ticker;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -26,13 +27,8 @@ pub const INTERVAL: Duration = Duration::from_secs(2);
 pub async fn run(registry: Arc<Registry>, cancel: CancellationToken) {
     let span = tracing::info_span!("revive", node = registry.node_id());
     async move {
-        let mut tick = tokio::time::interval(INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        let mut tick = Ticker::new(INTERVAL, cancel.clone());
+        while tick.tick().await {
             for p in registry.all() {
                 if !p.is_stopped() {
                     continue;
