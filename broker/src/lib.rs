@@ -1,6 +1,6 @@
 //! Raftbus broker: the data plane.
 //!
-//! A broker hosts partition replicas. Each replica is one openraft group whose log
+//! A broker hosts partition replicas. Each replica is one Raft group whose log
 //! ([`raftbus_raft::PgLogStore`]) and state machine ([`state_machine`]) live in the broker's
 //! own Postgres database. All groups share one HTTP/2 connection per peer broker.
 //!

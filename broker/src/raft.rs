@@ -1,7 +1,8 @@
 //! The Raft type config of partition groups and the commands in their log.
 //!
-//! openraft types stay inside this module and `state_machine`, so an openraft upgrade touches
-//! few files.
+//! The broker's one door to openraft: every openraft item the rest of the broker needs is
+//! re-exported or wrapped here (the `partition` module drives the groups through these), so
+//! an openraft upgrade touches this file and the `raft/` crate only.
 
 use std::fmt;
 
@@ -28,6 +29,95 @@ pub type PartitionRaft = openraft::Raft<TypeConfig, PartitionStateMachine>;
 pub type LogId = openraft::type_config::alias::LogIdOf<TypeConfig>;
 /// Stored membership of a partition group.
 pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<TypeConfig>;
+/// Snapshot metadata of a partition group.
+pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<TypeConfig>;
+/// A partition group's snapshot with its data.
+pub type SnapshotOf<D> = openraft::type_config::alias::SnapshotOf<TypeConfig, D>;
+/// A replica's Raft metrics (role, leader, membership, replication progress).
+pub type RaftMetrics = openraft::RaftMetrics<TypeConfig>;
+/// openraft configuration of a partition group.
+pub type RaftConfig = openraft::Config;
+/// Membership change requests (`ReplaceAllVoters`, `RemoveNodes`).
+pub type ChangeMembers = openraft::ChangeMembers<u64, NodeAddr>;
+
+pub use openraft::async_runtime::WatchReceiver;
+pub use openraft::impls::ProgressResponder;
+pub use openraft::raft::TransferLeaderRequest;
+pub use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot};
+pub use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, ServerState, SnapshotPolicy};
+
+/// Milliseconds since an openraft timestamp (e.g. `RaftMetrics::last_quorum_acked`).
+pub fn millis_since(t: &openraft::type_config::alias::SerdeInstantOf<TypeConfig>) -> u64 {
+    openraft::Instant::elapsed(&**t).as_millis() as u64
+}
+
+/// Why a proposal failed: openraft's client-write errors reduced to what callers act on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProposeError {
+    /// This replica does not lead; the leader's id and client address when known.
+    #[error("not the leader (leader {0:?})")]
+    NotLeader(Option<(u64, String)>),
+    /// A leader change discarded the entry: it may or may not commit.
+    #[error("entry discarded by a leader change")]
+    Discarded,
+    /// The group is stopped (a fatal storage error, or shutdown).
+    #[error("stopped: {0}")]
+    Stopped(String),
+    /// No outcome within the caller's timeout: the entry may still commit.
+    #[error("not committed within {} ms", .0.as_millis())]
+    Timeout(std::time::Duration),
+    /// The produce queue is full (`limits.max_queued_bytes`): back off and retry.
+    #[error("{queued} bytes queued (limit {limit})")]
+    Busy {
+        /// Bytes waiting when the batch was refused.
+        queued: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Anything else openraft reports.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// openraft's error for a failed `client_write`.
+type ClientWriteFailure =
+    openraft::error::RaftError<TypeConfig, openraft::error::ClientWriteError<TypeConfig>>;
+
+impl From<ClientWriteFailure> for ProposeError {
+    fn from(e: ClientWriteFailure) -> Self {
+        use openraft::error::RaftError;
+        match e {
+            RaftError::APIError(e) => e.into(),
+            RaftError::Fatal(f) => f.into(),
+        }
+    }
+}
+
+impl From<openraft::error::ClientWriteError<TypeConfig>> for ProposeError {
+    fn from(e: openraft::error::ClientWriteError<TypeConfig>) -> Self {
+        use openraft::error::ClientWriteError;
+        match e {
+            ClientWriteError::ForwardToLeader(f) => {
+                ProposeError::NotLeader(f.leader_id.zip(f.leader_node.map(|n| n.api_addr)))
+            }
+            ClientWriteError::LogEntryDiscarded(_) => ProposeError::Discarded,
+            e => ProposeError::Other(e.to_string()),
+        }
+    }
+}
+
+impl From<openraft::error::Fatal<TypeConfig>> for ProposeError {
+    fn from(f: openraft::error::Fatal<TypeConfig>) -> Self {
+        ProposeError::Stopped(f.to_string())
+    }
+}
+
+impl ProposeError {
+    /// The group stopped (openraft's `Fatal::Stopped`), e.g. its task is gone.
+    pub fn stopped() -> Self {
+        openraft::error::Fatal::<TypeConfig>::Stopped.into()
+    }
+}
 
 /// One producer batch of a [`Command::ProduceMany`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
+use raftbus_node::server::{Listeners, load_tls};
 use raftbus_protocol::acl::SecurityTable;
 use raftbus_raft::Router;
-use raftbus_security::{NodeIdentity, NodeTls};
+use raftbus_security::NodeIdentity;
 
 use crate::api::{self, ApiState};
 use crate::error::BrokerError;
@@ -34,13 +35,7 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     )
     .await?;
     crate::migrate(&db).await?;
-    let tls = NodeTls::load(&settings.security)?;
-    if tls.is_none() {
-        tracing::warn!(
-            "security.insecure = true: plain HTTP, no certificates, no authentication; anyone \
-             who reaches a port can read, write and steer this broker"
-        );
-    }
+    let tls = load_tls(&settings.security, "read, write and steer this broker")?;
     let me = NodeIdentity::broker(settings.node.id);
     let router = Router::new(
         me,
@@ -83,10 +78,7 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
         tls.as_ref(),
         move |cfg| api::configure_internal(cfg, internal_state.clone()),
     )
-    .map_err(|source| BrokerError::Bind {
-        addr: settings.server.raft_addr.clone(),
-        source,
-    })?;
+    .map_err(BrokerError::bind(&settings.server.raft_addr))?;
     // Users and rules: empty until the managers send theirs (only `admin` exists before).
     let security = Arc::new(std::sync::RwLock::new(SecurityTable::default()));
     let tokens =
@@ -100,14 +92,9 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
         tokens,
         move |cfg: &mut web::ServiceConfig| api::configure(cfg, state.clone())
     )
-    .map_err(|source| BrokerError::Bind {
-        addr: settings.server.api_addr.clone(),
-        source,
-    })?;
+    .map_err(BrokerError::bind(&settings.server.api_addr))?;
 
-    let (raft_handle, api_handle) = (raft_server.handle(), api_server.handle());
-    let raft_task = tokio::spawn(raft_server);
-    let api_task = tokio::spawn(api_server);
+    let listeners = Listeners::start(raft_server, api_server);
     let tasks = Tasks::start(&settings, &registry, &peers, tls.as_ref(), &security)?;
     tracing::info!(
         api = %settings.server.api_addr,
@@ -120,14 +107,12 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     raftbus_raft::runtime::shutdown_signal().await;
     tracing::info!("shutting down");
     tasks.cancel();
-    api_handle.stop(true).await;
+    listeners.stop_api().await;
     tasks.join().await;
     registry.shutdown().await;
     // The groups' last writes commit before the pool closes.
     registry.storage().flush().await;
-    // The groups are stopped: nothing useful can still arrive on the Raft listener.
-    raft_handle.stop(false).await;
-    let _ = tokio::join!(raft_task, api_task);
+    listeners.stop().await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -14,11 +14,11 @@ pub use batching::{PeerSettings, StorageSettings};
 pub use producers::ProducerSettings;
 pub use retention::RetentionSettings;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
-use config::{Config, Environment, File};
+use raftbus_node::settings::NodeArgs;
+pub use raftbus_node::settings::NodeSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::error::BrokerError;
@@ -31,21 +31,9 @@ use crate::error::BrokerError;
     about = "Raftbus broker: hosts replicated partitions"
 )]
 pub struct Args {
-    /// TOML settings file.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Node id (`node.id`), unique in the cluster and never reused.
-    #[arg(long)]
-    pub node_id: Option<u64>,
-    /// Client API listen address (`server.api_addr`).
-    #[arg(long)]
-    pub api_addr: Option<String>,
-    /// Raft RPC listen address (`server.raft_addr`).
-    #[arg(long)]
-    pub raft_addr: Option<String>,
-    /// Postgres URL of this broker's own database (`database.url`).
-    #[arg(long)]
-    pub database_url: Option<String>,
+    /// The flags every node takes (`--config`, `--node-id`, listeners, database).
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// Comma-separated `host:port` list of the managers' internal (Raft) listeners
     /// (`manager.bootstrap`); empty = no managers.
     #[arg(long)]
@@ -106,14 +94,6 @@ static UNSAFE_SKIP_DEDUP: AtomicBool = AtomicBool::new(false);
 /// True when this broker process runs with the UNSAFE `[unsafe] skip_dedup` switch.
 pub fn unsafe_skip_dedup() -> bool {
     UNSAFE_SKIP_DEDUP.load(Ordering::Relaxed)
-}
-
-/// `[node]`
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NodeSettings {
-    /// Unique broker id, > 0. Ids are never reused: a replaced machine gets a new id.
-    pub id: u64,
 }
 
 /// `[server]`
@@ -225,7 +205,7 @@ impl Default for DatabaseSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RaftSettings {
-    /// Leader heartbeat interval. Many groups share a broker, so this is far above openraft's
+    /// Leader heartbeat interval. Many groups share a broker, so this is far above the Raft library's
     /// 50 ms default.
     pub heartbeat_ms: u64,
     /// Election timeout range: at least ~10x a Postgres commit under load.
@@ -266,7 +246,7 @@ pub struct RaftSettings {
 }
 
 impl RaftSettings {
-    /// How long a leader may write without hearing from a quorum: openraft's lease is the
+    /// How long a leader may write without hearing from a quorum: the Raft library's lease is the
     /// election timeout's upper end.
     pub fn lease(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.election_max_ms)
@@ -358,24 +338,9 @@ impl Settings {
         args: &Args,
         env: Option<std::collections::HashMap<String, String>>,
     ) -> Result<Self, BrokerError> {
-        let mut b = Config::builder().add_source(Config::try_from(&Settings::default())?);
-        if let Some(path) = &args.config {
-            b = b.add_source(File::from(path.as_path()).required(true));
-        }
-        b = b.add_source(
-            Environment::with_prefix("RAFTBUS")
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true)
-                .source(env),
-        );
-        b = b
-            .set_override_option("node.id", args.node_id)?
-            .set_override_option("server.api_addr", args.api_addr.clone())?
-            .set_override_option("server.raft_addr", args.raft_addr.clone())?
-            .set_override_option("database.url", args.database_url.clone())?
-            .set_override_option("manager.bootstrap", args.managers.clone())?;
-        let s: Settings = b.build()?.try_deserialize()?;
+        let more = [("manager.bootstrap", args.managers.clone())];
+        let s: Settings =
+            raftbus_node::settings::load(&Settings::default(), &args.node, &more, env)?;
         s.validate()?;
         Ok(s)
     }
@@ -407,18 +372,18 @@ impl Settings {
         }
     }
 
-    /// The openraft configuration of every partition group on this broker.
-    pub fn raft_config(&self) -> Result<openraft::Config, BrokerError> {
+    /// The Raft configuration of every partition group on this broker.
+    pub fn raft_config(&self) -> Result<crate::raft::RaftConfig, BrokerError> {
         let r = &self.raft;
-        openraft::Config {
+        crate::raft::RaftConfig {
             cluster_name: "raftbus-partition".into(),
             heartbeat_interval: r.heartbeat_ms,
             election_timeout_min: r.election_min_ms,
             election_timeout_max: r.election_max_ms,
             max_payload_entries: r.max_payload_entries,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(r.snapshot_every_entries),
+            snapshot_policy: crate::raft::SnapshotPolicy::LogsSinceLast(r.snapshot_every_entries),
             // Purge after every snapshot, keeping the last `keep_after_snapshot` entries.
-            // openraft never purges entries a replication stream is still sending (see
+            // Raft never purges entries a replication stream is still sending (see
             // ARCHITECTURE.md, "Log compaction").
             max_in_snapshot_log_to_keep: r.keep_after_snapshot,
             purge_batch_size: 1,
@@ -431,10 +396,7 @@ impl Settings {
             ..Default::default()
         }
         .validate()
-        .map_err(|e| BrokerError::InvalidConfig {
-            key: "raft".into(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| BrokerError::invalid("raft", e))
     }
 }
 
@@ -454,7 +416,10 @@ mod tests {
     #[test]
     fn layers_env_then_flags() {
         let args = Args {
-            node_id: Some(7),
+            node: NodeArgs {
+                node_id: Some(7),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let s = Settings::load_from(
@@ -474,7 +439,10 @@ mod tests {
     #[test]
     fn unsafe_skip_dedup_comes_from_the_environment() {
         let args = Args {
-            node_id: Some(1),
+            node: NodeArgs {
+                node_id: Some(1),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let s = Settings::load_from(&args, env(&[("RAFTBUS_UNSAFE__SKIP_DEDUP", "true")])).unwrap();
@@ -495,8 +463,11 @@ mod tests {
             .to_string();
         assert!(err.contains("node.id"), "{err}");
         let args = Args {
-            node_id: Some(1),
-            api_addr: Some("nowhere".into()),
+            node: NodeArgs {
+                node_id: Some(1),
+                api_addr: Some("nowhere".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = Settings::load_from(&args, env(&[]))
@@ -505,7 +476,10 @@ mod tests {
         assert!(err.contains("server.api_addr"), "{err}");
         let err = Settings::load_from(
             &Args {
-                node_id: Some(1),
+                node: NodeArgs {
+                    node_id: Some(1),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             env(&[("RAFTBUS_RAFT__BOGUS", "1")]),

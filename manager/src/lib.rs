@@ -1,6 +1,6 @@
 //! Raftbus manager: the control plane.
 //!
-//! Three managers form one openraft group whose state machine is the cluster metadata
+//! Three managers form one Raft group whose state machine is the cluster metadata
 //! ([`metadata::ClusterMeta`]): brokers, topics and their placement, producers, consumer
 //! groups. The Raft leader is the write manager; followers are read managers that answer
 //! reads locally and forward writes. Brokers, producers and consumers heartbeat to any

@@ -5,16 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use openraft::ServerState;
-use openraft::async_runtime::WatchReceiver;
-use openraft::error::{ClientWriteError, RaftError};
 use raftbus_protocol::ErrorCode;
 use raftbus_security::NodeHttp;
 
 use crate::error::{ApiError, internal};
 use crate::liveness::Liveness;
 use crate::metadata::ClusterMeta;
-use crate::raft::{MetaCommand, MetaRaft, MetaResponse};
+use crate::raft::{MetaCommand, MetaRaft, MetaResponse, WriteError};
 use crate::reports::Reports;
 use crate::settings::{Peer, Settings};
 use crate::store::SharedMeta;
@@ -45,12 +42,12 @@ pub struct Manager {
 impl Manager {
     /// True when this manager is the write manager (Raft leader).
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow_watched().state == ServerState::Leader
+        crate::raft::is_leader(&self.raft)
     }
 
     /// The write manager's `(id, api address)`, when known.
     pub fn leader(&self) -> Option<(u64, String)> {
-        let id = self.raft.metrics().borrow_watched().current_leader?;
+        let id = crate::raft::current_leader(&self.raft)?;
         let peer = self.peers.iter().find(|p| p.id == id)?;
         Some((id, peer.api_addr.clone()))
     }
@@ -68,26 +65,21 @@ impl Manager {
     /// Proposes a change; only valid on the write manager. Deterministic refusals become
     /// their API errors.
     pub async fn propose(&self, cmd: MetaCommand) -> Result<MetaResponse, ApiError> {
-        let r = tokio::time::timeout(Duration::from_secs(10), self.raft.client_write(cmd)).await;
-        match r {
-            Err(_) => Err(ApiError::new(
+        match crate::raft::write(&self.raft, cmd, Duration::from_secs(10)).await {
+            Err(WriteError::Timeout) => Err(ApiError::new(
                 ErrorCode::Timeout,
                 "metadata change not committed within 10 s",
             )),
-            Ok(Ok(resp)) => match resp.data {
-                MetaResponse::Error { code, message } => Err(ApiError::new(code, message)),
-                other => Ok(other),
-            },
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+            Ok(MetaResponse::Error { code, message }) => Err(ApiError::new(code, message)),
+            Ok(other) => Ok(other),
+            Err(WriteError::NotLeader) => {
                 Err(ApiError::not_leader("the metadata group", self.leader()))
             }
-            Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => {
-                Err(ApiError::new(
-                    ErrorCode::Timeout,
-                    "write manager changed while committing; outcome unknown, retry",
-                ))
-            }
-            Ok(Err(e)) => Err(internal(e)),
+            Err(WriteError::Discarded) => Err(ApiError::new(
+                ErrorCode::Timeout,
+                "write manager changed while committing; outcome unknown, retry",
+            )),
+            Err(e @ WriteError::Other(_)) => Err(internal(e)),
         }
     }
 

@@ -1,4 +1,6 @@
-//! The metadata Raft group's type config and the commands in its log.
+//! The metadata Raft group's type config and the commands in its log, and the manager's one
+//! door to openraft: every openraft item the rest of the manager needs is re-exported or
+//! wrapped here, so an openraft upgrade touches this file and the `raft/` crate only.
 
 use std::fmt;
 
@@ -23,6 +25,77 @@ openraft::declare_raft_types!(
 
 /// The metadata group's Raft handle.
 pub type MetaRaft = openraft::Raft<MetaConfig, MetaStateMachine>;
+
+/// Log id of the metadata group.
+pub type LogId = openraft::type_config::alias::LogIdOf<MetaConfig>;
+/// Stored membership of the metadata group.
+pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<MetaConfig>;
+/// Snapshot metadata of the metadata group.
+pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<MetaConfig>;
+/// A metadata snapshot with its data.
+pub type SnapshotOf<D> = openraft::type_config::alias::SnapshotOf<MetaConfig, D>;
+/// openraft configuration of the metadata group.
+pub type RaftConfig = openraft::Config;
+
+pub use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot};
+pub use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, SnapshotPolicy};
+
+/// True when this manager leads the metadata group (is the write manager).
+pub fn is_leader(raft: &MetaRaft) -> bool {
+    use openraft::async_runtime::WatchReceiver;
+    raft.metrics().borrow_watched().state == openraft::ServerState::Leader
+}
+
+/// The metadata group's leader as this manager knows it.
+pub fn current_leader(raft: &MetaRaft) -> Option<u64> {
+    use openraft::async_runtime::WatchReceiver;
+    raft.metrics().borrow_watched().current_leader
+}
+
+/// Why a metadata proposal failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Not committed within the timeout.
+    #[error("not committed in time")]
+    Timeout,
+    /// This manager does not lead the group.
+    #[error("not the write manager")]
+    NotLeader,
+    /// A leader change discarded the entry: it may or may not commit.
+    #[error("entry discarded by a leader change")]
+    Discarded,
+    /// Anything else openraft reports.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Proposes `cmd` and waits at most `timeout` for it to be committed and applied.
+pub async fn write(
+    raft: &MetaRaft,
+    cmd: MetaCommand,
+    timeout: std::time::Duration,
+) -> Result<MetaResponse, WriteError> {
+    use openraft::error::{ClientWriteError, RaftError};
+    match tokio::time::timeout(timeout, raft.client_write(cmd)).await {
+        Err(_) => Err(WriteError::Timeout),
+        Ok(Ok(resp)) => Ok(resp.data),
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+            Err(WriteError::NotLeader)
+        }
+        Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => {
+            Err(WriteError::Discarded)
+        }
+        Ok(Err(e)) => Err(WriteError::Other(e.to_string())),
+    }
+}
+
+/// Waits until this manager's applied state is linearizable (Raft read index).
+pub async fn read_index(raft: &MetaRaft) -> Result<(), String> {
+    raft.ensure_linearizable(openraft::ReadPolicy::ReadIndex)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
 
 /// The one metadata group's id (all managers host exactly this group).
 pub const META_GROUP: Uuid = Uuid::nil();

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
+use raftbus_node::server::{Listeners, load_tls};
 use raftbus_raft::commit::{Limits, Writer};
 use raftbus_raft::server::GroupLookup;
 use raftbus_raft::{LogLane, NetworkFactory, NodeAddr, PgLogStore, Router};
-use raftbus_security::{NodeHttp, NodeIdentity, NodeTls};
+use raftbus_security::{NodeHttp, NodeIdentity};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -72,13 +73,7 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     // Frames of snapshot transfers a crash interrupted; the group does not run yet.
     raftbus_raft::snapshot::discard_all(&db).await?;
 
-    let tls = NodeTls::load(&settings.security)?;
-    if tls.is_none() {
-        tracing::warn!(
-            "security.insecure = true: plain HTTP, no certificates, no authentication; anyone \
-             who reaches a port can read and rewrite the cluster metadata"
-        );
-    }
+    let tls = load_tls(&settings.security, "read and rewrite the cluster metadata")?;
     let me = NodeIdentity::manager(settings.node.id);
     let router = Router::new(
         me,
@@ -169,10 +164,7 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
         tls.as_ref(),
         move |cfg| api::configure_internal(cfg, internal_data.clone()),
     )
-    .map_err(|source| ManagerError::Bind {
-        addr: settings.server.raft_addr.clone(),
-        source,
-    })?;
+    .map_err(ManagerError::bind(&settings.server.raft_addr))?;
     let directory = Arc::new(api::MetaDirectory(m.meta.clone()));
     let tokens =
         raftbus_security::Tokens::from_settings(&settings.security, directory, api::policy)?
@@ -184,13 +176,8 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
         tokens,
         move |cfg: &mut web::ServiceConfig| api::configure(cfg, data.clone())
     )
-    .map_err(|source| ManagerError::Bind {
-        addr: settings.server.api_addr.clone(),
-        source,
-    })?;
-    let (raft_handle, api_handle) = (raft_server.handle(), api_server.handle());
-    let raft_task = tokio::spawn(raft_server);
-    let api_task = tokio::spawn(api_server);
+    .map_err(ManagerError::bind(&settings.server.api_addr))?;
+    let listeners = Listeners::start(raft_server, api_server);
 
     let cancel = CancellationToken::new();
     let every =
@@ -215,13 +202,11 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     for l in loops {
         let _ = l.await;
     }
-    api_handle.stop(true).await;
+    listeners.stop_api().await;
     if let Err(e) = raft.shutdown().await {
         tracing::warn!(error = %e, "raft shutdown failed");
     }
-    // The groups are stopped: nothing useful can still arrive on the Raft listener.
-    raft_handle.stop(false).await;
-    let _ = tokio::join!(raft_task, api_task);
+    listeners.stop().await;
     writer.wait_processed(writer.submitted()).await;
     db.close().await;
     Ok(())

@@ -2,9 +2,9 @@
 //! < flags. Validated at start-up; errors name the key.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
-use config::{Config, Environment, File};
+use raftbus_node::settings::NodeArgs;
+pub use raftbus_node::settings::NodeSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ManagerError;
@@ -17,21 +17,10 @@ pub use healing::HealingSettings;
 /// Flags of `manager serve`; each overrides the matching setting.
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// TOML settings file.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Node id (`node.id`), one of the ids in `cluster.peers`.
-    #[arg(long)]
-    pub node_id: Option<u64>,
-    /// Client API listen address (`server.api_addr`).
-    #[arg(long)]
-    pub api_addr: Option<String>,
-    /// Raft RPC listen address (`server.raft_addr`).
-    #[arg(long)]
-    pub raft_addr: Option<String>,
-    /// Postgres URL of this manager's own database (`database.url`).
-    #[arg(long)]
-    pub database_url: Option<String>,
+    /// The flags every node takes (`--config`, `--node-id` (one of the ids in
+    /// `cluster.peers`), listeners, database).
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// All managers as `id/api_addr/raft_addr,...` (`cluster.peers`).
     #[arg(long)]
     pub peers: Option<String>,
@@ -61,14 +50,6 @@ pub struct Settings {
     pub groups: GroupSettings,
     /// TLS and authentication.
     pub security: raftbus_security::SecuritySettings,
-}
-
-/// `[node]`
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NodeSettings {
-    /// This manager's id, > 0 and listed in `cluster.peers`.
-    pub id: u64,
 }
 
 /// `[server]`
@@ -226,24 +207,9 @@ impl Settings {
         args: &ServeArgs,
         env: Option<std::collections::HashMap<String, String>>,
     ) -> Result<Self, ManagerError> {
-        let mut b = Config::builder().add_source(Config::try_from(&Settings::default())?);
-        if let Some(path) = &args.config {
-            b = b.add_source(File::from(path.as_path()).required(true));
-        }
-        b = b.add_source(
-            Environment::with_prefix("RAFTBUS")
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true)
-                .source(env),
-        );
-        b = b
-            .set_override_option("node.id", args.node_id)?
-            .set_override_option("server.api_addr", args.api_addr.clone())?
-            .set_override_option("server.raft_addr", args.raft_addr.clone())?
-            .set_override_option("database.url", args.database_url.clone())?
-            .set_override_option("cluster.peers", args.peers.clone())?;
-        let s: Settings = b.build()?.try_deserialize()?;
+        let more = [("cluster.peers", args.peers.clone())];
+        let s: Settings =
+            raftbus_node::settings::load(&Settings::default(), &args.node, &more, env)?;
         s.validate()?;
         Ok(s)
     }
@@ -363,21 +329,18 @@ impl Settings {
         Ok(())
     }
 
-    /// openraft configuration of the metadata group.
-    pub fn raft_config(&self) -> Result<openraft::Config, ManagerError> {
-        openraft::Config {
+    /// Raft configuration of the metadata group.
+    pub fn raft_config(&self) -> Result<crate::raft::RaftConfig, ManagerError> {
+        crate::raft::RaftConfig {
             cluster_name: "raftbus-metadata".into(),
             heartbeat_interval: self.raft.heartbeat_ms,
             election_timeout_min: self.raft.election_min_ms,
             election_timeout_max: self.raft.election_max_ms,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(5_000),
+            snapshot_policy: crate::raft::SnapshotPolicy::LogsSinceLast(5_000),
             ..Default::default()
         }
         .validate()
-        .map_err(|e| ManagerError::InvalidConfig {
-            key: "raft".into(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| ManagerError::invalid("raft", e))
     }
 }
 
@@ -386,11 +349,12 @@ mod tests {
     use super::*;
 
     fn args() -> ServeArgs {
-        ServeArgs {
-            node_id: Some(2),
+        let mut args = ServeArgs {
             peers: Some("1/a:1/a:2, 2/b:1/b:2,3/c:1/c:2".into()),
             ..Default::default()
-        }
+        };
+        args.node.node_id = Some(2);
+        args
     }
 
     #[test]
@@ -398,7 +362,7 @@ mod tests {
         let s = Settings::load_from(&args(), Some(Default::default())).unwrap();
         assert_eq!(s.peers().unwrap().len(), 3);
         let mut a = args();
-        a.node_id = Some(9);
+        a.node.node_id = Some(9);
         let e = Settings::load_from(&a, Some(Default::default()))
             .unwrap_err()
             .to_string();

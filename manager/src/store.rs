@@ -18,23 +18,23 @@ use std::io;
 use std::sync::{Arc, RwLock};
 
 use futures::{Stream, StreamExt};
-use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot};
-use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
-use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use raftbus_raft::codec::{db_err, decode, encode};
 use raftbus_raft::{Flushed, SnapshotData};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::metadata::ClusterMeta;
-use crate::raft::{META_GROUP, MetaConfig, MetaResponse};
+use crate::raft::{
+    EntryPayload, EntryResponder, META_GROUP, MetaConfig, MetaResponse, OptionalSend,
+    RaftSnapshotBuilder, RaftStateMachine, Snapshot, SnapshotMeta, SnapshotOf, StoredMembership,
+};
 
 /// The metadata is small (topics, brokers, users); a snapshot this large is refused rather
 /// than buffered.
 const MAX_SNAPSHOT_BYTES: usize = 256 << 20;
 
-type LogId = LogIdOf<MetaConfig>;
-type Membership = StoredMembershipOf<MetaConfig>;
+type LogId = crate::raft::LogId;
+type Membership = StoredMembership;
 
 /// What is persisted: the metadata plus Raft's applied pointers.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -220,7 +220,7 @@ impl RaftStateMachine<MetaConfig> for MetaStateMachine {
 
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMetaOf<MetaConfig>,
+        meta: &SnapshotMeta,
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
         let data = snapshot.collect(MAX_SNAPSHOT_BYTES).await?;
@@ -238,7 +238,7 @@ impl RaftStateMachine<MetaConfig> for MetaStateMachine {
 
     async fn get_current_snapshot(
         &mut self,
-    ) -> Result<Option<SnapshotOf<MetaConfig, Self::SnapshotData>>, io::Error> {
+    ) -> Result<Option<SnapshotOf<Self::SnapshotData>>, io::Error> {
         let row: Option<(Vec<u8>, Vec<u8>)> =
             sqlx::query_as("SELECT meta, data FROM meta_snapshot WHERE id = 1")
                 .fetch_optional(&self.db)
@@ -254,11 +254,7 @@ impl RaftStateMachine<MetaConfig> for MetaStateMachine {
     }
 }
 
-async fn save_snapshot(
-    db: &PgPool,
-    meta: &SnapshotMetaOf<MetaConfig>,
-    data: &[u8],
-) -> io::Result<()> {
+async fn save_snapshot(db: &PgPool, meta: &SnapshotMeta, data: &[u8]) -> io::Result<()> {
     sqlx::query(
         "INSERT INTO meta_snapshot (id, meta, data) VALUES (1, $1, $2) \
          ON CONFLICT (id) DO UPDATE SET meta = EXCLUDED.meta, data = EXCLUDED.data",
@@ -280,10 +276,8 @@ pub struct MetaSnapshotBuilder {
 impl RaftSnapshotBuilder<MetaConfig> for MetaSnapshotBuilder {
     type SnapshotData = SnapshotData;
 
-    async fn build_snapshot(
-        &mut self,
-    ) -> Result<SnapshotOf<MetaConfig, Self::SnapshotData>, io::Error> {
-        let meta = SnapshotMetaOf::<MetaConfig> {
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<Self::SnapshotData>, io::Error> {
+        let meta = SnapshotMeta {
             last_log_id: self.state.last_applied,
             last_membership: self.state.membership.clone(),
         };

@@ -1,9 +1,11 @@
 //! Where a topic's partitions are: metadata from the managers, cached, refreshed on demand
-//! (rate-limited), and corrected by `not_leader` hints from brokers.
+//! (rate-limited), and corrected by `not_leader` hints from brokers; and the one routing and
+//! retry policy of the producer and the consumer ([`Routes::after_failure`], [`Backoff`]).
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use raftbus_protocol::ErrorCode;
 use raftbus_protocol::meta::TopicMetadata;
 
 use crate::{Admin, SdkError};
@@ -17,6 +19,78 @@ const MIN_REFRESH: Duration = Duration::from_millis(100);
 /// they elect a new one (1-2 s); following such a hint sends the next attempt into the same
 /// hung connection and doubles the failover a client sees.
 const SUSPECT_FOR: Duration = Duration::from_secs(3);
+
+/// First pause between retries of one request.
+const FIRST_BACKOFF: Duration = Duration::from_millis(25);
+/// Longest pause between retries of one request.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Pause between asks while the survivors of a silent leader elect a new one.
+const ELECTION_POLL: Duration = Duration::from_millis(50);
+/// Immediate retries in a row on hints naming another broker (then the backoff applies):
+/// replicas still naming a leader that is frozen or just died would otherwise bounce
+/// requests without pause.
+const QUICK_RETRIES: u32 = 3;
+
+/// What to do after a request to a partition's leader failed retryably.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// A hint named another broker: ask it at once.
+    Now,
+    /// Survivors still name a leader that gave no answer: they are electing; ask the same
+    /// replica again soon, without growing the backoff.
+    Poll,
+    /// Back off, then ask the route as it is now (the leader at its limit, or the next replica
+    /// after a leader that gave no useful answer).
+    Backoff,
+}
+
+/// Pacing of one request's retries, the same for producer and consumer: exponential backoff
+/// from 25 ms to 1 s, immediate retries on fresh hints (a few in a row), a short fixed poll
+/// during an election.
+#[derive(Debug, Clone)]
+pub(crate) struct Backoff {
+    next: Duration,
+    quick: u32,
+    attempts: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            next: FIRST_BACKOFF,
+            quick: 0,
+            attempts: 0,
+        }
+    }
+}
+
+impl Backoff {
+    /// Counts an attempt; returns how many were made (1 for the first).
+    pub(crate) fn attempt(&mut self) -> u32 {
+        self.attempts += 1;
+        self.attempts
+    }
+
+    /// The pause before the next attempt after `r` (zero: retry at once).
+    pub(crate) fn pause(&mut self, r: Retry) -> Duration {
+        match r {
+            Retry::Now if self.quick < QUICK_RETRIES => {
+                self.quick += 1;
+                Duration::ZERO
+            }
+            Retry::Poll => {
+                self.quick = 0;
+                self.next.min(ELECTION_POLL)
+            }
+            Retry::Now | Retry::Backoff => {
+                self.quick = 0;
+                let pause = self.next;
+                self.next = (self.next * 2).min(MAX_BACKOFF);
+                pause
+            }
+        }
+    }
+}
 
 /// Cached routes of one topic.
 pub(crate) struct Routes {
@@ -128,6 +202,43 @@ impl Routes {
         if let Some(h) = s.hints.get_mut(i) {
             *h = next;
         }
+    }
+
+    /// The routing policy after a retryable failure of a request for `partition` sent to
+    /// `addr` (attempt number `attempt` of that request): a `busy` leader is kept; a
+    /// `not_leader` hint is followed unless it names a broker that recently gave no answer
+    /// (then the same replica is polled until the survivors name a new leader); an answer
+    /// without a hint, or none at all, moves the route to the next replica (any live one
+    /// names the leader) and marks a silent broker suspect. Every fourth attempt also asks
+    /// the managers, in case the replica set itself changed.
+    pub(crate) async fn after_failure(
+        &self,
+        partition: u32,
+        addr: &str,
+        e: &SdkError,
+        attempt: u32,
+    ) -> Retry {
+        if e.code() == Some(ErrorCode::Busy) {
+            return Retry::Backoff;
+        }
+        if let Some((_, leader)) = e.leader_hint() {
+            if !self.hint(partition, leader) {
+                return Retry::Poll;
+            }
+            return if leader != addr {
+                Retry::Now
+            } else {
+                Retry::Backoff
+            };
+        }
+        if matches!(e, SdkError::Transport { .. }) {
+            self.suspect(addr);
+        }
+        if attempt.is_multiple_of(4) {
+            self.refresh().await;
+        }
+        self.forget(partition, addr);
+        Retry::Backoff
     }
 
     /// Fetches fresh metadata unless another refresh started less than [`MIN_REFRESH`] ago.

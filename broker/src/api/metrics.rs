@@ -1,10 +1,12 @@
-//! Prometheus text metrics at `/metrics`: request counters plus per-partition gauges.
+//! Prometheus metrics at `/metrics` (through `raftbus_node::metrics`, the `prometheus` crate):
+//! request counters plus per-partition gauges.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use actix_web::{HttpResponse, web};
 use bytes::Bytes;
+use prometheus::IntCounter;
+use raftbus_node::metrics::{Scrape, counter};
 
 use super::ApiState;
 use crate::error::ApiError;
@@ -13,45 +15,73 @@ use crate::raft::CommandResponse;
 use raftbus_raft::commit::Stats;
 
 /// Counters since start-up.
-#[derive(Default)]
 pub struct Metrics {
-    produce_requests: AtomicU64,
-    produce_errors: AtomicU64,
-    produced_records: AtomicU64,
-    produced_bytes: AtomicU64,
-    duplicate_batches: AtomicU64,
-    fetch_requests: AtomicU64,
-    fetched_bytes: AtomicU64,
+    produce_requests: IntCounter,
+    produce_errors: IntCounter,
+    produced_records: IntCounter,
+    produced_bytes: IntCounter,
+    duplicate_batches: IntCounter,
+    fetch_requests: IntCounter,
+    fetched_bytes: IntCounter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            produce_requests: counter(
+                "raftbus_produce_requests_total",
+                "Produce requests received (either acks)",
+            ),
+            produce_errors: counter(
+                "raftbus_produce_errors_total",
+                "Produce requests answered with an error",
+            ),
+            produced_records: counter(
+                "raftbus_produced_records_total",
+                "Records appended (acks=all) or accepted for appending (acks=leader)",
+            ),
+            produced_bytes: counter(
+                "raftbus_produced_bytes_total",
+                "Batch bytes appended (acks=all) or accepted for appending (acks=leader)",
+            ),
+            duplicate_batches: counter(
+                "raftbus_duplicate_batches_total",
+                "Retried batches recognised as duplicates",
+            ),
+            fetch_requests: counter("raftbus_fetch_requests_total", "Fetch requests served"),
+            fetched_bytes: counter(
+                "raftbus_fetched_bytes_total",
+                "Batch bytes returned by fetches",
+            ),
+        }
+    }
 }
 
 impl Metrics {
+    /// Counts a produce request of either acks (`Ok(None)`: accepted with `acks=leader`).
     pub(super) fn produced(
         &self,
-        r: &Result<CommandResponse, ApiError>,
+        r: &Result<Option<CommandResponse>, ApiError>,
         records: u32,
         bytes: usize,
     ) {
-        self.produce_requests.fetch_add(1, Relaxed);
+        self.produce_requests.inc();
         match r {
-            Ok(CommandResponse::Appended {
+            Ok(Some(CommandResponse::Appended {
                 duplicate: true, ..
-            }) => {
-                self.duplicate_batches.fetch_add(1, Relaxed);
-            }
+            })) => self.duplicate_batches.inc(),
             Ok(_) => {
-                self.produced_records.fetch_add(u64::from(records), Relaxed);
-                self.produced_bytes.fetch_add(bytes as u64, Relaxed);
+                self.produced_records.inc_by(u64::from(records));
+                self.produced_bytes.inc_by(bytes as u64);
             }
-            Err(_) => {
-                self.produce_errors.fetch_add(1, Relaxed);
-            }
+            Err(_) => self.produce_errors.inc(),
         }
     }
 
     pub(super) fn fetched(&self, batches: &[(u64, u32, Bytes)]) {
-        self.fetch_requests.fetch_add(1, Relaxed);
+        self.fetch_requests.inc();
         self.fetched_bytes
-            .fetch_add(batches.iter().map(|b| b.2.len() as u64).sum(), Relaxed);
+            .inc_by(batches.iter().map(|b| b.2.len() as u64).sum());
     }
 }
 
@@ -63,46 +93,20 @@ impl Metrics {
 )]
 pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
     let m = &state.metrics;
-    let mut out = String::new();
-    let counters = [
-        (
-            "raftbus_produce_requests_total",
-            "Produce requests received",
-            &m.produce_requests,
-        ),
-        (
-            "raftbus_produce_errors_total",
-            "Produce requests answered with an error",
-            &m.produce_errors,
-        ),
-        (
-            "raftbus_produced_records_total",
-            "Records appended",
-            &m.produced_records,
-        ),
-        (
-            "raftbus_produced_bytes_total",
-            "Batch bytes appended",
-            &m.produced_bytes,
-        ),
-        (
-            "raftbus_duplicate_batches_total",
-            "Retried batches recognised as duplicates",
-            &m.duplicate_batches,
-        ),
-        (
-            "raftbus_fetch_requests_total",
-            "Fetch requests served",
-            &m.fetch_requests,
-        ),
-        (
-            "raftbus_fetched_bytes_total",
-            "Batch bytes returned by fetches",
-            &m.fetched_bytes,
-        ),
-    ];
+    let mut s = Scrape::new();
+    for c in [
+        &m.produce_requests,
+        &m.produce_errors,
+        &m.produced_records,
+        &m.produced_bytes,
+        &m.duplicate_batches,
+        &m.fetch_requests,
+        &m.fetched_bytes,
+    ] {
+        s.add(c.clone());
+    }
     let rpcs = &raftbus_raft::server::RECEIVED;
-    let raft_counters = [
+    for (name, help, v) in [
         (
             "raftbus_raft_append_rpcs_received_total",
             "Raft append RPCs (replication and heartbeats) received, all groups",
@@ -118,16 +122,11 @@ pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
             "Raft messages (HTTP requests, each carrying one or many groups' RPCs) received",
             &rpcs.messages,
         ),
-    ];
-    for (name, help, v) in counters.into_iter().chain(raft_counters) {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-            v.load(Relaxed)
-        );
+    ] {
+        s.counter(name, help, v.load(Relaxed));
     }
-    batching(&mut out, &state.registry);
-    heartbeat_sizes(&mut out);
+    batching(&mut s, &state.registry);
+    heartbeat_sizes(&mut s);
     let node = state.registry.node_id();
     let statuses: Vec<_> = state
         .registry
@@ -135,37 +134,34 @@ pub(super) async fn render(state: web::Data<ApiState>) -> HttpResponse {
         .iter()
         .map(|p| p.status(node))
         .collect();
-    let _ = writeln!(
-        out,
-        "# HELP raftbus_partitions Partition replicas hosted\n# TYPE raftbus_partitions gauge"
+    s.gauge(
+        "raftbus_partitions",
+        "Partition replicas hosted",
+        statuses.len() as i64,
     );
-    let _ = writeln!(out, "raftbus_partitions {}", statuses.len());
-    let _ = writeln!(
-        out,
-        "# HELP raftbus_partition_is_leader 1 when this replica leads\n# TYPE raftbus_partition_is_leader gauge"
+    let labels = ["topic", "partition"];
+    let index: Vec<String> = statuses.iter().map(|s| s.partition.to_string()).collect();
+    let series = |v: &dyn Fn(usize) -> i64| {
+        statuses
+            .iter()
+            .zip(&index)
+            .enumerate()
+            .map(|(i, (st, p))| (vec![st.topic.as_str(), p.as_str()], v(i)))
+            .collect::<Vec<_>>()
+    };
+    s.gauges(
+        "raftbus_partition_is_leader",
+        "1 when this replica leads",
+        &labels,
+        series(&|i| i64::from(statuses[i].leader_id == Some(node))),
     );
-    for s in &statuses {
-        let leader = u8::from(s.leader_id == Some(node));
-        let _ = writeln!(
-            out,
-            "raftbus_partition_is_leader{{topic=\"{}\",partition=\"{}\"}} {leader}",
-            s.topic, s.partition
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP raftbus_partition_log_end_offset Next offset to be written\n# TYPE raftbus_partition_log_end_offset gauge"
+    s.gauges(
+        "raftbus_partition_log_end_offset",
+        "Next offset to be written",
+        &labels,
+        series(&|i| statuses[i].log_end_offset as i64),
     );
-    for s in &statuses {
-        let _ = writeln!(
-            out,
-            "raftbus_partition_log_end_offset{{topic=\"{}\",partition=\"{}\"}} {}",
-            s.topic, s.partition, s.log_end_offset
-        );
-    }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(out)
+    s.render()
 }
 
 /// Picks one counter of a lane's [`Stats`].
@@ -173,7 +169,7 @@ type Field = fn(&Stats) -> &AtomicU64;
 
 /// The shared writer's transactions and the per-peer message streams: what makes the broker's
 /// cost follow rounds and bytes rather than entries times partitions.
-fn batching(out: &mut String, registry: &Registry) {
+fn batching(s: &mut Scrape, registry: &Registry) {
     let storage = registry.storage();
     let lanes = [
         ("log", storage.log.stats()),
@@ -207,70 +203,53 @@ fn batching(out: &mut String, registry: &Registry) {
         ),
     ];
     for (name, help, field) in series {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for (lane, stats) in &lanes {
-            let _ = writeln!(
-                out,
-                "{name}{{lane=\"{lane}\"}} {}",
-                field(stats).load(Relaxed)
-            );
-        }
+        let values = lanes
+            .iter()
+            .map(|(lane, stats)| (*lane, field(stats).load(Relaxed)));
+        s.counters(name, help, "lane", values);
     }
     let peers = registry.router().peer_stats();
-    for (name, help, pick) in [
-        (
-            "raftbus_peer_messages_sent_total",
-            "Raft messages (HTTP requests) sent to each peer broker",
-            1,
-        ),
-        (
-            "raftbus_peer_rpcs_sent_total",
-            "Raft RPCs of all groups carried by those messages",
-            2,
-        ),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for p in &peers {
-            let v = if pick == 1 { p.1 } else { p.2 };
-            let _ = writeln!(out, "{name}{{peer=\"{}\"}} {v}", p.0);
-        }
-    }
+    let names: Vec<String> = peers.iter().map(|p| p.0.to_string()).collect();
+    s.counters(
+        "raftbus_peer_messages_sent_total",
+        "Raft messages (HTTP requests) sent to each peer broker",
+        "peer",
+        names.iter().zip(&peers).map(|(n, p)| (n.as_str(), p.1)),
+    );
+    s.counters(
+        "raftbus_peer_rpcs_sent_total",
+        "Raft RPCs of all groups carried by those messages",
+        "peer",
+        names.iter().zip(&peers).map(|(n, p)| (n.as_str(), p.2)),
+    );
 }
 
 /// Sizes of the last full and incremental manager heartbeat requests, of the last reply with
 /// the assignment set and of the last `unchanged` one, and how many reports of each kind were
 /// answered: the control traffic a broker causes.
-fn heartbeat_sizes(out: &mut String) {
-    let s = &crate::tasks::heartbeat::report::SIZES;
+fn heartbeat_sizes(s: &mut Scrape) {
+    let h = &crate::tasks::heartbeat::report::SIZES;
     let gauges = [
-        ("full_request", &s.full_request),
-        ("incremental_request", &s.incremental_request),
-        ("set_reply", &s.set_reply),
-        ("unchanged_reply", &s.unchanged_reply),
+        ("full_request", &h.full_request),
+        ("incremental_request", &h.incremental_request),
+        ("set_reply", &h.set_reply),
+        ("unchanged_reply", &h.unchanged_reply),
     ];
-    let _ = writeln!(
-        out,
-        "# HELP raftbus_heartbeat_last_bytes Bytes of the last answered manager heartbeat\n# TYPE raftbus_heartbeat_last_bytes gauge"
+    s.gauges(
+        "raftbus_heartbeat_last_bytes",
+        "Bytes of the last answered manager heartbeat",
+        &["kind"],
+        gauges
+            .into_iter()
+            .map(|(kind, v)| (vec![kind], v.load(Relaxed) as i64)),
     );
-    for (kind, v) in gauges {
-        let _ = writeln!(
-            out,
-            "raftbus_heartbeat_last_bytes{{kind=\"{kind}\"}} {}",
-            v.load(Relaxed)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP raftbus_heartbeat_reports_total Manager heartbeats answered\n# TYPE raftbus_heartbeat_reports_total counter"
+    s.counters(
+        "raftbus_heartbeat_reports_total",
+        "Manager heartbeats answered",
+        "kind",
+        [
+            ("full", h.full_reports.load(Relaxed)),
+            ("incremental", h.incremental_reports.load(Relaxed)),
+        ],
     );
-    for (kind, v) in [
-        ("full", &s.full_reports),
-        ("incremental", &s.incremental_reports),
-    ] {
-        let _ = writeln!(
-            out,
-            "raftbus_heartbeat_reports_total{{kind=\"{kind}\"}} {}",
-            v.load(Relaxed)
-        );
-    }
 }

@@ -9,18 +9,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use openraft::error::{ClientWriteError, Fatal, RaftError};
-use raftbus_protocol::api::{
-    AcceptedResponse, Acks, ProduceJsonRequest, ProduceParams, ProduceResponse,
-};
+use raftbus_protocol::api::{AcceptedResponse, ProduceJsonRequest, ProduceParams, ProduceResponse};
 use raftbus_protocol::openapi::Binary;
 use raftbus_protocol::{ErrorCode, RecordBatch};
 
 use super::openapi::PartitionPath;
 use super::{ApiState, partition, require_leader};
 use crate::error::ApiError;
-use crate::partition::propose::ProposeResult;
-use crate::raft::{Command, CommandResponse, ProduceBatch, ProducerSeq};
+use crate::raft::{Command, CommandResponse, ProduceBatch, ProducerSeq, ProposeError};
 
 /// Reads the body, refusing more than `limit` bytes with `too_large`.
 pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
@@ -115,44 +111,21 @@ pub(super) async fn produce(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
     };
-    if params.acks == Acks::Leader {
-        p.renew_lease(state.settings.raft.lease()).await;
+    // Both acks go through the partition's propose task (merged, bounded by the produce
+    // queue) and are counted alike.
+    let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
+    let resp = match p.produce(batch, params.acks, timeout).await {
+        Ok(Some(CommandResponse::Rejected { code, message })) => Err(ApiError::new(code, message)),
+        r => r.map_err(|e| map_error(&p, e)),
+    };
+    state.metrics.produced(&resp, count, bytes);
+    let Some(resp) = resp? else {
         // Accepted into the leader's Raft pipeline; not yet durable anywhere.
-        p.raft
-            .client_write_ff(Command::from(batch), None)
-            .await
-            .map_err(|f| {
-                ApiError::new(
-                    ErrorCode::Unavailable,
-                    format!("{} is stopped: {f}", p.name()),
-                )
-            })?;
         return Ok(HttpResponse::Accepted().json(AcceptedResponse {
             record_count: count,
         }));
-    }
-    let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
-    let pending = p.proposer.submit(batch).map_err(|full| {
-        ApiError::new(
-            ErrorCode::Busy,
-            format!(
-                "{} has {} bytes of produce requests queued (limits.max_queued_bytes = {}): \
-                 back off and retry",
-                p.name(),
-                full.queued,
-                full.limit
-            ),
-        )
-    })?;
-    let outcome = tokio::time::timeout(timeout, async {
-        pending
-            .await
-            .unwrap_or(Err(RaftError::Fatal(Fatal::Stopped)))
-    })
-    .await;
-    let resp = map_outcome(&p, timeout, outcome);
-    state.metrics.produced(&resp, count, bytes);
-    match resp? {
+    };
+    match resp {
         CommandResponse::Appended {
             base_offset,
             count,
@@ -194,48 +167,45 @@ pub(super) async fn write(
 ) -> Result<CommandResponse, ApiError> {
     let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
     p.renew_lease(state.settings.raft.lease()).await;
-    let outcome = tokio::time::timeout(timeout, p.raft.client_write(cmd)).await;
-    map_outcome(p, timeout, outcome.map(|r| r.map(|r| r.data)))
+    match p.propose(cmd, timeout).await {
+        Ok(CommandResponse::Rejected { code, message }) => Err(ApiError::new(code, message)),
+        Ok(data) => Ok(data),
+        Err(e) => Err(map_error(p, e)),
+    }
 }
 
-/// Maps a proposal's outcome to the wire: deterministic refusals keep their code; ambiguous
-/// outcomes (timeout, entry discarded by a leader change) are `timeout`, because the command
-/// may or may not have been committed.
-fn map_outcome(
-    p: &crate::partition::Partition,
-    timeout: Duration,
-    outcome: Result<ProposeResult, tokio::time::error::Elapsed>,
-) -> Result<CommandResponse, ApiError> {
-    match outcome {
-        Err(_) => Err(ApiError::new(
+/// Maps a failed proposal to the wire: ambiguous outcomes (timeout, entry discarded by a
+/// leader change) are `timeout`, because the command may or may not have been committed.
+fn map_error(p: &crate::partition::Partition, e: ProposeError) -> ApiError {
+    match e {
+        ProposeError::Timeout(timeout) => ApiError::new(
             ErrorCode::Timeout,
             format!(
                 "{} did not commit within {} ms; it may still commit: retry with the same producer id and sequence",
                 p.name(),
                 timeout.as_millis()
             ),
-        )),
-        Ok(Ok(data)) => match data {
-            CommandResponse::Rejected { code, message } => Err(ApiError::new(code, message)),
-            data => Ok(data),
-        },
-        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-            Err(ApiError::not_leader(
-                &p.name(),
-                f.leader_id.zip(f.leader_node.map(|n| n.api_addr)),
-            ))
-        }
-        Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => Err(ApiError::new(
+        ),
+        ProposeError::NotLeader(leader) => ApiError::not_leader(&p.name(), leader),
+        ProposeError::Discarded => ApiError::new(
             ErrorCode::Timeout,
             format!(
                 "leadership of {} changed while committing; outcome unknown: retry idempotently",
                 p.name()
             ),
-        )),
-        Ok(Err(RaftError::Fatal(f))) => Err(ApiError::new(
+        ),
+        ProposeError::Stopped(f) => ApiError::new(
             ErrorCode::Unavailable,
             format!("{} is stopped: {f}", p.name()),
-        )),
-        Ok(Err(e)) => Err(crate::error::internal(e)),
+        ),
+        ProposeError::Busy { queued, limit } => ApiError::new(
+            ErrorCode::Busy,
+            format!(
+                "{} has {queued} bytes of produce requests queued (limits.max_queued_bytes = {limit}): \
+                 back off and retry",
+                p.name(),
+            ),
+        ),
+        ProposeError::Other(e) => crate::error::internal(e),
     }
 }

@@ -1,4 +1,6 @@
-//! The partition replicas a broker hosts: the registry that owns their Raft handles.
+//! The partition replicas a broker hosts: the registry that owns their Raft handles, and
+//! [`Partition`], the only door into a replica's Raft group (produce with either acks, other
+//! proposals, leadership transfer, membership changes, metrics).
 
 mod create;
 pub mod propose;
@@ -9,13 +11,15 @@ pub use registry::Registry;
 
 use std::time::Duration;
 
-use openraft::ServerState;
-use openraft::async_runtime::WatchReceiver;
-use raftbus_protocol::api::{Member, PartitionStatus, Role};
+use raftbus_protocol::api::{Acks, Member, PartitionStatus, Role};
+use raftbus_raft::NodeAddr;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::raft::PartitionRaft;
+use crate::raft::{
+    ChangeMembers, Command, CommandResponse, PartitionRaft, ProduceBatch, ProposeError,
+    RaftMetrics, ServerState, TransferLeaderRequest, WatchReceiver, millis_since,
+};
 use crate::state_machine::{Unpersisted, Watermarks};
 
 /// One hosted partition replica.
@@ -26,8 +30,8 @@ pub struct Partition {
     pub topic: String,
     /// Partition index within the topic.
     pub partition: u32,
-    /// The replica's Raft handle.
-    pub raft: PartitionRaft,
+    /// The replica's Raft handle: private, every use goes through a method below.
+    raft: PartitionRaft,
     /// Watermarks published by the state machine after each applied run.
     pub marks: watch::Receiver<Watermarks>,
     /// Applied batches not yet in `partition_batches` (readers look here above its end).
@@ -35,7 +39,7 @@ pub struct Partition {
     /// Replica set given at creation.
     pub members: Vec<Member>,
     /// The `propose` task that merges concurrent produce requests into one entry.
-    pub proposer: propose::Proposer,
+    proposer: propose::Proposer,
 }
 
 /// Leadership as seen by one replica, read from Raft metrics.
@@ -45,7 +49,7 @@ pub struct Leadership {
     /// Leader id and client address, when known.
     pub leader: Option<(u64, String)>,
     /// Milliseconds since a quorum last acknowledged this leader (leaders only). A sole voter
-    /// is its own quorum: openraft never refreshes its clock (no follower ever answers), so it
+    /// is its own quorum: Raft never refreshes its clock (no follower ever answers), so it
     /// reports 0 instead of an age that would make every write look quorum-less.
     pub millis_since_quorum_ack: Option<u64>,
     /// Voter ids of the effective membership (for the node-level quorum check).
@@ -75,13 +79,9 @@ impl Partition {
         Leadership {
             is_leader: m.state == ServerState::Leader,
             leader,
-            millis_since_quorum_ack: m.last_quorum_acked.map(|t| {
-                if sole_voter {
-                    0
-                } else {
-                    openraft::Instant::elapsed(&*t).as_millis() as u64
-                }
-            }),
+            millis_since_quorum_ack: m
+                .last_quorum_acked
+                .map(|t| if sole_voter { 0 } else { millis_since(&t) }),
             voters,
         }
     }
@@ -94,12 +94,12 @@ impl Partition {
         m.state == ServerState::Leader && m.running_state.is_ok()
     }
 
-    /// True when openraft stopped this group (a fatal storage error); see `tasks::revive`.
+    /// True when Raft stopped this group (a fatal storage error); see `tasks::revive`.
     pub fn is_stopped(&self) -> bool {
         self.raft.metrics().borrow_watched().running_state.is_err()
     }
 
-    /// Lets a quiet leader write again. openraft refuses writes from a leader that no quorum
+    /// Lets a quiet leader write again. Raft refuses writes from a leader that no quorum
     /// acknowledged within its lease (`election_max_ms`), and a quiet group sends no
     /// heartbeats (`tasks::quiesce`), so its lease has lapsed: one heartbeat round renews it.
     /// Returns at once for busy groups, followers and sole voters; gives up after `lease` (the
@@ -125,7 +125,7 @@ impl Partition {
     /// serve reads only once an entry of the leader's term is committed. Returns whether it
     /// is ready (a follower is never ready).
     pub async fn wait_read_ready(&self, timeout: Duration) -> bool {
-        let ready = |m: &openraft::RaftMetrics<crate::raft::TypeConfig>| {
+        let ready = |m: &RaftMetrics| {
             m.state == ServerState::Leader
                 && m.last_applied
                     .as_ref()
@@ -134,9 +134,7 @@ impl Partition {
         if ready(&self.raft.metrics().borrow_watched()) {
             return true;
         }
-        let done = |m: &openraft::RaftMetrics<crate::raft::TypeConfig>| {
-            ready(m) || m.state != ServerState::Leader
-        };
+        let done = |m: &RaftMetrics| ready(m) || m.state != ServerState::Leader;
         match self
             .raft
             .wait(Some(timeout))
@@ -157,6 +155,110 @@ impl Partition {
             ms.learner_ids().collect(),
             ms.get_joint_config().len() > 1,
         )
+    }
+
+    /// Produces one batch through the partition's `propose` task, whatever the acks: with
+    /// `acks=all` waits (at most `timeout`) until it is committed and applied and returns the
+    /// apply result; with `acks=leader` returns `None` once it is queued for the next proposal
+    /// (not durable anywhere yet). A stopped group refuses either.
+    pub async fn produce(
+        &self,
+        batch: ProduceBatch,
+        acks: Acks,
+        timeout: Duration,
+    ) -> Result<Option<CommandResponse>, ProposeError> {
+        if self.is_stopped() {
+            return Err(ProposeError::stopped());
+        }
+        let Some(pending) = self.proposer.submit(batch, acks)? else {
+            return Ok(None);
+        };
+        match tokio::time::timeout(timeout, pending).await {
+            Err(_) => Err(ProposeError::Timeout(timeout)),
+            Ok(outcome) => outcome
+                .unwrap_or_else(|_| Err(ProposeError::stopped()))
+                .map(Some),
+        }
+    }
+
+    /// Proposes `cmd` as its own entry (offset commits, fences, retention, expiry) and waits
+    /// at most `timeout` for it to be committed and applied.
+    pub async fn propose(
+        &self,
+        cmd: Command,
+        timeout: Duration,
+    ) -> Result<CommandResponse, ProposeError> {
+        match tokio::time::timeout(timeout, self.raft.client_write(cmd)).await {
+            Err(_) => Err(ProposeError::Timeout(timeout)),
+            Ok(r) => Ok(r?.data),
+        }
+    }
+
+    /// A clone of the replica's Raft metrics.
+    pub fn metrics(&self) -> RaftMetrics {
+        self.raft.metrics().borrow_watched().clone()
+    }
+
+    /// Runs `f` on the metrics without cloning them (for loops over every group); the watch
+    /// borrow ends with `f`.
+    pub fn with_metrics<R>(&self, f: impl FnOnce(&RaftMetrics) -> R) -> R {
+        f(&self.raft.metrics().borrow_watched())
+    }
+
+    /// Switches this replica's heartbeats, ticks and election timer (`tasks::quiesce`);
+    /// `None` leaves a switch as it is.
+    pub fn set_timers(&self, heartbeat: Option<bool>, tick: bool, elect: Option<bool>) {
+        let rc = self.raft.runtime_config();
+        if let Some(on) = heartbeat {
+            rc.heartbeat(on);
+        }
+        rc.tick(tick);
+        if let Some(on) = elect {
+            rc.elect(on);
+        }
+    }
+
+    /// Leader only: asks Raft to hand leadership to `to` (it campaigns once caught up).
+    pub async fn transfer_leader(&self, to: u64) -> Result<(), String> {
+        self.raft
+            .trigger()
+            .transfer_leader(to)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Any voter: hands leadership of the group away from the leader of `vote` to `to`
+    /// without waiting out that leader's lease (the leader is gone; `tasks::leader_probe`).
+    pub async fn hand_over(&self, m: &RaftMetrics, to: u64) -> Result<(), String> {
+        let req = TransferLeaderRequest::new(m.vote, to, None);
+        self.raft
+            .handle_transfer_leader(req)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Leader only: adds `id` as a learner (non-blocking: it catches up in the background).
+    pub async fn add_learner(&self, id: u64, addr: NodeAddr) -> Result<(), String> {
+        self.raft
+            .add_learner(id, addr, false)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Leader only: changes the membership, bounded by `timeout`; `Ok(false)` when the change
+    /// is still running then (a later call picks it up).
+    pub async fn change_membership(
+        &self,
+        change: ChangeMembers,
+        timeout: Duration,
+    ) -> Result<bool, String> {
+        match tokio::time::timeout(timeout, self.raft.change_membership(change, false)).await {
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Ok(false),
+        }
     }
 
     /// Status for the admin API.
@@ -210,7 +312,7 @@ pub(crate) async fn renew_lease(raft: &PartitionRaft, lease: Duration) {
         let fresh = m
             .last_quorum_acked
             .as_ref()
-            .is_some_and(|t| (openraft::Instant::elapsed(&**t).as_millis() as u64) < half);
+            .is_some_and(|t| millis_since(t) < half);
         if m.state != ServerState::Leader || sole_voter || fresh {
             return;
         }
@@ -218,11 +320,11 @@ pub(crate) async fn renew_lease(raft: &PartitionRaft, lease: Duration) {
     if raft.trigger().heartbeat().await.is_err() {
         return;
     }
-    let fresh = move |m: &openraft::RaftMetrics<crate::raft::TypeConfig>| {
+    let fresh = move |m: &RaftMetrics| {
         m.state != ServerState::Leader
             || m.last_quorum_acked
                 .as_ref()
-                .is_some_and(|t| (openraft::Instant::elapsed(&**t).as_millis() as u64) < half)
+                .is_some_and(|t| millis_since(t) < half)
     };
     let _ = raft.wait(Some(lease)).metrics(fresh, "lease renewed").await;
 }

@@ -10,7 +10,7 @@
 //! request waits for nothing.
 //!
 //! ### To ensure correctness
-//! - One task submits proposals, in queue order, with `client_write_ff` (which returns once
+//! - One task submits proposals of both acks modes, in queue order, with `client_write_ff` (which returns once
 //!   the entry is queued in the Raft core): requests keep their arrival order in the log, as
 //!   they did when each handler proposed its own entry.
 //! - Each batch of a merged entry is applied on its own (sequence check, offsets, dedup) and
@@ -24,16 +24,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, Fatal, RaftError};
-use openraft::impls::ProgressResponder;
+use raftbus_protocol::api::Acks;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::Instrument;
 
-use crate::raft::{Command, CommandResponse, PartitionRaft, ProduceBatch, TypeConfig};
+use crate::raft::{
+    Command, CommandResponse, PartitionRaft, ProduceBatch, ProgressResponder, ProposeError,
+};
 
 /// Outcome of one proposed batch, as `client_write` would report it.
-pub type ProposeResult =
-    Result<CommandResponse, RaftError<TypeConfig, ClientWriteError<TypeConfig>>>;
+pub type ProposeResult = Result<CommandResponse, ProposeError>;
 
 /// How a partition's proposer batches (from `[raft]` and `[limits]`).
 #[derive(Debug, Clone, Copy)]
@@ -49,19 +49,11 @@ pub struct ProposeConfig {
     pub max_queued_bytes: usize,
 }
 
-/// The queue is full: the caller answers `busy` (429), the client backs off and retries.
-#[derive(Debug)]
-pub struct QueueFull {
-    /// Bytes waiting when the batch was refused.
-    pub queued: usize,
-    /// The limit (`limits.max_queued_bytes`).
-    pub limit: usize,
-}
-
-/// A queued request: the batch and where its outcome goes.
+/// A queued request: the batch and where its outcome goes (`None` for `acks=leader`: nobody
+/// waits, and the batch is proposed all the same).
 struct Queued {
     batch: ProduceBatch,
-    reply: oneshot::Sender<ProposeResult>,
+    reply: Option<oneshot::Sender<ProposeResult>>,
 }
 
 /// Handle to a partition's `propose` task; the task ends when the handle is dropped.
@@ -88,26 +80,34 @@ impl Proposer {
         }
     }
 
-    /// Queues `batch` for a proposal (possibly merged with others); the outcome arrives on
-    /// the returned channel. Refused without queueing when the queue holds too many bytes.
+    /// Queues `batch` for a proposal (possibly merged with others). With `acks=all` the
+    /// outcome arrives on the returned channel; with `acks=leader` nobody waits for it (`None`).
+    /// Refused as [`ProposeError::Busy`] without queueing when the queue holds too many bytes.
     pub fn submit(
         &self,
         batch: ProduceBatch,
-    ) -> Result<oneshot::Receiver<ProposeResult>, QueueFull> {
+        acks: Acks,
+    ) -> Result<Option<oneshot::Receiver<ProposeResult>>, ProposeError> {
         let len = batch.records.len();
         let before = self.queued.fetch_add(len, Ordering::AcqRel);
         // An empty queue takes any batch (its size is bounded by `max_batch_bytes`).
         if before > 0 && before + len > self.limit {
             self.queued.fetch_sub(len, Ordering::AcqRel);
-            return Err(QueueFull {
+            return Err(ProposeError::Busy {
                 queued: before,
                 limit: self.limit,
             });
         }
-        let (reply, rx) = oneshot::channel();
-        if let Err(refused) = self.tx.send(Queued { batch, reply }) {
+        let (reply, rx) = match acks {
+            Acks::All => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            }
+            Acks::Leader => (None, None),
+        };
+        if self.tx.send(Queued { batch, reply }).is_err() {
             self.queued.fetch_sub(len, Ordering::AcqRel);
-            let _ = refused.0.reply.send(Err(RaftError::Fatal(Fatal::Stopped)));
+            return Err(ProposeError::stopped());
         }
         Ok(rx)
     }
@@ -152,7 +152,7 @@ async fn run(
             // Its producer stopped waiting (timed out, disconnected) and was told the outcome
             // is unknown: it retries with the same sequence, so dropping it loses nothing and
             // keeps abandoned batches from piling up behind a slow group.
-            if q.reply.is_closed() {
+            if q.reply.as_ref().is_some_and(|r| r.is_closed()) {
                 continue;
             }
             bytes += len;
@@ -170,15 +170,15 @@ async fn run(
         super::renew_lease(&raft, cfg.lease).await;
         let (responder, outcome) = ProgressResponder::complete_only();
         if let Err(f) = raft.client_write_ff(cmd, Some(responder)).await {
-            answer(replies, Err(RaftError::Fatal(f)));
+            answer(replies, Err(f.into()));
             continue;
         }
         tokio::spawn(async move {
             let r = match outcome.await {
                 Ok(Ok(resp)) => Ok(resp.data),
-                Ok(Err(e)) => Err(RaftError::APIError(e)),
+                Ok(Err(e)) => Err(e.into()),
                 // The core dropped the responder: the group stopped.
-                Err(_) => Err(RaftError::Fatal(Fatal::Stopped)),
+                Err(_) => Err(ProposeError::stopped()),
             };
             drop(slot);
             answer(replies, r);
@@ -186,19 +186,21 @@ async fn run(
     }
 }
 
-/// Sends each request its part of the entry's outcome.
-fn answer(replies: Vec<oneshot::Sender<ProposeResult>>, r: ProposeResult) {
+/// Sends each waiting request its part of the entry's outcome.
+fn answer(replies: Vec<Option<oneshot::Sender<ProposeResult>>>, r: ProposeResult) {
     match r {
         Ok(CommandResponse::Many(each)) if each.len() == replies.len() => {
             for (reply, resp) in replies.into_iter().zip(each) {
-                let _ = reply.send(Ok(resp));
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(resp));
+                }
             }
         }
         Ok(CommandResponse::Many(each)) => {
             // Cannot happen (one response per batch); refuse rather than mis-assign offsets.
             let msg = format!("{} responses for {} batches", each.len(), replies.len());
             tracing::error!("{msg}");
-            for reply in replies {
+            for reply in replies.into_iter().flatten() {
                 let _ = reply.send(Ok(CommandResponse::Rejected {
                     code: raftbus_protocol::ErrorCode::Internal,
                     message: msg.clone(),
@@ -206,7 +208,7 @@ fn answer(replies: Vec<oneshot::Sender<ProposeResult>>, r: ProposeResult) {
             }
         }
         r => {
-            for reply in replies {
+            for reply in replies.into_iter().flatten() {
                 let _ = reply.send(r.clone());
             }
         }

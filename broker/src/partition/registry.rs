@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::Partition;
 use super::propose::{ProposeConfig, Proposer};
 use crate::error::BrokerError;
-use crate::raft::{PartitionRaft, TypeConfig};
+use crate::raft::{PartitionRaft, RaftConfig, TypeConfig};
 use crate::state_machine::PartitionStateMachine;
 use crate::state_machine::state::Dedup;
 use crate::storage::{Storage, group};
@@ -35,8 +35,8 @@ pub struct Registry {
     storage: Storage,
     /// Shared Raft RPC client.
     pub(super) router: Router,
-    /// openraft config of every partition group.
-    pub(super) raft_config: Arc<openraft::Config>,
+    /// Raft config of every partition group.
+    pub(super) raft_config: Arc<RaftConfig>,
     /// How each group's `propose` task merges produce requests.
     propose: ProposeConfig,
     /// Hosted replicas by group id.
@@ -53,7 +53,7 @@ impl Registry {
         node_id: u64,
         storage: Storage,
         router: Router,
-        raft_config: openraft::Config,
+        raft_config: RaftConfig,
         propose: ProposeConfig,
     ) -> Self {
         Self {
@@ -222,7 +222,7 @@ impl Registry {
         Ok(true)
     }
 
-    /// Restarts the Raft instance of a group that openraft stopped (a storage error is fatal
+    /// Restarts the Raft instance of a group that Raft stopped (a storage error is fatal
     /// to it) from its rows, like a broker restart does for every group. Returns `false` when
     /// the group is not hosted or still running. Runs under the create lock, so it cannot
     /// interleave with a create or remove of the same group.

@@ -209,15 +209,13 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let args = Args {
-            node_id: Some(1),
-            ..args
-        };
+        let mut args = args;
+        args.node.node_id = Some(1);
         Settings::load_from(&args, Some(env)).map_err(|e| e.to_string())
     }
 
     #[test]
-    fn retention_and_compaction_settings_reach_openraft_and_are_checked() {
+    fn retention_and_compaction_settings_reach_raft_and_are_checked() {
         let s = load(
             Args::default(),
             &[
@@ -232,7 +230,7 @@ mod tests {
         assert_eq!(c.max_in_snapshot_log_to_keep, 50);
         assert_eq!(
             c.snapshot_policy,
-            openraft::SnapshotPolicy::LogsSinceLast(200)
+            crate::raft::SnapshotPolicy::LogsSinceLast(200)
         );
         let e = load(Args::default(), &[("RAFTBUS_RETENTION__INTERVAL_MS", "5")]).unwrap_err();
         assert!(e.contains("retention.interval_ms"), "{e}");
@@ -298,9 +296,10 @@ mod tests {
 
     #[test]
     fn wildcard_listen_needs_an_advertised_address() {
-        let wildcard = || Args {
-            api_addr: Some("0.0.0.0:9091".into()),
-            ..Default::default()
+        let wildcard = || {
+            let mut args = Args::default();
+            args.node.api_addr = Some("0.0.0.0:9091".into());
+            args
         };
         let err = load(wildcard(), &[]).unwrap_err();
         assert!(err.contains("server.advertised_api_addr"), "{err}");

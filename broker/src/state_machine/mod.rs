@@ -3,7 +3,7 @@
 //! ### To ensure correctness
 //! - A run of applied entries is persisted in **one transaction** together with
 //!   `last_applied`: after a crash the state is exactly that of some applied prefix, and
-//!   openraft re-applies the rest from the log.
+//!   Raft re-applies the rest from the log.
 //! - Produce responses may be sent **before** that transaction commits: an entry reaches `apply`
 //!   only once a majority holds it durably in the Raft log, and applying is deterministic, so
 //!   a crash before the commit re-applies it to the same offsets. A produce ack never waits
@@ -29,8 +29,6 @@ use std::io;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use openraft::storage::{EntryResponder, RaftStateMachine};
-use openraft::{EntryPayload, OptionalSend};
 use raftbus_raft::Flushed;
 use raftbus_raft::codec::{db_err, decode, encode};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -42,7 +40,10 @@ pub use snapshot::PartitionSnapshotBuilder;
 use state::{CommittedOffset, Dedup, PartitionState, PendingWrites, ProducerState};
 pub use unpersisted::Unpersisted;
 
-use crate::raft::{CommandResponse, LogId, StoredMembership, TypeConfig};
+use crate::raft::{
+    CommandResponse, EntryPayload, EntryResponder, LogId, OptionalSend, RaftStateMachine,
+    SnapshotMeta, SnapshotOf, StoredMembership, TypeConfig,
+};
 use crate::storage::Storage;
 
 /// Offsets fetchers wait on; published after each run is applied (see the module docs).
@@ -196,7 +197,7 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
         for (r, resp) in early {
             r.send(resp);
         }
-        // A failure here is fatal for the group (openraft stops it); the in-memory mirror is
+        // A failure here is fatal for the group (Raft stops it); the in-memory mirror is
         // then discarded and reloaded from Postgres when the group is reopened.
         self.persist(&pending).await?;
         self.unpersisted.persisted(self.state.next_offset);
@@ -216,7 +217,7 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
 
     async fn install_snapshot(
         &mut self,
-        meta: &openraft::type_config::alias::SnapshotMetaOf<TypeConfig>,
+        meta: &SnapshotMeta,
         snapshot: Self::SnapshotData,
     ) -> Result<(), io::Error> {
         self.state = snapshot::install(&self.db, self.group, meta, snapshot).await?;
@@ -234,10 +235,7 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
 
     async fn get_current_snapshot(
         &mut self,
-    ) -> Result<
-        Option<openraft::type_config::alias::SnapshotOf<TypeConfig, Self::SnapshotData>>,
-        io::Error,
-    > {
+    ) -> Result<Option<SnapshotOf<Self::SnapshotData>>, io::Error> {
         snapshot::current(&self.db, self.group, self.storage.snapshot_frame_bytes).await
     }
 }

@@ -67,11 +67,11 @@ async fn expire(
         now_ms,
         expiry_ms: expiry.as_millis() as u64,
     };
-    let resp = tokio::time::timeout(timeout, p.raft.client_write(cmd))
+    let resp = p
+        .propose(cmd, timeout)
         .await
-        .map_err(|_| format!("expiry not committed within {timeout:?}"))?
-        .map_err(|e| e.to_string())?;
-    if let CommandResponse::ProducersExpired { expired, remaining } = resp.data
+        .map_err(|e| format!("expiry: {e}"))?;
+    if let CommandResponse::ProducersExpired { expired, remaining } = resp
         && expired > 0
     {
         tracing::info!(partition = %p.name(), expired, remaining, "idle producer ids expired");

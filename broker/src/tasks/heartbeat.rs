@@ -15,10 +15,10 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use raftbus_node::tasks::Ticker;
 use raftbus_protocol::api::{CreatePartitionRequest, Member};
 use raftbus_protocol::meta::{Assignment, BrokerHeartbeat, BrokerHeartbeatReply, HostedGroup};
 use raftbus_protocol::routes;
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -139,13 +139,8 @@ impl Heartbeat {
         let span = tracing::info_span!("heartbeat", node = self.me.id);
         async move {
             tracing::info!(managers = ?self.managers, every_ms = self.every.as_millis() as u64, "started");
-            let mut ticker = tokio::time::interval(self.every);
-            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = ticker.tick() => {}
-                }
+            let mut ticker = Ticker::new(self.every, cancel.clone());
+            while ticker.tick().await {
                 let digest = self.digest.clone();
                 let (beat, pending) = self.reporter.report(&self.me, self.hosted(), digest);
                 let reply = tokio::select! {

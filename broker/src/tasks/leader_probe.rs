@@ -8,7 +8,7 @@
 //! Then, for each group that node led, every survivor nominates the same successor: the
 //! survivor with the longest log (asked through the survivors' status endpoints; ties go to
 //! the lowest id, and an unreachable survivor is left out). Each survivor hands the
-//! leadership to the nominee with openraft's leadership-transfer path: the nominee campaigns
+//! leadership to the nominee with Raft's leadership-transfer path: the nominee campaigns
 //! at once and every survivor drops the dead leader's lease, so votes are granted without
 //! waiting for it to expire. If the nominee still loses (a log it could not see), the normal
 //! election timeout follows, without a lease wait.
@@ -23,9 +23,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::ServerState;
-use openraft::async_runtime::WatchReceiver;
-use openraft::raft::TransferLeaderRequest;
+use raftbus_node::tasks::Ticker;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -34,6 +32,7 @@ use raftbus_protocol::routes;
 
 use crate::partition::{Partition, Registry};
 use crate::peers::Peers;
+use crate::raft::ServerState;
 use raftbus_security::NodeHttp;
 
 /// Runs until cancelled.
@@ -46,15 +45,10 @@ pub async fn run(
 ) {
     let span = tracing::info_span!("leader_probe", node = registry.node_id());
     async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = Ticker::new(every, cancel.clone());
         // `(group, term)` already handed over, so one death triggers one transfer per group.
         let mut done: HashSet<(uuid::Uuid, u64)> = HashSet::new();
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        while tick.tick().await {
             probe_once(&registry, &peers, &http, every, &mut done).await;
         }
     }
@@ -73,7 +67,7 @@ async fn probe_once(
     // Leader node -> (its raft address, the groups it leads that we follow).
     let mut leaders: BTreeMap<u64, (String, Vec<Arc<Partition>>)> = BTreeMap::new();
     for p in registry.all() {
-        let m = p.raft.metrics().borrow_watched().clone();
+        let m = p.metrics();
         let Some(leader) = m
             .current_leader
             .filter(|l| *l != me && m.state == ServerState::Follower)
@@ -112,7 +106,7 @@ async fn take_over(
     http: &NodeHttp,
     done: &mut HashSet<(uuid::Uuid, u64)>,
 ) {
-    let m = p.raft.metrics().borrow_watched().clone();
+    let m = p.metrics();
     if m.current_leader != Some(leader) || !done.insert((p.group_id, m.current_term)) {
         return;
     }
@@ -137,8 +131,7 @@ async fn take_over(
         partition = %p.name(), dead_leader = leader, term = m.current_term, successor,
         "leader's broker is gone or silent: handing leadership over"
     );
-    let req = TransferLeaderRequest::new(m.vote, successor, None);
-    if let Err(e) = p.raft.handle_transfer_leader(req).await {
+    if let Err(e) = p.hand_over(&m, successor).await {
         tracing::warn!(partition = %p.name(), error = %e, "leadership transfer failed");
     }
 }

@@ -23,8 +23,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use openraft::async_runtime::WatchReceiver;
-use openraft::{ChangeMembers, ServerState};
+use raftbus_node::tasks::Ticker;
 use raftbus_protocol::meta::Assignment;
 use raftbus_raft::NodeAddr;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +31,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::partition::{Partition, Registry};
+use crate::raft::{ChangeMembers, ServerState};
 
 /// A learner this many log entries behind the leader (or closer) counts as caught up.
 const CAUGHT_UP: u64 = 64;
@@ -75,14 +75,9 @@ pub async fn run(
 ) {
     let span = tracing::info_span!("membership", node = registry.node_id());
     async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = Ticker::new(every, cancel.clone());
         let mut transferred: HashMap<Uuid, Instant> = HashMap::new();
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        while tick.tick().await {
             for p in registry.all() {
                 if cancel.is_cancelled() {
                     return;
@@ -104,7 +99,7 @@ async fn reconcile(
     a: &Assignment,
     transferred: &mut HashMap<Uuid, Instant>,
 ) {
-    let m = p.raft.metrics().borrow_watched().clone();
+    let m = p.metrics();
     if m.state != ServerState::Leader || a.voters.is_empty() {
         return;
     }
@@ -141,7 +136,7 @@ async fn reconcile(
                     api_addr: node.api_addr.clone(),
                 };
                 tracing::info!(partition = %p.name(), learner = id, "adding learner");
-                if let Err(e) = p.raft.add_learner(id, addr, false).await {
+                if let Err(e) = p.add_learner(id, addr).await {
                     tracing::warn!(partition = %p.name(), learner = id, error = %e, "add learner failed");
                 }
                 ready = false;
@@ -177,20 +172,20 @@ async fn reconcile(
 
 /// Runs one membership change, bounded by [`CHANGE_TIMEOUT`] (a change still running is
 /// picked up again on a later tick).
-async fn change(p: &Partition, members: ChangeMembers<u64, NodeAddr>) {
+async fn change(p: &Partition, members: ChangeMembers) {
     let what = members.to_string();
-    match tokio::time::timeout(CHANGE_TIMEOUT, p.raft.change_membership(members, false)).await {
-        Ok(Ok(_)) => tracing::info!(partition = %p.name(), change = %what, "membership changed"),
-        Ok(Err(e)) => {
+    match p.change_membership(members, CHANGE_TIMEOUT).await {
+        Ok(true) => tracing::info!(partition = %p.name(), change = %what, "membership changed"),
+        Err(e) => {
             tracing::warn!(partition = %p.name(), change = %what, error = %e, "membership change failed")
         }
-        Err(_) => {
+        Ok(false) => {
             tracing::warn!(partition = %p.name(), change = %what, "membership change still running")
         }
     }
 }
 
-/// Asks openraft to hand leadership of `p` to `to`, unless it did so recently.
+/// Asks Raft to hand leadership of `p` to `to`, unless it did so recently.
 async fn transfer(p: &Partition, to: u64, transferred: &mut HashMap<Uuid, Instant>, why: &str) {
     if transferred
         .get(&p.group_id)
@@ -200,7 +195,7 @@ async fn transfer(p: &Partition, to: u64, transferred: &mut HashMap<Uuid, Instan
     }
     transferred.insert(p.group_id, Instant::now());
     tracing::info!(partition = %p.name(), to, "{why}: transferring leadership");
-    if let Err(e) = p.raft.trigger().transfer_leader(to).await {
+    if let Err(e) = p.transfer_leader(to).await {
         tracing::warn!(partition = %p.name(), to, error = %e, "leadership transfer failed");
     }
 }

@@ -16,6 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use raftbus_node::tasks::Ticker;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -149,13 +150,8 @@ async fn each_led_partition<D, S, Fut>(
     S: Fn(Arc<Partition>) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
+    let mut tick = Ticker::new(every, cancel.clone());
+    while tick.tick().await {
         for p in registry.all() {
             if cancel.is_cancelled() {
                 break;

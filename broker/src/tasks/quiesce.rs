@@ -2,14 +2,14 @@
 //!
 //! Every `quiesce_ms` the loop asks each peer broker which groups it leads
 //! (`GET /v1/node/leadership`, one request per peer for all groups) and then sets each hosted
-//! group's openraft runtime switches:
+//! group's Raft runtime switches:
 //! - a **leader** whose log has not grown for `idle_after_ms` and whose followers all hold its
 //!   last entry is *quiet*: ticks and heartbeats off. Any new entry makes it busy again, with
 //!   ticks and heartbeats on (replication itself never waits for a tick).
 //! - a **follower** whose leader's broker answered within `peer_timeout_ms` and still says it
 //!   leads the group needs no election timer: ticks and elections off. When that broker stops
 //!   answering (frozen, partitioned, gone) or no longer claims the group, ticks and elections
-//!   go back on and openraft's own timer elects a successor after the usual timeout since it
+//!   go back on and Raft's own timer elects a successor after the usual timeout since it
 //!   last heard from the leader (a quiet group's timeout has long expired, so at once).
 //!
 //! ### To ensure correctness
@@ -23,8 +23,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openraft::ServerState;
-use openraft::async_runtime::WatchReceiver;
+use raftbus_node::tasks::Ticker;
 use raftbus_protocol::api::NodeLeadership;
 use raftbus_protocol::routes;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +32,7 @@ use uuid::Uuid;
 
 use crate::partition::{Partition, Registry};
 use crate::peers::Peers;
+use crate::raft::{RaftMetrics, ServerState};
 use raftbus_security::NodeHttp;
 
 /// Timings of the loop (from `[raft]` settings).
@@ -86,13 +86,8 @@ impl Quiesce {
     pub async fn run(mut self, cancel: CancellationToken) {
         let span = tracing::info_span!("quiesce", node = self.registry.node_id());
         async move {
-            let mut tick = tokio::time::interval(self.timing.every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
+            let mut tick = Ticker::new(self.timing.every, cancel.clone());
+            while tick.tick().await {
                 self.round().await;
             }
         }
@@ -141,7 +136,6 @@ impl Quiesce {
         if !v.running {
             return;
         }
-        let rc = p.raft.runtime_config();
         match v.state {
             ServerState::Leader => {
                 let entry = self
@@ -153,8 +147,7 @@ impl Quiesce {
                 }
                 let quiet =
                     now.duration_since(entry.1) >= self.timing.idle_after && v.followers_caught_up;
-                rc.heartbeat(!quiet);
-                rc.tick(!quiet);
+                p.set_timers(Some(!quiet), !quiet, None);
             }
             ServerState::Follower | ServerState::Learner => {
                 self.activity.remove(&p.group_id);
@@ -163,13 +156,11 @@ impl Quiesce {
                     Some(l) => self.peers.leads(l, p.group_id),
                     None => self.peers.live_leader_of(p.group_id).is_some(),
                 };
-                rc.elect(!led);
-                rc.tick(!led);
+                p.set_timers(None, !led, Some(!led));
             }
             ServerState::Candidate | ServerState::Shutdown => {
                 self.activity.remove(&p.group_id);
-                rc.elect(true);
-                rc.tick(true);
+                p.set_timers(None, true, Some(true));
             }
         }
     }
@@ -177,8 +168,10 @@ impl Quiesce {
 
 /// Reads what the loop needs and adds the group's other members to `addrs`.
 fn view(p: &Partition, me: u64, addrs: &mut BTreeMap<u64, String>) -> View {
-    let m = p.raft.metrics();
-    let m = m.borrow_watched();
+    p.with_metrics(|m| view_of(m, me, addrs))
+}
+
+fn view_of(m: &RaftMetrics, me: u64, addrs: &mut BTreeMap<u64, String>) -> View {
     let membership = m.membership_config.membership();
     for (id, node) in membership.nodes() {
         if *id != me {

@@ -103,11 +103,11 @@ async fn enforce(
     let cmd = Command::Trim {
         log_start_offset: to,
     };
-    let resp = tokio::time::timeout(timeout, p.raft.client_write(cmd))
+    let resp = p
+        .propose(cmd, timeout)
         .await
-        .map_err(|_| format!("trim not committed within {timeout:?}"))?
-        .map_err(|e| e.to_string())?;
-    if let CommandResponse::Trimmed { log_start_offset } = resp.data {
+        .map_err(|e| format!("trim: {e}"))?;
+    if let CommandResponse::Trimmed { log_start_offset } = resp {
         tracing::info!(
             partition = %p.name(),
             from = marks.log_start_offset,

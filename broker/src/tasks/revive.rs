@@ -1,6 +1,6 @@
-//! `revive`: reopens partition groups that openraft stopped after a storage error.
+//! `revive`: reopens partition groups that Raft stopped after a storage error.
 //!
-//! openraft treats a failed log or state-machine write as fatal: the group stops and never
+//! The Raft library treats a failed log or state-machine write as fatal: the group stops and never
 //! retries. A broker whose Postgres restarted (or dropped its connections) would otherwise
 //! keep those replicas stopped until the process restarts. Every interval this loop reopens
 //! each stopped group from what its rows hold, exactly as a broker restart would; while the
@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use raftbus_node::tasks::Ticker;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -26,13 +27,8 @@ pub const INTERVAL: Duration = Duration::from_secs(2);
 pub async fn run(registry: Arc<Registry>, cancel: CancellationToken) {
     let span = tracing::info_span!("revive", node = registry.node_id());
     async move {
-        let mut tick = tokio::time::interval(INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        let mut tick = Ticker::new(INTERVAL, cancel.clone());
+        while tick.tick().await {
             for p in registry.all() {
                 if !p.is_stopped() {
                     continue;

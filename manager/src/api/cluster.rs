@@ -1,6 +1,6 @@
 //! Cluster views: health, metrics, managers and brokers.
 
-use std::fmt::Write;
+use raftbus_node::metrics::Scrape;
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
@@ -127,7 +127,6 @@ pub(super) async fn metrics(m: web::Data<Manager>) -> HttpResponse {
             meta.groups.len(),
         )
     });
-    let mut out = String::new();
     let gauges = [
         (
             "raftbus_manager_is_write",
@@ -148,10 +147,9 @@ pub(super) async fn metrics(m: web::Data<Manager>) -> HttpResponse {
         ),
         ("raftbus_consumer_groups", "Consumer groups", groups),
     ];
+    let mut s = Scrape::new();
     for (name, help, v) in gauges {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        s.gauge(name, help, v as i64);
     }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(out)
+    s.render()
 }

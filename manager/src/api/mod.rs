@@ -20,7 +20,6 @@ pub use policy::policy;
 pub use users::MetaDirectory;
 
 use actix_web::{HttpResponse, web};
-use openraft::ReadPolicy;
 use raftbus_protocol::http::{BodyLimit, json_errors, no_route};
 use raftbus_protocol::limits::{BROKER_HEARTBEAT_LIMIT, PRODUCE_JSON_LIMIT};
 use raftbus_protocol::query::ReadParams;
@@ -120,10 +119,7 @@ async fn consistent_read(
     if !m.is_leader() {
         return m.forward(req, web::Bytes::new()).await.map(Some);
     }
-    m.raft
-        .ensure_linearizable(ReadPolicy::ReadIndex)
-        .await
-        .map_err(internal)?;
+    crate::raft::read_index(&m.raft).await.map_err(internal)?;
     Ok(None)
 }
 

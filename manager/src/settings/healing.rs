@@ -54,11 +54,11 @@ mod tests {
     use crate::settings::{ServeArgs, Settings};
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, String> {
-        let args = ServeArgs {
-            node_id: Some(1),
+        let mut args = ServeArgs {
             peers: Some("1/a:1/a:2".into()),
             ..Default::default()
         };
+        args.node.node_id = Some(1);
         let env: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

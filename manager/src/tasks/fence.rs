@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use raftbus_node::tasks::Ticker;
 use raftbus_protocol::api::FenceRequest;
 use raftbus_protocol::routes;
 use tokio_util::sync::CancellationToken;
@@ -26,13 +27,8 @@ pub fn spawn(
             // Generation already fenced on every partition, per group. In memory: a new write
             // manager fences everything once more, which is harmless (fencing is idempotent).
             let mut fenced: HashMap<String, u64> = HashMap::new();
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
+            let mut tick = Ticker::new(every, cancel.clone());
+            while tick.tick().await {
                 if !m.is_leader() {
                     fenced.clear();
                     continue;

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use crate::node::Manager;
 
@@ -30,20 +29,12 @@ where
     Fut: Future<Output = ()> + Send,
 {
     let span = tracing::info_span!("task", name, node = m.id);
-    tokio::spawn(
-        async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                if m.is_leader() {
-                    step(m.clone()).await;
-                }
-            }
-        }
-        .instrument(span),
+    let leader = m.clone();
+    raftbus_node::tasks::spawn_periodic(
+        span,
+        every,
+        cancel,
+        move || leader.is_leader(),
+        move || step(m.clone()),
     )
 }

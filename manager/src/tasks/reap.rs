@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use raftbus_node::tasks::Ticker;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -22,14 +23,9 @@ pub fn spawn(
     let span = tracing::info_span!("reap", node = m.id);
     tokio::spawn(
         async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut tick = Ticker::new(every, cancel.clone());
             let mut was_leader = false;
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
+            while tick.tick().await {
                 let leader = m.is_leader();
                 if leader && !was_leader {
                     m.liveness.reset(Instant::now());

@@ -14,9 +14,6 @@ use raftbus_protocol::ErrorCode;
 use super::{Consumer, ConsumerRecord, ResetPolicy, StartFrom};
 use crate::SdkError;
 
-/// Pause before asking a leader that answered `busy` again.
-const BUSY_BACKOFF: Duration = Duration::from_millis(200);
-
 /// What one partition's fetch produced.
 enum Outcome {
     Records(Vec<ConsumerRecord>, u64),
@@ -138,6 +135,7 @@ impl Consumer {
             .await;
         let outcome = match r {
             Ok(f) => {
+                self.succeeded(p);
                 let mut recs = Vec::new();
                 let mut next = pos;
                 for (base, batch) in &f.batches {
@@ -164,23 +162,11 @@ impl Consumer {
                     ResetPolicy::Fail => Err(SdkError::Api { body, status }),
                 }
             }
-            Err(e) if e.code() == Some(ErrorCode::Busy) => {
-                // The leader is fine but at its long-poll limit: wait, then ask it again.
-                tokio::time::sleep(BUSY_BACKOFF).await;
-                Ok(Outcome::Retry)
-            }
+            // The same policy as the producer's (`busy` included: the leader is kept and
+            // asked again after the backoff); a frozen leader named by survivors' hints is not
+            // taken back until they elect a new one.
             Err(e) if e.is_retryable() => {
-                match e.leader_hint() {
-                    Some((_, l)) => {
-                        self.routes.hint(p, l);
-                    }
-                    None => {
-                        self.routes.refresh().await;
-                        self.routes.forget(p, &addr);
-                        // Do not spin on a dead leader while the cluster elects a new one.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
+                self.retry_after(p, &addr, &e).await;
                 Ok(Outcome::Retry)
             }
             Err(e) => Err(e),
@@ -207,7 +193,7 @@ impl Consumer {
                 Some(g) => match self.client.read_offset(&addr, &self.topic, p, g).await {
                     Ok(r) => r.offset,
                     Err(e) if e.is_retryable() => {
-                        self.routes.refresh().await;
+                        self.retry_after(p, &addr, &e).await;
                         continue;
                     }
                     Err(e) => return Err(e),
@@ -221,8 +207,8 @@ impl Consumer {
                 (None, StartFrom::Latest) => {
                     match self.client.partition_status(&addr, &self.topic, p).await {
                         Ok(s) => s.log_end_offset,
-                        Err(_) => {
-                            self.routes.refresh().await;
+                        Err(e) => {
+                            self.retry_after(p, &addr, &e).await;
                             continue;
                         }
                     }

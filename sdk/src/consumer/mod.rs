@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 pub use config::{ConsumerConfig, ResetPolicy, StartFrom};
 
-use crate::routes::Routes;
+use crate::routes::{Backoff, Routes};
 use crate::{Admin, BrokerClient, SdkError};
 
 /// A record read from a partition.
@@ -96,6 +96,9 @@ pub struct Consumer {
     owned: BTreeMap<u32, Owned>,
     member: Option<Membership>,
     last_commit: Instant,
+    /// Retry pacing per partition (the policy shared with the producer); reset on success.
+    /// Locked only briefly, never across an await.
+    backoff: std::sync::Mutex<BTreeMap<u32, Backoff>>,
 }
 
 impl Consumer {
@@ -111,6 +114,7 @@ impl Consumer {
             owned: BTreeMap::new(),
             member: None,
             last_commit: Instant::now(),
+            backoff: Default::default(),
             config,
         };
         if let Some(group) = c.config.group.clone() {
@@ -312,14 +316,12 @@ impl Consumer {
                 .commit_offset(&addr, &self.topic, p, group, pos, Some(generation))
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.succeeded(p);
+                    return Ok(());
+                }
                 Err(e) if e.is_retryable() => {
-                    match e.leader_hint() {
-                        Some((_, l)) => {
-                            self.routes.hint(p, l);
-                        }
-                        None => self.routes.refresh().await,
-                    }
+                    self.retry_after(p, &addr, &e).await;
                     last = Some(e);
                 }
                 Err(e) => return Err(e),
@@ -330,6 +332,34 @@ impl Consumer {
             code: None,
             message: "no leader known".into(),
         }))
+    }
+
+    /// Applies the shared routing policy to a retryable failure of a request for `p` sent to
+    /// `addr`, then waits out the partition's backoff.
+    async fn retry_after(&self, p: u32, addr: &str, e: &SdkError) {
+        let attempt = self
+            .backoff
+            .lock()
+            .expect("backoff lock")
+            .entry(p)
+            .or_default()
+            .attempt();
+        let retry = self.routes.after_failure(p, addr, e, attempt).await;
+        let pause = self
+            .backoff
+            .lock()
+            .expect("backoff lock")
+            .entry(p)
+            .or_default()
+            .pause(retry);
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// A request for `p` was answered: its next failure starts a fresh backoff.
+    fn succeeded(&self, p: u32) {
+        self.backoff.lock().expect("backoff lock").remove(&p);
     }
 
     /// Commits (group mode), leaves the group and stops heartbeating.

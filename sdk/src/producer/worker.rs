@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -31,11 +31,7 @@ use uuid::Uuid;
 
 use super::{Delivery, Pending, Shared};
 use crate::SdkError;
-
-/// Longest pause between retries of one batch.
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// Pause between asks while the survivors of a silent leader elect a new one.
-const ELECTION_POLL: Duration = Duration::from_millis(50);
+use crate::routes::{Backoff, Retry};
 
 /// The partition worker's loop; ends when the producer is closed and everything is resolved.
 pub(super) async fn run(
@@ -139,22 +135,19 @@ async fn send_batch(
     let deadline = records[0].enqueued + cfg.delivery_timeout;
     let producer = cfg.idempotent.then_some((id, seq));
     let acks_leader = cfg.acks == super::Acks::Leader;
-    let mut backoff = Duration::from_millis(25);
-    let mut attempts = 0u32;
-    // Consecutive immediate retries on leader hints (reset after each backoff).
-    let mut quick_retries = 0u32;
-    // The last answer named a leader that recently gave no answer (see `Routes::suspect`).
-    let mut polling = false;
+    // The routing and retry policy shared with the consumer (`routes::Routes::after_failure`).
+    let mut backoff = Backoff::default();
     loop {
-        attempts += 1;
-        let err = match shared.routes.leader(partition) {
+        let attempts = backoff.attempt();
+        let (err, retry) = match shared.routes.leader(partition) {
             None => {
                 shared.routes.refresh().await;
-                SdkError::Delivery {
+                let e = SdkError::Delivery {
                     partition,
                     code: Some(ErrorCode::NotLeader),
                     message: "no known leader".into(),
-                }
+                };
+                (e, Retry::Backoff)
             }
             Some(addr) => {
                 let r = shared
@@ -177,59 +170,31 @@ async fn send_batch(
                         }
                         return false;
                     }
-                    // The leader is at its queue limit: back off (below) and ask it again.
-                    Err(e) if e.code() == Some(ErrorCode::Busy) => e,
                     Err(e)
                         if e.code() == Some(ErrorCode::UnknownProducer)
                             && known.load(Ordering::Relaxed) =>
                     {
                         return fail(records, partition, &e, attempts);
                     }
+                    // `busy` is retryable: the policy keeps the leader and backs off.
                     Err(e) if e.is_retryable() => {
-                        if let Some((_, leader)) = e.leader_hint() {
-                            let taken = shared.routes.hint(partition, leader);
-                            // Survivors still name a leader that gave no answer: they are
-                            // electing; ask again soon, without growing the backoff.
-                            polling = !taken;
-                            // A hint naming another broker: retry there at once, a few times
-                            // in a row. Replicas that still name a leader which is frozen or
-                            // just died would otherwise bounce requests without pause.
-                            let fresh = taken && leader != addr.as_str();
-                            if fresh && Instant::now() < deadline && quick_retries < 3 {
-                                quick_retries += 1;
-                                continue;
-                            }
-                        } else {
-                            if matches!(e, SdkError::Transport { .. }) {
-                                shared.routes.suspect(&addr);
-                            }
-                            // Ask the next replica (it names the new leader); now and then
-                            // also the managers, in case the replica set itself changed.
-                            if attempts.is_multiple_of(4) {
-                                shared.routes.refresh().await;
-                            }
-                            shared.routes.forget(partition, &addr);
-                        }
-                        e
+                        let retry = shared
+                            .routes
+                            .after_failure(partition, &addr, &e, attempts)
+                            .await;
+                        (e, retry)
                     }
                     Err(e) => return fail(records, partition, &e, attempts),
                 }
             }
         };
-        let pause = if polling {
-            backoff.min(ELECTION_POLL)
-        } else {
-            backoff
-        };
+        let pause = backoff.pause(retry);
         if Instant::now() + pause >= deadline {
             return fail(records, partition, &err, attempts);
         }
-        tokio::time::sleep(pause).await;
-        if !polling {
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
         }
-        polling = false;
-        quick_retries = 0;
     }
 }
 

@@ -1,10 +1,11 @@
 //! Process-level cluster tests: the real `broker` binaries against a throwaway Postgres.
-//! One test binary (modules below), named by category as in openraft's tests:
+//! One test binary (modules below), named by category as in the Raft library's tests:
 //! t10 storage contract, t20 replication, t30 failover (t37: kill during shared transactions),
 //! t40 whole-cluster crash, t50 quorum loss, t60 bad input, t85 control traffic at scale, t86
 //! metadata topic rows, t87 dropped SDK handles, t95 security (forged RPCs, heartbeats, tokens), t100 retention, t101 Raft log compaction,
 //! t102/t103 replica healing and rebalance, t104 reassign and leadership balance, t105
-//! producer-id expiry and metadata reaping (bounded state).
+//! producer-id expiry and metadata reaping (bounded state), t120 a frozen leader under an SDK
+//! group consumer (one routing policy), t121 both acks through the partition's one door.
 
 mod t10_storage_suite;
 mod t20_replication;
@@ -37,6 +38,8 @@ mod t104_reassign_leaders;
 mod t105_expiry;
 mod t106_large_snapshot;
 mod t107_flood;
+mod t120_frozen_leader_consumer;
+mod t121_acks_leader_door;
 
 use bytes::Bytes;
 use raftbus_protocol::RecordBatch;

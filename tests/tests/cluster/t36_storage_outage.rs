@@ -1,4 +1,4 @@
-//! A leader's database connections die under load (as when its Postgres restarts): openraft
+//! A leader's database connections die under load (as when its Postgres restarts): Raft
 //! stops the group on the storage error, the broker's `revive` loop reopens it from its rows
 //! once the database answers again, and no acknowledged record is lost or duplicated.
 
@@ -42,7 +42,7 @@ async fn a_group_stopped_by_a_storage_error_is_reopened_without_loss() {
     }
 
     // The leader's database refuses writes (every session read-only, like a Postgres that
-    // is down or recovering): its next write fails and openraft stops the group.
+    // is down or recovering): its next write fails and Raft stops the group.
     let sessions = |read_only: &str| {
         format!(
             "ALTER DATABASE {db} SET default_transaction_read_only = {read_only}; \
@@ -89,7 +89,7 @@ async fn a_group_stopped_by_a_storage_error_is_reopened_without_loss() {
     );
 
     // Every acknowledged batch exactly once, in order (probes may add records in between).
-    // A reopened replica may claim its old leadership for a moment (openraft restores its
+    // A reopened replica may claim its old leadership for a moment (Raft restores its
     // vote) until the current leader's term reaches it: read from whoever leads once it settles.
     let read = wait_until(
         "a full read of outage/0",

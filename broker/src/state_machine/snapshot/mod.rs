@@ -23,9 +23,6 @@ mod frames;
 use std::io;
 
 use futures::TryStreamExt;
-use openraft::RaftSnapshotBuilder;
-use openraft::storage::Snapshot;
-use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf};
 use raftbus_raft::SnapshotData;
 use raftbus_raft::codec::{db_err, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -34,10 +31,10 @@ use uuid::Uuid;
 
 use super::state::{CommittedOffset, PartitionState, ProducerState};
 use super::{save_offsets, save_producers, save_sm_state};
-use crate::raft::TypeConfig;
+use crate::raft::{RaftSnapshotBuilder, Snapshot, SnapshotMeta, SnapshotOf, TypeConfig};
 use frames::Frame;
 
-type Meta = SnapshotMetaOf<TypeConfig>;
+type Meta = SnapshotMeta;
 
 /// The small part of a snapshot, stored when it is built.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,7 +45,7 @@ struct SnapshotHead {
     offsets: Vec<(String, CommittedOffset)>,
 }
 
-/// Captures the state at the moment openraft asks for a snapshot.
+/// Captures the state at the moment Raft asks for a snapshot.
 pub struct PartitionSnapshotBuilder {
     db: PgPool,
     group: Uuid,
@@ -82,7 +79,7 @@ impl PartitionSnapshotBuilder {
 impl RaftSnapshotBuilder<TypeConfig> for PartitionSnapshotBuilder {
     type SnapshotData = SnapshotData;
 
-    async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotData>, io::Error> {
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<SnapshotData>, io::Error> {
         sqlx::query(
             "INSERT INTO partition_snapshot (group_id, meta, head) VALUES ($1, $2, $3) \
              ON CONFLICT (group_id) DO UPDATE SET meta = EXCLUDED.meta, head = EXCLUDED.head",
@@ -112,7 +109,7 @@ pub(super) async fn current(
     db: &PgPool,
     group: Uuid,
     frame_bytes: usize,
-) -> io::Result<Option<SnapshotOf<TypeConfig, SnapshotData>>> {
+) -> io::Result<Option<SnapshotOf<SnapshotData>>> {
     let row: Option<(Vec<u8>, Vec<u8>)> =
         sqlx::query_as("SELECT meta, head FROM partition_snapshot WHERE group_id = $1")
             .bind(group)
