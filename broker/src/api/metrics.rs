@@ -48,7 +48,7 @@ impl Metrics {
         }
     }
 
-    pub(super) fn fetched(&self, batches: &[(u64, u32, Bytes)]) {
+    pub(crate) fn fetched(&self, batches: &[(u64, u32, Bytes)]) {
         self.fetch_requests.fetch_add(1, Relaxed);
         self.fetched_bytes
             .fetch_add(batches.iter().map(|b| b.2.len() as u64).sum(), Relaxed);

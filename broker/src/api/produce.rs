@@ -103,7 +103,38 @@ pub(super) async fn produce(
             ));
         }
     };
-    require_leader(&state, &p, true)?;
+    let outcome = append(&state, &p, producer, batch, params.acks).await?;
+    Ok(match outcome {
+        Appended::Accepted { record_count } => {
+            HttpResponse::Accepted().json(AcceptedResponse { record_count })
+        }
+        Appended::Committed(resp) => HttpResponse::Ok().json(resp),
+    })
+}
+
+/// What [`append`] did with a batch.
+#[derive(Debug)]
+pub(crate) enum Appended {
+    /// `acks=leader`: in the leader's Raft pipeline, not yet durable anywhere.
+    Accepted {
+        /// Records in the batch.
+        record_count: u32,
+    },
+    /// Committed by a majority and applied on the leader.
+    Committed(ProduceResponse),
+}
+
+/// The produce path shared by the HTTP API and the Kafka listener: checks leadership, hands
+/// the batch to the partition's proposer (or, with `acks=leader`, straight to Raft), and waits
+/// for the outcome, so both APIs append to the same record space with the same guarantees.
+pub(crate) async fn append(
+    state: &ApiState,
+    p: &crate::partition::Partition,
+    producer: Option<ProducerSeq>,
+    batch: RecordBatch,
+    acks: Acks,
+) -> Result<Appended, ApiError> {
+    require_leader(state, p, true)?;
     let count = batch.count();
     let bytes = batch.bytes().len();
     let batch = ProduceBatch {
@@ -115,7 +146,7 @@ pub(super) async fn produce(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
     };
-    if params.acks == Acks::Leader {
+    if acks == Acks::Leader {
         p.renew_lease(state.settings.raft.lease()).await;
         // Accepted into the leader's Raft pipeline; not yet durable anywhere.
         p.raft
@@ -127,9 +158,9 @@ pub(super) async fn produce(
                     format!("{} is stopped: {f}", p.name()),
                 )
             })?;
-        return Ok(HttpResponse::Accepted().json(AcceptedResponse {
+        return Ok(Appended::Accepted {
             record_count: count,
-        }));
+        });
     }
     let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
     let pending = p.proposer.submit(batch).map_err(|full| {
@@ -150,7 +181,7 @@ pub(super) async fn produce(
             .unwrap_or(Err(RaftError::Fatal(Fatal::Stopped)))
     })
     .await;
-    let resp = map_outcome(&p, timeout, outcome);
+    let resp = map_outcome(p, timeout, outcome);
     state.metrics.produced(&resp, count, bytes);
     match resp? {
         CommandResponse::Appended {
@@ -158,8 +189,8 @@ pub(super) async fn produce(
             count,
             duplicate,
         } => {
-            visible(&p, base_offset + u64::from(count)).await;
-            Ok(HttpResponse::Ok().json(ProduceResponse {
+            visible(p, base_offset + u64::from(count)).await;
+            Ok(Appended::Committed(ProduceResponse {
                 base_offset,
                 record_count: count,
                 duplicate,

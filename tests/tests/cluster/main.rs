@@ -4,7 +4,8 @@
 //! t40 whole-cluster crash, t50 quorum loss, t60 bad input, t85 control traffic at scale, t86
 //! metadata topic rows, t87 dropped SDK handles, t95 security (forged RPCs, heartbeats, tokens), t100 retention, t101 Raft log compaction,
 //! t102/t103 replica healing and rebalance, t104 reassign and leadership balance, t105
-//! producer-id expiry and metadata reaping (bounded state).
+//! producer-id expiry and metadata reaping (bounded state), t110.. Kafka clients (kcat,
+//! kafka-python, confluent-kafka) against the brokers' Kafka listener.
 
 mod t10_storage_suite;
 mod t20_replication;
@@ -37,6 +38,8 @@ mod t104_reassign_leaders;
 mod t105_expiry;
 mod t106_large_snapshot;
 mod t107_flood;
+mod t110_kafka;
+mod t111_kafka_idempotent;
 
 use bytes::Bytes;
 use raftbus_protocol::RecordBatch;
