@@ -147,6 +147,20 @@ async fn t110_kcat_and_the_cli_share_one_record_space() {
     .await
     .unwrap_or_else(|e| panic!("{e:#}\n{}", c.logs(30)));
     println!("kcat -L:\n{list}");
+    // A wrong token is refused at SASL: nothing is listed.
+    let mut args = kcat_args(&bs, &["-L", "-m", "3"]);
+    for a in args.iter_mut().filter(|a| a.starts_with("sasl.password=")) {
+        *a = "sasl.password=rb_not_a_token".into();
+    }
+    let (ok, out, err) = run(&kcat, &args, &[], "").await;
+    assert!(
+        !ok && !out.contains("brokers:"),
+        "a wrong token listed: {out}"
+    );
+    assert!(
+        err.contains("uthentication"),
+        "kcat -L with a wrong token: {err}"
+    );
 
     // 2. 10,000 keyed lines in lz4-compressed batches.
     let input: String = (0..N).map(|i| format!("k{}:v{i}\n", i % KEYS)).collect();
