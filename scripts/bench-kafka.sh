@@ -33,8 +33,9 @@ kafka_props() {
 
 # The Kafka rows on topic TOPIC (already created and led); results in K_PUB256, K_PUBMAX.
 bench_kafka_rows() { # LOG-DIR TOPIC
-    local d="$1" props
-    props="$(kafka_props)"
+    local d="$1" props="$1/kafka-props.json"
+    # A file, not an argument: the token stays out of logs and `ps`.
+    (umask 077; kafka_props >"$props")
     say "kafka: librdkafka producing to the Kafka listeners"
     run_client "$d/kafka-w256.log" "$KAFKA_VENV/bin/python3" "$ROOT/scripts/kafka-perf.py" \
         "$props" "$2" "$SECS" "$SIZE" 256

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """librdkafka (confluent-kafka) producing to Raftbus' Kafka listener, for scripts/bench.sh.
 
-    kafka-perf.py PROPS_JSON TOPIC SECS SIZE WINDOW
+    kafka-perf.py PROPS_FILE TOPIC SECS SIZE WINDOW
+
+PROPS_FILE holds the librdkafka properties as a JSON object (a file keeps the token out of
+`ps` and logs).
 
 Sends SIZE-byte records (acks=all, idempotent) for SECS seconds with at most WINDOW records
 awaiting acknowledgement (0: unbounded, librdkafka's own queue limits only), then prints the
@@ -16,7 +19,9 @@ from confluent_kafka import Producer
 
 
 def main():
-    props, topic = json.loads(sys.argv[1]), sys.argv[2]
+    with open(sys.argv[1], encoding="utf-8") as f:
+        props = json.load(f)
+    topic = sys.argv[2]
     secs, size, window = float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     props.update({"acks": "all", "enable.idempotence": True, "linger.ms": 5,
                   "queue.buffering.max.messages": 1000000})
