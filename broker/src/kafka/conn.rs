@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::Kafka;
 use super::dispatch::{self, Request};
@@ -80,7 +81,7 @@ where
     );
     let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel(in_flight);
-    let _reader = AbortOnDrop(tokio::spawn(async move {
+    let reader = async move {
         loop {
             let frame = read_frame(&mut rd, max).await;
             let end = !matches!(frame, Ok(Some(_)));
@@ -88,7 +89,9 @@ where
                 break;
             }
         }
-    }));
+    };
+    // Ends with the connection (aborted on drop), inside the connection's span.
+    let _reader = AbortOnDrop(tokio::spawn(reader.instrument(tracing::Span::current())));
     let mut session = Session::new(kafka.tokens.is_some());
     let mut pending: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut eof = false;
