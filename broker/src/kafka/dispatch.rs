@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, FetchRequest,
-    FindCoordinatorRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
-    OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    ApiKey, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
+    InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
+    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest,
+    RequestHeader, ResponseHeader, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -93,6 +95,14 @@ pub(super) fn encode_at<T: Encodable>(
     Ok(buf)
 }
 
+/// Decodes the body of `$req` as `$ty` and encodes the answer `$answer` makes of it.
+macro_rules! answer {
+    ($req:expr, $ty:ty, |$r:ident| $answer:expr) => {{
+        let $r: $ty = $req.decode()?;
+        encode(&$req, &$answer)?
+    }};
+}
+
 /// Answers one authenticated request; `None` when the API sends no answer (produce with
 /// `acks=0`). A version this listener does not support closes the connection.
 pub(super) async fn handle(
@@ -108,13 +118,9 @@ pub(super) async fn handle(
         )));
     }
     let out = match req.api_key {
-        ApiKey::Metadata => {
-            let r: MetadataRequest = req.decode()?;
-            encode(
-                &req,
-                &super::metadata::handle(k, &who, r, req.version).await,
-            )?
-        }
+        ApiKey::Metadata => answer!(req, MetadataRequest, |r| {
+            super::metadata::handle(k, &who, r, req.version).await
+        }),
         ApiKey::Produce => {
             let r: ProduceRequest = req.decode()?;
             let acks = r.acks;
@@ -124,41 +130,52 @@ pub(super) async fn handle(
             }
             encode(&req, &resp)?
         }
-        ApiKey::Fetch => {
-            let r: FetchRequest = req.decode()?;
-            encode(&req, &super::fetch::handle(k, &who, r).await)?
-        }
-        ApiKey::ListOffsets => {
-            let r: ListOffsetsRequest = req.decode()?;
-            encode(&req, &super::list_offsets::handle(k, &who, r).await)?
-        }
-        ApiKey::CreateTopics => {
-            let r: CreateTopicsRequest = req.decode()?;
-            encode(&req, &super::topics::create(k, &who, r).await)?
-        }
-        ApiKey::DeleteTopics => {
-            let r: DeleteTopicsRequest = req.decode()?;
-            encode(&req, &super::topics::delete(k, &who, r).await)?
-        }
-        ApiKey::FindCoordinator => {
-            let r: FindCoordinatorRequest = req.decode()?;
-            encode(&req, &super::offsets::find_coordinator(k, r))?
-        }
-        ApiKey::OffsetCommit => {
-            let r: OffsetCommitRequest = req.decode()?;
-            encode(&req, &super::offsets::commit(k, &who, r).await)?
-        }
-        ApiKey::OffsetFetch => {
-            let r: OffsetFetchRequest = req.decode()?;
-            encode(&req, &super::offsets::fetch(k, &who, r).await)?
-        }
-        ApiKey::InitProducerId => {
-            let r: InitProducerIdRequest = req.decode()?;
-            encode(&req, &super::init_producer_id::handle(r))?
-        }
+        ApiKey::Fetch => answer!(req, FetchRequest, |r| {
+            super::fetch::handle(k, &who, r).await
+        }),
+        ApiKey::ListOffsets => answer!(req, ListOffsetsRequest, |r| {
+            super::list_offsets::handle(k, &who, r).await
+        }),
+        ApiKey::CreateTopics => answer!(req, CreateTopicsRequest, |r| {
+            super::topics::create(k, &who, r).await
+        }),
+        ApiKey::DeleteTopics => answer!(req, DeleteTopicsRequest, |r| {
+            super::topics::delete(k, &who, r).await
+        }),
+        ApiKey::FindCoordinator => answer!(req, FindCoordinatorRequest, |r| {
+            super::offsets::find_coordinator(k, &who, r).await
+        }),
+        ApiKey::JoinGroup => answer!(req, JoinGroupRequest, |r| {
+            super::group::join(k, &who, r, req.version).await
+        }),
+        ApiKey::SyncGroup => answer!(req, SyncGroupRequest, |r| {
+            super::group::sync(k, &who, r).await
+        }),
+        ApiKey::Heartbeat => answer!(req, HeartbeatRequest, |r| {
+            super::group::heartbeat(k, &who, r).await
+        }),
+        ApiKey::LeaveGroup => answer!(req, LeaveGroupRequest, |r| {
+            super::group::leave(k, &who, r).await
+        }),
+        ApiKey::ListGroups => answer!(req, ListGroupsRequest, |r| {
+            super::group::list(k, &who, r)
+        }),
+        ApiKey::DescribeGroups => answer!(req, DescribeGroupsRequest, |r| {
+            super::group::describe(k, &who, r)
+        }),
+        ApiKey::OffsetCommit => answer!(req, OffsetCommitRequest, |r| {
+            super::offsets::commit(k, &who, r).await
+        }),
+        ApiKey::OffsetFetch => answer!(req, OffsetFetchRequest, |r| {
+            super::offsets::fetch(k, &who, r).await
+        }),
+        ApiKey::InitProducerId => answer!(req, InitProducerIdRequest, |r| {
+            super::init_producer_id::handle(r)
+        }),
         ApiKey::DescribeConfigs => {
-            let r: DescribeConfigsRequest = req.decode()?;
-            encode(&req, &super::configs::describe(k, &who, r).await)?
+            answer!(req, DescribeConfigsRequest, |r| {
+                super::configs::describe(k, &who, r).await
+            })
         }
         other => {
             return Err(ConnError::BadFrame(format!(

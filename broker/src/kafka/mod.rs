@@ -18,6 +18,7 @@ mod conn;
 mod dispatch;
 mod errors;
 mod fetch;
+mod group;
 mod init_producer_id;
 mod list_offsets;
 mod managers;
@@ -54,6 +55,8 @@ pub(crate) struct Kafka {
     pub tokens: Option<Tokens>,
     /// The managers' client API.
     pub managers: managers::Managers,
+    /// The consumer groups this broker coordinates.
+    pub groups: group::Coordinator,
 }
 
 /// Who sent a request: the SASL principal and the token it proved (forwarded to the
@@ -128,6 +131,7 @@ pub async fn start(
     let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.public.clone()));
     let kafka = Arc::new(Kafka {
         managers: managers::Managers::new(&settings, tls),
+        groups: group::Coordinator::default(),
         api,
         tokens,
     });

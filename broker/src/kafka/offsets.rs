@@ -1,10 +1,10 @@
 //! FindCoordinator, OffsetCommit and OffsetFetch for consumers that assign partitions
 //! themselves (`assign`, kcat `-G` excluded): a group's offsets are the partitions' Raftbus
 //! offsets, committed through each partition's Raft log by its leader, so they are the same
-//! whichever API committed them. Every broker coordinates every group (it holds no group
-//! state): a commit for a partition led elsewhere is forwarded to the leader's client API
-//! with the client's token. Kafka's generation -1 (no group membership) commits without a
-//! generation, which never lifts a fence; another generation is passed on and checked.
+//! whichever API committed them. A commit for a partition led elsewhere is forwarded to the
+//! leader's client API with the client's token. A member's commit (generation >= 0) is
+//! checked against the coordinator's membership (`group.rs`); every commit goes to Raftbus
+//! without a generation, which never lifts a fence set by the managers' groups.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{
@@ -30,23 +30,28 @@ use crate::error::ApiError;
 /// Kafka's `key_type` of a consumer group.
 const GROUP: i8 = 0;
 
-pub(super) fn find_coordinator(k: &Kafka, r: FindCoordinatorRequest) -> FindCoordinatorResponse {
-    let me = k.api.registry.node_id();
-    let addr = k.api.settings.kafka.advertised().and_then(host_port);
-    match (r.key_type, addr) {
-        (GROUP, Some((host, port))) => FindCoordinatorResponse::default()
-            .with_node_id(broker_id(me))
-            .with_host(StrBytes::from_string(host))
-            .with_port(port),
-        (GROUP, None) => FindCoordinatorResponse::default()
-            .with_error_code(ResponseError::CoordinatorNotAvailable.code())
-            .with_node_id(broker_id(u64::MAX)),
-        _ => FindCoordinatorResponse::default()
+pub(super) async fn find_coordinator(
+    k: &Kafka,
+    who: &Who,
+    r: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
+    let none = FindCoordinatorResponse::default().with_node_id(broker_id(u64::MAX));
+    if r.key_type != GROUP {
+        return none
             .with_error_code(ResponseError::InvalidRequest.code())
             .with_error_message(Some(StrBytes::from_static_str(
                 "only consumer groups are coordinated (no transactions)",
-            )))
-            .with_node_id(broker_id(u64::MAX)),
+            )));
+    }
+    match super::group::coordinator_of(k, who, r.key.as_str()).await {
+        Ok((id, addr)) => match host_port(&addr) {
+            Some((host, port)) => FindCoordinatorResponse::default()
+                .with_node_id(broker_id(id))
+                .with_host(StrBytes::from_string(host))
+                .with_port(port),
+            None => none.with_error_code(ResponseError::CoordinatorNotAvailable.code()),
+        },
+        Err(_) => none.with_error_code(ResponseError::CoordinatorNotAvailable.code()),
     }
 }
 
@@ -68,29 +73,38 @@ fn offset_code(e: &ApiError) -> i16 {
 
 pub(super) async fn commit(k: &Kafka, who: &Who, r: OffsetCommitRequest) -> OffsetCommitResponse {
     let group = r.group_id.0.as_str().to_string();
-    let denied = k
-        .allowed(who, ResourceKind::Group, &group, Operation::Consume)
-        .err();
-    let generation = u64::try_from(r.generation_id_or_member_epoch).ok();
+    // A member's commit is checked against the coordinator's membership (Kafka's rule);
+    // it then commits without a Raftbus generation, which never lifts a fence.
+    let generation = r.generation_id_or_member_epoch;
+    let refused = match k.allowed(who, ResourceKind::Group, &group, Operation::Consume) {
+        Err(e) => Some(offset_code(&e)),
+        Ok(()) if generation >= 0 => k
+            .groups
+            .check_commit(&group, r.member_id.as_str(), generation)
+            .err()
+            .map(|e| e.code()),
+        Ok(()) => None,
+    };
     let mut topics = Vec::with_capacity(r.topics.len());
     for t in r.topics {
         let mut parts = Vec::with_capacity(t.partitions.len());
         for p in t.partitions {
-            let outcome = match (&denied, u32::try_from(p.partition_index)) {
-                (Some(e), _) => Err(e.clone()),
-                (None, Err(_)) => Err(ApiError::bad_request("negative partition")),
+            let code = match (refused, u32::try_from(p.partition_index)) {
+                (Some(c), _) => c,
+                (None, Err(_)) => ResponseError::UnknownTopicOrPartition.code(),
                 (None, Ok(index)) => match u64::try_from(p.committed_offset) {
                     Ok(offset) => {
                         let name = t.name.0.as_str();
-                        commit_one(k, who, name, index, &group, offset, generation).await
+                        let done = commit_one(k, who, name, index, &group, offset, None).await;
+                        done.err().map_or(0, |e| offset_code(&e))
                     }
-                    Err(_) => Err(ApiError::bad_request("negative offset")),
+                    Err(_) => ResponseError::InvalidCommitOffsetSize.code(),
                 },
             };
             parts.push(
                 OffsetCommitResponsePartition::default()
                     .with_partition_index(p.partition_index)
-                    .with_error_code(outcome.as_ref().err().map_or(0, offset_code)),
+                    .with_error_code(code),
             );
         }
         topics.push(

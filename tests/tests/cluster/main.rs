@@ -40,6 +40,7 @@ mod t106_large_snapshot;
 mod t107_flood;
 mod t110_kafka;
 mod t111_kafka_idempotent;
+mod t112_kafka_groups;
 
 use bytes::Bytes;
 use raftbus_protocol::RecordBatch;
