@@ -19,6 +19,7 @@ mod dispatch;
 mod errors;
 mod fetch;
 mod group;
+mod inflate;
 mod init_producer_id;
 mod list_offsets;
 mod managers;

@@ -5,7 +5,7 @@
 //! Record headers have no place in the Raftbus batch format yet: they are dropped (README,
 //! "Kafka clients").
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::records::{
@@ -78,7 +78,14 @@ pub(super) fn from_kafka(data: &Bytes, max_bytes: usize) -> Result<Incoming, Ref
             "an idempotent produce carries one batch per partition",
         ));
     }
-    let sets = RecordBatchDecoder::decode_all(&mut data.clone()).map_err(corrupt)?;
+    // Decompression is bounded too (`inflate.rs`), batch by batch.
+    let inflate = |b: &mut Bytes, c| super::inflate::inflate(b, c, max_bytes);
+    let mut buf = data.clone();
+    let mut sets = Vec::with_capacity(infos.len());
+    while buf.has_remaining() {
+        let set = RecordBatchDecoder::decode_with_custom_compression(&mut buf, Some(&inflate));
+        sets.push(set.map_err(corrupt)?);
+    }
     let records = sets.iter().flat_map(|s| s.records.iter());
     let base = records
         .clone()

@@ -77,3 +77,17 @@ fn garbage_and_oversized_batches_are_refused() {
     bad[last] ^= 0xff;
     assert!(from_kafka(&Bytes::from(bad), 1 << 20).is_err());
 }
+
+#[test]
+fn decompression_is_bounded() {
+    use std::io::Write;
+    // 4 MiB of zeros gzip to a few KiB: refused at a 64 KiB limit before they are inflated.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&vec![0u8; 4 << 20]).unwrap();
+    let mut bomb = Bytes::from(gz.finish().unwrap());
+    let small = bomb.len();
+    let e = crate::kafka::inflate::inflate(&mut bomb.clone(), Compression::Gzip, 64 << 10);
+    assert!(e.is_err(), "a {small}-byte bomb was inflated");
+    let ok = crate::kafka::inflate::inflate(&mut bomb, Compression::Gzip, 8 << 20).unwrap();
+    assert_eq!(ok.len(), 4 << 20);
+}
