@@ -41,9 +41,11 @@ pub(super) async fn handle(
         tracing::warn!(error = %e.0, "kafka metadata: brokers unavailable");
         Vec::new()
     });
-    // Only brokers with a Kafka listener can be named; partitions led elsewhere show no leader.
+    // Only live brokers with a Kafka listener are named (as Kafka lists only live ones); a
+    // partition led by another shows no leader, and clients ask again.
     let kafka_brokers: HashMap<u64, (String, i32)> = brokers
         .iter()
+        .filter(|b| b.alive)
         .filter_map(|b| Some((b.id, host_port(b.kafka_addr.as_deref()?)?)))
         .collect();
     // Before v4 there is no flag: the broker's own policy decides (Kafka's default: create).
