@@ -36,6 +36,10 @@
 #   BENCH_TLS=0                        skip them
 #   BENCH_TLS_ROUNDS=1                 on/off pairs (alternating); each cell is the median round
 #   BENCH_ONLY=tls                     only them (no other row, no --compare)
+# Kafka rows (issue 14), after the sdk's produce rows: librdkafka producing to the brokers'
+# Kafka listeners, 256 in flight and unbounded (scripts/bench-kafka.sh).
+#   BENCH_KAFKA=0                      skip them
+#   BENCH_ONLY=kafka                   only them and the sdk rows they sit next to
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,6 +56,7 @@ CREATE_TIMEOUT="${BENCH_CREATE_TIMEOUT:-300}"
 ONLY="${BENCH_ONLY:-}"
 TLS_ROWS="${BENCH_TLS:-1}"
 TLS_ROUNDS="${BENCH_TLS_ROUNDS:-1}"
+KAFKA_ROWS="${BENCH_KAFKA:-1}"
 NO_BUILD="${RAFTBUS_NO_BUILD:-0}" # read before the export below, which is for cluster.sh
 # Security of the cluster of the main rows (INSECURE=1: off); every cluster.sh call gets INSECURE
 # from CLUSTER_INSECURE (cluster_sh), never from the caller's shell.
@@ -67,7 +72,7 @@ unset RAFTBUS_CA_CERT RAFTBUS_TOKEN
 
 # Ports of our own cluster, away from scripts/cluster.sh's defaults so both can run at once.
 export CLUSTER_DIR="$BENCH_DIR/raftbus" PG_PORT=55439 MANAGERS=3 BROKERS=3
-export MANAGER_PORT_BASE=19081 API_PORT_BASE=19091 RAFT_PORT_BASE=19191
+export MANAGER_PORT_BASE=19081 API_PORT_BASE=19091 RAFT_PORT_BASE=19191 KAFKA_PORT_BASE=19392
 export RAFTBUS_BIN_DIR="$BIN_DIR" RAFTBUS_NO_BUILD=1
 BOOTSTRAP="127.0.0.1:19081,127.0.0.1:19082,127.0.0.1:19083"
 CLUSTER_SH="$ROOT/scripts/cluster.sh"
@@ -78,12 +83,18 @@ say() { echo "bench.sh: $*" >&2; }
 for arg in "$@"; do
     case "$arg" in
         --compare) COMPARE=1 ;;
-        -h | --help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$arg' (see --help)" ;;
     esac
 done
-[[ -z "$ONLY" || "$ONLY" == scaling || "$ONLY" == tls ]] ||
-    die "BENCH_ONLY must be empty, 'scaling' or 'tls', got '$ONLY'"
+[[ -z "$ONLY" || "$ONLY" == scaling || "$ONLY" == tls || "$ONLY" == kafka ]] ||
+    die "BENCH_ONLY must be empty, 'scaling', 'tls' or 'kafka', got '$ONLY'"
+[[ "$KAFKA_ROWS" == 0 || "$KAFKA_ROWS" == 1 ]] || die "BENCH_KAFKA must be 0 or 1, got '$KAFKA_ROWS'"
+if [[ "$ONLY" == kafka ]]; then
+    ((KAFKA_ROWS)) || die "BENCH_ONLY=kafka with BENCH_KAFKA=0 runs nothing"
+    ((COMPARE == 0)) || die "--compare has no Kafka rows; leave out BENCH_ONLY=kafka or --compare"
+    SCALING=0 TLS_ROWS=0
+fi
 [[ "$SCALING" == 0 || "$SCALING" == 1 ]] || die "BENCH_SCALING must be 0 or 1, got '$SCALING'"
 [[ "$TLS_ROWS" == 0 || "$TLS_ROWS" == 1 ]] || die "BENCH_TLS must be 0 or 1, got '$TLS_ROWS'"
 [[ "$TLS_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TLS_ROUNDS must be a positive number, got '$TLS_ROUNDS'"
@@ -431,6 +442,8 @@ bench_raftbus() {
     manager topic delete demo >/dev/null # cluster.sh's demo topic: only ours count
     if [[ "$ONLY" == scaling ]]; then
         bench_scaling
+    elif [[ "$ONLY" == kafka ]]; then
+        bench_kafka_only "$d"
     else
         bench_raftbus_rows "$d"
     fi
@@ -458,6 +471,7 @@ bench_raftbus_rows() {
     wmax="$(result_of "$d/produce-unbounded.log")"
     R_PUB256="$w256"
     R_PUBMAX="$wmax"
+    if ((KAFKA_ROWS)); then bench_kafka_rows "$d" bench; fi
     best="$(awk -v a="$(field "$w256" rec_per_s)" -v b="$(field "$wmax" rec_per_s)" 'BEGIN { print (a > b ? a : b) }')"
     half="$(awk -v b="$best" 'BEGIN { printf "%d", b / 2 }')"
     run_client "$d/produce-half.log" "${perf[@]}" --num-records "$((half * SECS))" --throughput "$half" \
@@ -798,6 +812,11 @@ main() {
     rm -rf "$BENCH_DIR/logs" # only this run's logs
     mkdir -p "$BENCH_DIR/logs"
     build
+    if ((KAFKA_ROWS)); then
+        # shellcheck source=scripts/bench-kafka.sh
+        source "$ROOT/scripts/bench-kafka.sh"
+        kafka_prepare
+    fi
     if ((COMPARE)); then
         # shellcheck source=scripts/bench-compare.sh
         source "$ROOT/scripts/bench-compare.sh"
@@ -813,6 +832,7 @@ main() {
         [[ -n "$ONLY" ]] || print_table
         if ((SCALING)); then print_scaling_table; fi
         if ((TLS_ROWS)) && [[ "$ONLY" != scaling ]]; then print_tls_table; fi
+        if ((KAFKA_ROWS)) && [[ -z "$ONLY" || "$ONLY" == kafka ]]; then print_kafka_table; fi
     } | tee "$BENCH_DIR/table.md"
 }
 

@@ -11,7 +11,8 @@
 #   scripts/cluster.sh logs NAME [-f] tail its log (follow with -f)
 #
 # Environment: CLUSTER_DIR (.cluster), PG_PORT (54329), MANAGERS (3), BROKERS (3),
-# MANAGER_PORT_BASE (9081, Raft on +100), API_PORT_BASE (9091), RAFT_PORT_BASE (9191), RAFTBUS_BIN_DIR (target/release), RAFTBUS_NO_BUILD=1 (skip cargo
+# MANAGER_PORT_BASE (9081, Raft on +100), API_PORT_BASE (9091), RAFT_PORT_BASE (9191),
+# KAFKA_PORT_BASE (19092: the brokers' Kafka listeners), RAFTBUS_BIN_DIR (target/release), RAFTBUS_NO_BUILD=1 (skip cargo
 # build), HEALTH_TIMEOUT seconds (60), INSECURE=1 (plain HTTP, no certificates, no token: for
 # throwaway experiments only), NODE_ENV ("RAFTBUS_X__Y=v ...": settings given to every process);
 # an exported RUST_LOG is passed on to the processes.
@@ -29,6 +30,7 @@ MANAGERS="${MANAGERS:-3}"
 MANAGER_PORT_BASE="${MANAGER_PORT_BASE:-9081}"
 API_PORT_BASE="${API_PORT_BASE:-9091}"
 RAFT_PORT_BASE="${RAFT_PORT_BASE:-9191}"
+KAFKA_PORT_BASE="${KAFKA_PORT_BASE:-19092}"
 BIN_DIR="${RAFTBUS_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
 HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-60}"
 DEMO_TOPIC=demo
@@ -48,20 +50,27 @@ usage() { sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 broker_api() { echo "127.0.0.1:$((API_PORT_BASE + $1 - 1))"; }
 broker_raft() { echo "127.0.0.1:$((RAFT_PORT_BASE + $1 - 1))"; }
+broker_kafka() { echo "127.0.0.1:$((KAFKA_PORT_BASE + $1 - 1))"; }
+# Comma-separated Kafka listener addresses: what Kafka clients bootstrap from.
+kafka_bootstrap() { addr_list broker_kafka "$BROKERS"; }
+# `env` arguments of process NAME for its Kafka listener (brokers only).
+kafka_env() {
+    [[ "$1" == broker-* ]] || return 0
+    echo "RAFTBUS_KAFKA__LISTEN_ADDR=$(broker_kafka "${1##*-}")"
+    echo "RAFTBUS_KAFKA__MANAGERS=$(bootstrap)"
+}
 manager_api() { echo "127.0.0.1:$((MANAGER_PORT_BASE + $1 - 1))"; }
 manager_raft() { echo "127.0.0.1:$((MANAGER_PORT_BASE + 100 + $1 - 1))"; }
+# `addr_list FUNC N`: FUNC 1 .. FUNC N, comma-separated.
+addr_list() {
+    local i out=""
+    for ((i = 1; i <= $2; i++)); do out+="${out:+,}$("$1" "$i")"; done
+    echo "$out"
+}
 # Comma-separated manager API addresses: what clients bootstrap from.
-bootstrap() {
-    local i out=""
-    for ((i = 1; i <= MANAGERS; i++)); do out+="${out:+,}$(manager_api "$i")"; done
-    echo "$out"
-}
+bootstrap() { addr_list manager_api "$MANAGERS"; }
 # Comma-separated manager internal (Raft) addresses: where brokers send heartbeats.
-manager_internal() {
-    local i out=""
-    for ((i = 1; i <= MANAGERS; i++)); do out+="${out:+,}$(manager_raft "$i")"; done
-    echo "$out"
-}
+manager_internal() { addr_list manager_raft "$MANAGERS"; }
 
 # ---- Security: certificates, token, and what each process and client is given ----------------
 ensure_pki() {
@@ -165,15 +174,16 @@ start_proc() {
     bin="$BIN_DIR/${PROC_BIN[$name]}"
     [[ -x "$bin" ]] || die "$name: binary not found at $bin; run 'cargo build --release --bins' \
 (or unset RAFTBUS_NO_BUILD / set RAFTBUS_BIN_DIR). Postgres may be running: 'scripts/cluster.sh down' stops it."
-    local -a args unset_env=() sec_env=() extra_env=()
+    local -a args unset_env=() sec_env=() kafka_env=() extra_env=()
     eval "args=(${PROC_ARGS[$name]})"
     # Our own RAFTBUS_* settings must not leak into the process's env-based configuration.
     for var in $(compgen -e); do [[ "$var" == RAFTBUS_* ]] && unset_env+=(-u "$var"); done
     mapfile -t sec_env < <(security_env "$name")
+    mapfile -t kafka_env < <(kafka_env "$name")
     log="$LOG_DIR/$name.log"
     echo "==== [cluster.sh] $(date -u +%FT%TZ) starting $name: $bin ${args[*]}" >>"$log"
     read -r -a extra_env <<<"$NODE_ENV"
-    nohup env "${unset_env[@]}" NO_COLOR=1 "${sec_env[@]}" "${extra_env[@]}" "$bin" "${args[@]}" </dev/null >>"$log" 2>&1 &
+    nohup env "${unset_env[@]}" NO_COLOR=1 "${sec_env[@]}" "${kafka_env[@]}" "${extra_env[@]}" "$bin" "${args[@]}" </dev/null >>"$log" 2>&1 &
     pid=$!
     printf '%s\n%s\n' "$pid" "$bin" >"$RUN_DIR/$name.pid"
     # Until nohup/env have exec'd the binary, /proc/PID/cmdline does not name it yet.
@@ -286,6 +296,9 @@ Produce over HTTP (through a manager, routed to the partition leader):
        -d '{"records":[{"key":"k","value":"hello"}]}'
 Fetch partition 0 from its leader (a non-leader answers 421 naming the leader):
   curl -s$curl_flags '$api/v1/partitions/$DEMO_TOPIC/0/records?offset=0'
+Kafka clients (the brokers' Kafka listeners$([[ "$INSECURE" != 1 ]] && echo ": TLS, SASL/PLAIN with user admin and the token")):
+  kcat -b $(kafka_bootstrap)$([[ "$INSECURE" != 1 ]] && echo " -X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN \\
+       -X sasl.username=admin -X sasl.password=\$RAFTBUS_TOKEN -X ssl.ca.location=$PKI_DIR/ca.pem") -L
 
 Status: scripts/cluster.sh status | Crash: scripts/cluster.sh kill broker-1 (or manager-1) | Restart: scripts/cluster.sh start broker-1
 Logs: scripts/cluster.sh logs broker-1 [-f] | Stop: scripts/cluster.sh down [--purge]

@@ -7,11 +7,13 @@
 //! - [`settings`]: layered configuration.
 //! - [`partition`]: the registry of hosted replicas and their creation.
 //! - [`api`]: produce, fetch, offsets, status, health and metrics over HTTP.
+//! - [`kafka`]: the Kafka-protocol listener (unmodified Kafka clients).
 //! - [`tasks`]: background loops (heartbeats to the managers, reconciling assignments).
 //! - [`server`]: start-up and graceful shutdown.
 
 pub mod api;
 pub mod error;
+pub mod kafka;
 pub mod partition;
 pub mod peers;
 pub mod raft;

@@ -82,8 +82,16 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     // Users and rules: empty until the managers send theirs (only `admin` exists before).
     let security = Arc::new(std::sync::RwLock::new(SecurityTable::default()));
     let tokens =
-        raftbus_security::Tokens::from_settings(&settings.security, security.clone(), api::policy)?
-            .map(web::Data::new);
+        raftbus_security::Tokens::from_settings(&settings.security, security.clone(), api::policy)?;
+    let kafka_cancel = tokio_util::sync::CancellationToken::new();
+    let kafka = crate::kafka::start(
+        state.clone(),
+        tls.as_ref(),
+        tokens.clone(),
+        kafka_cancel.clone(),
+    )
+    .await?;
+    let tokens = tokens.map(web::Data::new);
     let api_server = raftbus_security::client_server!(
         &settings.server.api_addr,
         settings.server.workers,
@@ -107,7 +115,12 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     raftbus_raft::runtime::shutdown_signal().await;
     tracing::info!("shutting down");
     tasks.cancel();
+    // Client listeners first (HTTP and Kafka), so nothing new reaches the groups.
+    kafka_cancel.cancel();
     listeners.stop_api().await;
+    if let Some(k) = kafka {
+        k.join().await;
+    }
     tasks.join().await;
     registry.shutdown().await;
     // The groups' last writes commit before the pool closes.

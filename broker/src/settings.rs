@@ -66,6 +66,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// Expiry of idle idempotent-producer ids.
     pub producers: ProducerSettings,
+    /// The Kafka-protocol listener (`[kafka]`).
+    pub kafka: crate::kafka::KafkaSettings,
     /// UNSAFE switches for crash-test negative controls (`[unsafe]`; `unsafe` is a keyword).
     #[serde(rename = "unsafe")]
     pub unsafe_opts: UnsafeSettings,

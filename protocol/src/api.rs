@@ -12,6 +12,9 @@ pub struct Member {
     pub api_addr: String,
     /// Raft RPC address, `host:port`.
     pub raft_addr: String,
+    /// Kafka listener address clients are told (`[kafka] advertised_addr`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_addr: Option<String>,
 }
 
 /// `PUT /v1/partitions/{topic}/{partition}`: host a replica of this partition.

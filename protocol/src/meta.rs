@@ -50,6 +50,9 @@ pub struct BrokerInfo {
     pub replicas: usize,
     /// Partitions it reported leading.
     pub leaders: usize,
+    /// Its Kafka listener as clients should reach it, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_addr: Option<String>,
 }
 
 /// `POST /v1/topics`.

@@ -112,6 +112,11 @@ impl Tokens {
                  (CLIs: --token or RAFTBUS_TOKEN)",
             ));
         };
+        self.principal_of_token(token)
+    }
+
+    /// The principal `token` belongs to, or `401` (also used by the Kafka listener's SASL).
+    pub fn principal_of_token(&self, token: &str) -> Result<String, ApiError> {
         let digest = ring::digest::digest(&ring::digest::SHA256, token.trim().as_bytes());
         // Compare every byte: the time taken says nothing about how much matched.
         let diff = digest
@@ -147,29 +152,40 @@ impl Tokens {
             Need::Authenticated => self.principal(req).map(|_| ()),
             Need::Allowed(kind, name, op) => {
                 let who = self.principal(req)?;
-                let mut allowed = who == ADMIN;
-                if !allowed {
-                    self.directory
-                        .with_table(&mut |t| allowed = t.allows(&who, kind, &name, op));
-                }
-                if allowed {
-                    Ok(())
-                } else {
-                    let what = match kind {
-                        ResourceKind::Cluster => "the cluster".to_string(),
-                        ResourceKind::Topic => format!("topic {name:?}"),
-                        ResourceKind::Group => format!("group {name:?}"),
-                    };
-                    Err(ApiError::new(
-                        ErrorCode::Forbidden,
-                        format!(
-                            "principal {who:?} may not {} on {what}: no ACL allows it",
-                            op.as_str()
-                        ),
-                    ))
-                }
+                self.require(&who, kind, &name, op)
             }
         }
+    }
+
+    /// `Ok` when `who` may `op` on the `kind` resource `name`, else `403` naming what is
+    /// missing.
+    pub fn require(
+        &self,
+        who: &str,
+        kind: ResourceKind,
+        name: &str,
+        op: Operation,
+    ) -> Result<(), ApiError> {
+        let mut allowed = who == ADMIN;
+        if !allowed {
+            self.directory
+                .with_table(&mut |t| allowed = t.allows(who, kind, name, op));
+        }
+        if allowed {
+            return Ok(());
+        }
+        let what = match kind {
+            ResourceKind::Cluster => "the cluster".to_string(),
+            ResourceKind::Topic => format!("topic {name:?}"),
+            ResourceKind::Group => format!("group {name:?}"),
+        };
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "principal {who:?} may not {} on {what}: no ACL allows it",
+                op.as_str()
+            ),
+        ))
     }
 }
 

@@ -89,6 +89,7 @@ impl BrokerCluster {
                 id: b.node_id(),
                 api_addr: b.api_addr().to_string(),
                 raft_addr: b.raft_addr().to_string(),
+                kafka_addr: None,
             })
             .collect()
     }

@@ -10,11 +10,13 @@
 //! * [`ports::free_port`] — loopback ports that are never handed out twice per process.
 //! * [`wait::wait_until`] — bounded polling instead of fixed sleeps.
 //! * [`pki`] — the certificates and admin token every test cluster runs with.
+//! * [`kafka`] — real Kafka clients (kcat, kafka-python, confluent-kafka), installed when missing.
 //! * [`tail_file`] — the end of a log, for failure messages.
 
 use std::path::Path;
 
 pub mod cluster;
+pub mod kafka;
 pub mod manager;
 pub mod pki;
 pub mod ports;

@@ -184,12 +184,28 @@ pub async fn start_brokers_with_env(
     managers: &str,
     env: &[(String, String)],
 ) -> anyhow::Result<Vec<BrokerProcess>> {
+    start_brokers_kafka(pg, n, log_dir, managers, env, None).await
+}
+
+/// [`start_brokers_with_env`], with Kafka listeners answering metadata from `kafka` (the
+/// managers' client API addresses) when given.
+async fn start_brokers_kafka(
+    pg: &PgServer,
+    n: u64,
+    log_dir: &Path,
+    managers: &str,
+    env: &[(String, String)],
+    kafka: Option<&str>,
+) -> anyhow::Result<Vec<BrokerProcess>> {
     let mut brokers = Vec::new();
     for id in 1..=n {
         let url = pg.create_database(&format!("broker_{id}"))?;
         let extra = vec!["--managers".to_string(), managers.to_string()];
         let mut b = BrokerProcess::with_args(id, &url, log_dir, extra)?;
         b.daemon_mut().add_env(env);
+        if let Some(k) = kafka {
+            b.enable_kafka(k);
+        }
         brokers.push(b);
     }
     for b in &mut brokers {
@@ -232,6 +248,27 @@ impl ManagedCluster {
         env: &[(&str, &str)],
         broker_env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
+        Self::start_inner(m, b, env, broker_env, false).await
+    }
+
+    /// [`ManagedCluster::start_with_env`] with every broker's Kafka listener on
+    /// ([`BrokerProcess::kafka_addr`]).
+    pub async fn start_kafka(
+        m: u64,
+        b: u64,
+        env: &[(&str, &str)],
+        broker_env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        Self::start_inner(m, b, env, broker_env, true).await
+    }
+
+    async fn start_inner(
+        m: u64,
+        b: u64,
+        env: &[(&str, &str)],
+        broker_env: &[(&str, &str)],
+        kafka: bool,
+    ) -> anyhow::Result<Self> {
         let slot = crate::cluster::slots()
             .acquire_owned()
             .await
@@ -259,7 +296,9 @@ impl ManagedCluster {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let brokers = start_brokers_with_env(&pg, b, dir.path(), &internal, &broker_env).await?;
+        let kafka = kafka.then_some(bootstrap.as_str());
+        let brokers =
+            start_brokers_kafka(&pg, b, dir.path(), &internal, &broker_env, kafka).await?;
         let admin = raftbus_sdk::Admin::new(&bootstrap)?;
         let client = raftbus_sdk::BrokerClient::new(Duration::from_secs(15));
         // Brokers are discovered by their heartbeats: wait until every one is registered.
@@ -316,6 +355,15 @@ impl ManagedCluster {
             },
         )
         .await
+    }
+
+    /// Comma-separated Kafka listener addresses of the brokers.
+    pub fn kafka_bootstrap(&self) -> String {
+        self.brokers
+            .iter()
+            .map(|b| b.kafka_addr().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Every process's log tail.

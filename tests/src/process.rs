@@ -194,6 +194,8 @@ pub struct BrokerProcess {
     node_id: u64,
     api_addr: SocketAddr,
     raft_addr: SocketAddr,
+    /// Allocated always; listened on only after [`BrokerProcess::enable_kafka`].
+    kafka_addr: SocketAddr,
     db_url: String,
     daemon: Daemon,
 }
@@ -215,6 +217,7 @@ impl BrokerProcess {
         let bin = bin_path("broker")?;
         let api_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let raft_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let kafka_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let args = format!("--node-id {node_id} --api-addr {api_addr} --raft-addr {raft_addr}");
         let mut args: Vec<String> = args.split(' ').map(String::from).collect();
         args.extend(["--database-url".to_string(), db_url.to_string()]);
@@ -228,6 +231,7 @@ impl BrokerProcess {
             node_id,
             api_addr,
             raft_addr,
+            kafka_addr,
             db_url,
             daemon,
         })
@@ -305,6 +309,23 @@ impl BrokerProcess {
 
     pub fn raft_addr(&self) -> SocketAddr {
         self.raft_addr
+    }
+
+    /// The Kafka listener's address (serving only after [`BrokerProcess::enable_kafka`]).
+    pub fn kafka_addr(&self) -> SocketAddr {
+        self.kafka_addr
+    }
+
+    /// Turns the Kafka listener on for the next start, answering metadata from `managers`
+    /// (their client API addresses).
+    pub fn enable_kafka(&mut self, managers: &str) {
+        self.daemon.add_env(&[
+            (
+                "RAFTBUS_KAFKA__LISTEN_ADDR".into(),
+                self.kafka_addr.to_string(),
+            ),
+            ("RAFTBUS_KAFKA__MANAGERS".into(), managers.to_string()),
+        ]);
     }
 
     pub fn db_url(&self) -> &str {

@@ -236,19 +236,30 @@ impl ManagedCluster {
     ) -> anyhow::Result<(Self, TopicInfo)> {
         let env: Vec<(&str, &str)> = FAST_PLACEMENT.iter().chain(env).copied().collect();
         let c = Self::start(3, brokers, &env).await?;
-        c.write_manager(Duration::from_secs(20)).await?;
+        let t = c.create_ready_topic(topic, partitions).await?;
+        Ok((c, t))
+    }
+
+    /// Waits for a write manager, then creates `topic` (`partitions`, RF 3) and waits until
+    /// every partition has a leader.
+    pub async fn create_ready_topic(
+        &self,
+        topic: &str,
+        partitions: u32,
+    ) -> anyhow::Result<TopicInfo> {
+        self.write_manager(Duration::from_secs(20)).await?;
         let req = CreateTopicRequest {
             name: topic.into(),
             partitions: Some(partitions),
             replication_factor: Some(3),
             retention: Default::default(),
         };
-        let t = c
+        let t = self
             .admin
             .create_topic(&req, Some(Duration::from_secs(30)))
             .await?;
         anyhow::ensure!(t.ready, "topic {topic} not ready: {t:?}");
-        Ok((c, t))
+        Ok(t)
     }
 
     /// Starts broker `id` (a new one, with its own database) pointed at the managers and

@@ -19,6 +19,7 @@ use raftbus_protocol::{ErrorCode, RecordBatch};
 use super::openapi::PartitionPath;
 use super::{ApiState, partition, require_leader};
 use crate::error::ApiError;
+use crate::partition::Partition;
 use crate::state_machine::Watermarks;
 use crate::state_machine::read::read_committed;
 
@@ -62,69 +63,15 @@ pub(super) async fn fetch(
         partition: index,
     } = path.into_inner();
     let p = partition(&state, &topic, index)?;
-    require_leader(&state, &p, false)?;
-    if !p.wait_read_ready(state.settings.raft.lease()).await {
-        return Err(ApiError::new(
-            ErrorCode::Unavailable,
-            format!(
-                "the new leader of {} has not committed an entry of its term yet; retry",
-                p.name()
-            ),
-        ));
-    }
-    let limits = &state.settings.limits;
+    let (batches, marks) = read(
+        &state,
+        &p,
+        params.offset,
+        params.max_bytes,
+        params.wait_ms.unwrap_or(0),
+    )
+    .await?;
     let offset = params.offset;
-    let mut marks = *p.marks.borrow();
-    if offset < marks.log_start_offset || offset > marks.next_offset {
-        return Err(out_of_range(&p.name(), offset, marks));
-    }
-    let wait = params.wait_ms.unwrap_or(0).min(limits.max_wait_ms);
-    if offset == marks.next_offset && wait > 0 {
-        // Each waiter holds a request, a connection's stream and a watch receiver: bounded.
-        let _permit = state.long_polls.clone().try_acquire_owned().map_err(|_| {
-            ApiError::new(
-                ErrorCode::Busy,
-                format!(
-                    "{} fetches are already waiting on this broker (limits.max_long_polls): \
-                     back off and retry",
-                    limits.max_long_polls
-                ),
-            )
-        })?;
-        let mut rx = p.marks.clone();
-        if let Ok(Ok(m)) = tokio::time::timeout(
-            Duration::from_millis(wait),
-            rx.wait_for(|m| m.next_offset > offset),
-        )
-        .await
-        {
-            marks = *m;
-        }
-    }
-    let max_bytes = params
-        .max_bytes
-        .unwrap_or(limits.max_fetch_bytes)
-        .clamp(1, limits.max_fetch_bytes);
-    let batches = if offset < marks.next_offset {
-        read_committed(
-            state.registry.db(),
-            p.group_id,
-            &p.unpersisted,
-            offset,
-            marks.next_offset,
-            max_bytes,
-        )
-        .await
-        .map_err(crate::error::internal)?
-    } else {
-        Vec::new()
-    };
-    // A trim may have committed between the range check and the read: the read then skipped
-    // deleted batches silently. Answer out of range instead, with the new log start.
-    let now = *p.marks.borrow();
-    if offset < now.log_start_offset {
-        return Err(out_of_range(&p.name(), offset, now));
-    }
     state.metrics.fetched(&batches);
     let binary = req
         .headers()
@@ -166,4 +113,79 @@ pub(super) async fn fetch(
         high_watermark: marks.next_offset,
         log_start_offset: marks.log_start_offset,
     }))
+}
+
+/// Batches stored from `offset` (whole batches: the first may start before it) and the
+/// watermarks they were read under: the fetch path shared by the HTTP API and the Kafka
+/// listener. Waits up to `wait_ms` (capped by `limits.max_wait_ms`) when `offset` is the high
+/// watermark; answers `offset_out_of_range` outside the stored range.
+pub(crate) async fn read(
+    state: &ApiState,
+    p: &Partition,
+    offset: u64,
+    max_bytes: Option<u64>,
+    wait_ms: u64,
+) -> Result<(Vec<(u64, u32, bytes::Bytes)>, Watermarks), ApiError> {
+    require_leader(state, p, false)?;
+    if !p.wait_read_ready(state.settings.raft.lease()).await {
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "the new leader of {} has not committed an entry of its term yet; retry",
+                p.name()
+            ),
+        ));
+    }
+    let limits = &state.settings.limits;
+    let mut marks = *p.marks.borrow();
+    if offset < marks.log_start_offset || offset > marks.next_offset {
+        return Err(out_of_range(&p.name(), offset, marks));
+    }
+    let wait = wait_ms.min(limits.max_wait_ms);
+    if offset == marks.next_offset && wait > 0 {
+        // Each waiter holds a request, a connection's stream and a watch receiver: bounded.
+        let _permit = state.long_polls.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                ErrorCode::Busy,
+                format!(
+                    "{} fetches are already waiting on this broker (limits.max_long_polls): \
+                     back off and retry",
+                    limits.max_long_polls
+                ),
+            )
+        })?;
+        let mut rx = p.marks.clone();
+        if let Ok(Ok(m)) = tokio::time::timeout(
+            Duration::from_millis(wait),
+            rx.wait_for(|m| m.next_offset > offset),
+        )
+        .await
+        {
+            marks = *m;
+        }
+    }
+    let max_bytes = max_bytes
+        .unwrap_or(limits.max_fetch_bytes)
+        .clamp(1, limits.max_fetch_bytes);
+    let batches = if offset < marks.next_offset {
+        read_committed(
+            state.registry.db(),
+            p.group_id,
+            &p.unpersisted,
+            offset,
+            marks.next_offset,
+            max_bytes,
+        )
+        .await
+        .map_err(crate::error::internal)?
+    } else {
+        Vec::new()
+    };
+    // A trim may have committed between the range check and the read: the read then skipped
+    // deleted batches silently. Answer out of range instead, with the new log start.
+    let now = *p.marks.borrow();
+    if offset < now.log_start_offset {
+        return Err(out_of_range(&p.name(), offset, now));
+    }
+    Ok((batches, marks))
 }

@@ -78,7 +78,7 @@ impl Metrics {
         }
     }
 
-    pub(super) fn fetched(&self, batches: &[(u64, u32, Bytes)]) {
+    pub(crate) fn fetched(&self, batches: &[(u64, u32, Bytes)]) {
         self.fetch_requests.inc();
         self.fetched_bytes
             .inc_by(batches.iter().map(|b| b.2.len() as u64).sum());

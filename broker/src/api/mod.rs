@@ -4,12 +4,12 @@
 //! names the problem, including errors raised by actix extractors (bad path or query).
 
 mod admin;
-mod fetch;
+pub(crate) mod fetch;
 mod metrics;
-mod offsets;
+pub(crate) mod offsets;
 mod openapi;
 mod policy;
-mod produce;
+pub(crate) mod produce;
 
 pub use policy::policy;
 

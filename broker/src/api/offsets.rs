@@ -9,9 +9,10 @@ use raftbus_security::{Caller, Role};
 use super::openapi::OffsetPath;
 use super::{ApiState, partition, require_leader};
 use crate::error::ApiError;
-use crate::partition::validate_name;
+use crate::partition::{Partition, validate_name};
 use crate::raft::{Command, CommandResponse};
 use crate::state_machine::read::read_offset;
+use crate::state_machine::state::CommittedOffset;
 
 #[utoipa::path(
     post,
@@ -31,16 +32,9 @@ pub(super) async fn commit(
         partition: index,
         group,
     } = path.into_inner();
-    validate_name("consumer group", &group)?;
     let p = partition(&state, &topic, index)?;
-    require_leader(&state, &p, true)?;
     let body = body.into_inner();
-    let cmd = Command::CommitOffset {
-        group: group.clone(),
-        offset: body.offset,
-        generation: body.generation,
-    };
-    super::produce::write(&state, &p, cmd).await?;
+    commit_offset(&state, &p, &group, body.offset, body.generation).await?;
     Ok(HttpResponse::Ok().json(OffsetResponse {
         group,
         offset: Some(body.offset),
@@ -64,12 +58,8 @@ pub(super) async fn read(
         partition: index,
         group,
     } = path.into_inner();
-    validate_name("consumer group", &group)?;
     let p = partition(&state, &topic, index)?;
-    require_leader(&state, &p, false)?;
-    let c = read_offset(state.registry.db(), p.group_id, &group)
-        .await
-        .map_err(crate::error::internal)?;
+    let c = committed(&state, &p, &group).await?;
     Ok(HttpResponse::Ok().json(OffsetResponse {
         group,
         offset: c.and_then(|c| c.offset),
@@ -123,4 +113,36 @@ pub(super) async fn fence(
             "unexpected apply result {other:?}"
         ))),
     }
+}
+
+/// Commits a group's offset through the partition's Raft log (this replica must lead): the
+/// commit path shared by the HTTP API and the Kafka listener.
+pub(crate) async fn commit_offset(
+    state: &ApiState,
+    p: &Partition,
+    group: &str,
+    offset: u64,
+    generation: Option<u64>,
+) -> Result<(), ApiError> {
+    validate_name("consumer group", group)?;
+    require_leader(state, p, true)?;
+    let cmd = Command::CommitOffset {
+        group: group.to_string(),
+        offset,
+        generation,
+    };
+    super::produce::write(state, p, cmd).await.map(drop)
+}
+
+/// A group's committed offset as this leader applied it.
+pub(crate) async fn committed(
+    state: &ApiState,
+    p: &Partition,
+    group: &str,
+) -> Result<Option<CommittedOffset>, ApiError> {
+    validate_name("consumer group", group)?;
+    require_leader(state, p, false)?;
+    read_offset(state.registry.db(), p.group_id, group)
+        .await
+        .map_err(crate::error::internal)
 }

@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use raftbus_protocol::api::{AcceptedResponse, ProduceJsonRequest, ProduceParams, ProduceResponse};
+use raftbus_protocol::api::{
+    AcceptedResponse, Acks, ProduceJsonRequest, ProduceParams, ProduceResponse,
+};
 use raftbus_protocol::openapi::Binary;
 use raftbus_protocol::{ErrorCode, RecordBatch};
 
@@ -99,7 +101,38 @@ pub(super) async fn produce(
             ));
         }
     };
-    require_leader(&state, &p, true)?;
+    let outcome = append(&state, &p, producer, batch, params.acks).await?;
+    Ok(match outcome {
+        Appended::Accepted { record_count } => {
+            HttpResponse::Accepted().json(AcceptedResponse { record_count })
+        }
+        Appended::Committed(resp) => HttpResponse::Ok().json(resp),
+    })
+}
+
+/// What [`append`] did with a batch.
+#[derive(Debug)]
+pub(crate) enum Appended {
+    /// `acks=leader`: in the leader's Raft pipeline, not yet durable anywhere.
+    Accepted {
+        /// Records in the batch.
+        record_count: u32,
+    },
+    /// Committed by a majority and applied on the leader.
+    Committed(ProduceResponse),
+}
+
+/// The produce path shared by the HTTP API and the Kafka listener: checks leadership and hands
+/// the batch to the partition's one door (its propose task, whatever the acks), so both APIs
+/// append to the same record space with the same guarantees and are counted alike.
+pub(crate) async fn append(
+    state: &ApiState,
+    p: &crate::partition::Partition,
+    producer: Option<ProducerSeq>,
+    batch: RecordBatch,
+    acks: Acks,
+) -> Result<Appended, ApiError> {
+    require_leader(state, p, true)?;
     let count = batch.count();
     let bytes = batch.bytes().len();
     let batch = ProduceBatch {
@@ -111,19 +144,17 @@ pub(super) async fn produce(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
     };
-    // Both acks go through the partition's propose task (merged, bounded by the produce
-    // queue) and are counted alike.
     let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
-    let resp = match p.produce(batch, params.acks, timeout).await {
+    let resp = match p.produce(batch, acks, timeout).await {
         Ok(Some(CommandResponse::Rejected { code, message })) => Err(ApiError::new(code, message)),
-        r => r.map_err(|e| map_error(&p, e)),
+        r => r.map_err(|e| map_error(p, e)),
     };
     state.metrics.produced(&resp, count, bytes);
     let Some(resp) = resp? else {
         // Accepted into the leader's Raft pipeline; not yet durable anywhere.
-        return Ok(HttpResponse::Accepted().json(AcceptedResponse {
+        return Ok(Appended::Accepted {
             record_count: count,
-        }));
+        });
     };
     match resp {
         CommandResponse::Appended {
@@ -131,8 +162,8 @@ pub(super) async fn produce(
             count,
             duplicate,
         } => {
-            visible(&p, base_offset + u64::from(count)).await;
-            Ok(HttpResponse::Ok().json(ProduceResponse {
+            visible(p, base_offset + u64::from(count)).await;
+            Ok(Appended::Committed(ProduceResponse {
                 base_offset,
                 record_count: count,
                 duplicate,

@@ -146,6 +146,7 @@ mod tests {
             id,
             api_addr: "a:1".into(),
             raft_addr: "a:2".into(),
+            kafka_addr: None,
         };
         assert!(validate_members(1, &[m(1), m(2)]).is_ok());
         assert!(validate_members(3, &[m(1), m(2)]).is_err());

@@ -91,6 +91,7 @@ impl Settings {
         }
         self.retention.validate()?;
         self.producers.validate()?;
+        self.kafka.validate()?;
         self.storage.validate()?;
         self.peers.validate(r.heartbeat_ms)?;
         // Bodies of Raft RPCs are bounded (`raftbus_raft::server::RPC_BODY_LIMIT`): an append

@@ -220,10 +220,15 @@ impl PartitionState {
                     ),
                 );
             }
-            if p.seq != state.last_seq + 1 {
+            // Kafka producers number records, everyone else batches (`kafka::init_producer_id`).
+            let step = match state.recent.back() {
+                Some(&(_, _, n)) if crate::kafka::record_sequenced(&p.id) => u64::from(n),
+                _ => 1,
+            };
+            if p.seq != state.last_seq + step {
                 return rejected(
                     ErrorCode::OutOfOrderSequence,
-                    format!("expected sequence {}, got {}", state.last_seq + 1, p.seq),
+                    format!("expected sequence {}, got {}", state.last_seq + step, p.seq),
                 );
             }
         }

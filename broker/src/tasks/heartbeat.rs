@@ -98,6 +98,7 @@ impl Heartbeat {
                 id: settings.node.id,
                 api_addr: settings.server.advertised_api().to_string(),
                 raft_addr: settings.server.advertised_raft().to_string(),
+                kafka_addr: settings.kafka.advertised().map(String::from),
             },
             managers,
             every: Duration::from_millis(settings.manager.heartbeat_ms),

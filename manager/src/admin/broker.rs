@@ -63,6 +63,7 @@ mod tests {
             alive,
             replicas: 3,
             leaders: 1,
+            kafka_addr: None,
         };
         assert_eq!(
             list(vec![b(2, false), b(1, true)]),

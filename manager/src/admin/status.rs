@@ -76,6 +76,7 @@ mod tests {
             alive: true,
             replicas: 6,
             leaders: 2,
+            kafka_addr: None,
         }];
         assert_eq!(
             render(managers, brokers),

@@ -91,6 +91,7 @@ pub(super) fn broker_infos(meta: &ClusterMeta) -> Vec<BrokerInfo> {
                 alive: b.alive,
                 replicas,
                 leaders,
+                kafka_addr: b.member.kafka_addr.clone(),
             }
         })
         .collect()

@@ -261,6 +261,7 @@ pub(crate) mod tests {
                 id,
                 api_addr: format!("b{id}:1"),
                 raft_addr: format!("b{id}:2"),
+                kafka_addr: None,
             };
             m.brokers.insert(
                 id,

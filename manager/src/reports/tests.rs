@@ -21,6 +21,7 @@ fn report(session: Uuid, seq: u64, base: Option<u64>, groups: Vec<HostedGroup>) 
             id: 1,
             api_addr: "a:1".into(),
             raft_addr: "a:2".into(),
+            kafka_addr: None,
         },
         groups,
         full: base.is_none(),

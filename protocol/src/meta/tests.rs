@@ -19,6 +19,7 @@ fn beat(groups: Vec<HostedGroup>) -> BrokerHeartbeat {
             id: 1,
             api_addr: "10.0.0.1:9091".into(),
             raft_addr: "10.0.0.1:9191".into(),
+            kafka_addr: None,
         },
         groups,
         full: true,
@@ -101,6 +102,7 @@ fn full_assignment_set_bytes_per_replica() {
         id,
         api_addr: format!("10.0.0.{id}:9091"),
         raft_addr: format!("10.0.0.{id}:9191"),
+        kafka_addr: None,
     };
     let set: Vec<Assignment> = (0..3_000u32)
         .map(|i| Assignment {

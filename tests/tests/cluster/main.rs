@@ -4,8 +4,10 @@
 //! t40 whole-cluster crash, t50 quorum loss, t60 bad input, t85 control traffic at scale, t86
 //! metadata topic rows, t87 dropped SDK handles, t95 security (forged RPCs, heartbeats, tokens), t100 retention, t101 Raft log compaction,
 //! t102/t103 replica healing and rebalance, t104 reassign and leadership balance, t105
-//! producer-id expiry and metadata reaping (bounded state), t120 a frozen leader under an SDK
-//! group consumer (one routing policy), t121 both acks through the partition's one door.
+//! producer-id expiry and metadata reaping (bounded state), t110.. Kafka clients (kcat,
+//! kafka-python, confluent-kafka) against the brokers' Kafka listener, t120 a frozen leader
+//! under an SDK group consumer (one routing policy), t121 both acks through the partition's
+//! one door.
 
 mod t10_storage_suite;
 mod t20_replication;
@@ -40,6 +42,9 @@ mod t106_large_snapshot;
 mod t107_flood;
 mod t120_frozen_leader_consumer;
 mod t121_acks_leader_door;
+mod t110_kafka;
+mod t111_kafka_idempotent;
+mod t112_kafka_groups;
 
 use bytes::Bytes;
 use raftbus_protocol::RecordBatch;

@@ -120,6 +120,7 @@ async fn broker_with_unreachable_managers_keeps_serving() {
             id: 2,
             api_addr: addr.clone(),
             raft_addr: b.raft_addr().to_string(),
+            kafka_addr: None,
         }],
     };
     create_replica(b.raft_addr(), "solo", 0, &req)

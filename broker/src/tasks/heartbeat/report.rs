@@ -197,6 +197,7 @@ mod tests {
             id: 1,
             api_addr: "a:1".into(),
             raft_addr: "a:2".into(),
+            kafka_addr: None,
         }
     }
 

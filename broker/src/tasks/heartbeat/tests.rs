@@ -45,6 +45,7 @@ async fn heartbeat(fake: web::Data<Arc<Fake>>, body: web::Json<BrokerHeartbeat>)
                 id: 99,
                 api_addr: "x:1".into(),
                 raft_addr: "x:2".into(),
+                kafka_addr: None,
             }],
             voters: vec![],
             preferred_leader: None,
