@@ -131,7 +131,8 @@ pub(crate) async fn read(
         return Err(ApiError::new(
             ErrorCode::Unavailable,
             format!(
-                "the new leader of {} has not committed an entry of its term yet; retry",
+                "the leader of {} cannot serve reads yet (no quorum acknowledged it within its \
+                 lease, or no entry of its term is committed); retry",
                 p.name()
             ),
         ));

@@ -119,14 +119,29 @@ impl Partition {
             .is_some()
     }
 
-    /// Waits (at most `timeout`) until this leader has applied an entry of its own term. A
-    /// newly elected leader may not know yet that its predecessor's last entries committed,
-    /// and would publish a high watermark below what readers already saw; Raft's rule is to
-    /// serve reads only once an entry of the leader's term is committed. Returns whether it
-    /// is ready (a follower is never ready).
+    /// Waits (at most about twice `timeout`, the lease) until this leader may serve reads:
+    /// - a quorum acknowledged it within the lease. A replica reopened after a storage error
+    ///   restores its vote and may claim its old term's leadership until a heartbeat meets the
+    ///   newer term; serving reads meanwhile would publish a stale high watermark (records
+    ///   acknowledged by the new leader would look missing). Renewing the lease sends that
+    ///   heartbeat, so a deposed leader learns of the newer term and steps down instead;
+    /// - it has applied an entry of its own term. A newly elected leader may not know yet that
+    ///   its predecessor's last entries committed, and would publish a high watermark below
+    ///   what readers already saw; Raft's rule is to serve reads only once an entry of the
+    ///   leader's term is committed.
+    ///
+    /// Returns whether it is ready (a follower is never ready).
     pub async fn wait_read_ready(&self, timeout: Duration) -> bool {
-        let ready = |m: &RaftMetrics| {
+        renew_lease(&self.raft, timeout).await;
+        let lease_ms = timeout.as_millis() as u64;
+        let ready = move |m: &RaftMetrics| {
+            let sole_voter = m.membership_config.membership().voter_ids().eq([m.id]);
+            let acked = sole_voter
+                || m.last_quorum_acked
+                    .as_ref()
+                    .is_some_and(|t| millis_since(t) < lease_ms);
             m.state == ServerState::Leader
+                && acked
                 && m.last_applied
                     .as_ref()
                     .is_some_and(|l| l.committed_leader_id().term == m.current_term)

@@ -40,11 +40,11 @@ mod t104_reassign_leaders;
 mod t105_expiry;
 mod t106_large_snapshot;
 mod t107_flood;
-mod t120_frozen_leader_consumer;
-mod t121_acks_leader_door;
 mod t110_kafka;
 mod t111_kafka_idempotent;
 mod t112_kafka_groups;
+mod t120_frozen_leader_consumer;
+mod t121_acks_leader_door;
 
 use bytes::Bytes;
 use raftbus_protocol::RecordBatch;

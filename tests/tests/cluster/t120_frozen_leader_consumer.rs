@@ -106,8 +106,11 @@ async fn a_group_consumer_follows_a_frozen_leaders_successor_as_fast_as_the_prod
         producer_failover.as_millis(),
         consumer_failover.as_millis()
     );
+    // Both clients wait on the same election; the consumer's first read and the producer's
+    // first ack then race by a few scheduler ticks on a loaded 2-core machine, so 200 ms of
+    // slack. A consumer following the old hint rule read 500 ms or more after the producer.
     assert!(
-        consumer_failover <= producer_failover,
+        consumer_failover <= producer_failover + Duration::from_millis(200),
         "the consumer took {consumer_failover:?} to read from the new leader, the producer \
          {producer_failover:?}\n{}",
         c.logs(30)

@@ -87,6 +87,32 @@ async fn a_group_stopped_by_a_storage_error_is_reopened_without_loss() {
         "stopped group running again {} ms after it stopped (the database refused writes for part of that)",
         stopped_at.elapsed().as_millis()
     );
+    // The reopened replica restored its old vote and may believe for a moment that it still
+    // leads its old term. Whatever it believes, it must never serve a read below what was
+    // acknowledged meanwhile: sample it right away (each fetch is one request, no waiting).
+    let mut refused = 0;
+    for _ in 0..40 {
+        match c
+            .client
+            .fetch(&c.addr(leader), "outage", 0, 0, 1 << 20, Duration::ZERO)
+            .await
+        {
+            Ok(f) => assert!(
+                f.high_watermark >= seq,
+                "the reopened replica served a stale read: high watermark {} below the {seq} \
+                 acknowledged records\n{}",
+                f.high_watermark,
+                c.logs(40)
+            ),
+            Err(e) => {
+                assert!(e.is_retryable(), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    println!(
+        "reopened replica: {refused} of 40 reads refused (not leader / not ready), none stale"
+    );
 
     // Every acknowledged batch exactly once, in order (probes may add records in between).
     // A reopened replica may claim its old leadership for a moment (Raft restores its
