@@ -91,3 +91,19 @@ fn decompression_is_bounded() {
     let ok = crate::kafka::inflate::inflate(&mut bomb, Compression::Gzip, 8 << 20).unwrap();
     assert_eq!(ok.len(), 4 << 20);
 }
+
+#[test]
+fn records_with_headers_are_refused_not_stripped() {
+    let mut r = record(0, Some(b"k"), b"v");
+    r.headers
+        .insert("trace".into(), Some(Bytes::from_static(b"abc")));
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, [r].iter(), &options).unwrap();
+    let e = from_kafka(&buf.freeze(), 1 << 20).unwrap_err();
+    assert_eq!(e.code, ResponseError::InvalidRecord.code());
+    assert!(e.message.contains("headers"), "{}", e.message);
+}
