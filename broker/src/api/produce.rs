@@ -161,31 +161,15 @@ pub(crate) async fn append(
             base_offset,
             count,
             duplicate,
-        } => {
-            visible(p, base_offset + u64::from(count)).await;
-            Ok(Appended::Committed(ProduceResponse {
-                base_offset,
-                record_count: count,
-                duplicate,
-            }))
-        }
+        } => Ok(Appended::Committed(ProduceResponse {
+            base_offset,
+            record_count: count,
+            duplicate,
+        })),
         other => Err(crate::error::internal(format!(
             "unexpected apply result {other:?}"
         ))),
     }
-}
-
-/// How long an acknowledgement waits for its records to become readable.
-const VISIBLE_WAIT: Duration = Duration::from_secs(1);
-
-/// Waits (bounded) until the leader's published high watermark covers `end`, so that a fetch
-/// made after the acknowledgement sees the records (read-your-writes). The state machine
-/// publishes before it answers, so this normally returns at once; it guards the order against
-/// a future change. If it takes longer than [`VISIBLE_WAIT`] the ack goes anyway: the batch is
-/// committed.
-async fn visible(p: &crate::partition::Partition, end: u64) {
-    let mut marks = p.marks.clone();
-    let _ = tokio::time::timeout(VISIBLE_WAIT, marks.wait_for(|m| m.next_offset >= end)).await;
 }
 
 /// Proposes a command and waits for it to be committed and applied, mapping Raft outcomes to

@@ -178,7 +178,8 @@ impl RaftStateMachine<TypeConfig> for PartitionStateMachine {
             }
         }
         // Committed entries are durable on a majority already: their batches are readable and
-        // produce acks go now (see the module docs). Offset commits and fences wait for the
+        // produce acks go now (see the module docs). Publishing before the acks is what makes
+        // a fetch sent after an ack see its records (read-your-writes): keep the order. Offset commits and fences wait for the
         // commit below, because offsets are read back from Postgres and a client must read its
         // own write.
         self.unpersisted.push(

@@ -32,10 +32,7 @@ pub async fn read_committed(
         if bytes >= max_bytes {
             break;
         }
-        // The database read stopped at `max_bytes` or at `persisted_end`; never repeat a batch.
-        if out.last().is_some_and(|last| b.0 <= last.0) {
-            continue;
-        }
+        // The database read stopped at `persisted_end`, where `memory` starts: no overlap.
         bytes += b.2.len() as u64;
         out.push(b);
     }
