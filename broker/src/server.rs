@@ -25,15 +25,7 @@ use crate::tasks::Tasks;
 /// Runs a broker until SIGINT or SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     let settings = Arc::new(settings);
-    let d = &settings.database;
-    let acquire = Duration::from_millis(d.acquire_timeout_ms);
-    let db = raftbus_raft::runtime::connect_db(
-        &d.url,
-        d.max_connections,
-        acquire,
-        Duration::from_secs(30),
-    )
-    .await?;
+    let db = settings.database.connect().await?;
     crate::migrate(&db).await?;
     let tls = load_tls(&settings.security, "read, write and steer this broker")?;
     let me = NodeIdentity::broker(settings.node.id);
@@ -72,13 +64,13 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     let lookup = registry.clone();
     let internal_state = state.clone();
     let raft_server = raftbus_raft::server::listen(
-        &settings.server.raft_addr,
-        settings.server.workers,
+        &settings.server.listen.raft_addr,
+        settings.server.listen.workers,
         lookup,
         tls.as_ref(),
         move |cfg| api::configure_internal(cfg, internal_state.clone()),
     )
-    .map_err(BrokerError::bind(&settings.server.raft_addr))?;
+    .map_err(BrokerError::bind(&settings.server.listen.raft_addr))?;
     // Users and rules: empty until the managers send theirs (only `admin` exists before).
     let security = Arc::new(std::sync::RwLock::new(SecurityTable::default()));
     let tokens =
@@ -93,26 +85,26 @@ pub async fn run(settings: Settings) -> Result<(), BrokerError> {
     .await?;
     let tokens = tokens.map(web::Data::new);
     let api_server = raftbus_security::client_server!(
-        &settings.server.api_addr,
-        settings.server.workers,
+        &settings.server.listen.api_addr,
+        settings.server.listen.workers,
         max_connections = settings.server.max_connections,
         tls.as_ref().map(|t| &t.public),
         tokens,
         move |cfg: &mut web::ServiceConfig| api::configure(cfg, state.clone())
     )
-    .map_err(BrokerError::bind(&settings.server.api_addr))?;
+    .map_err(BrokerError::bind(&settings.server.listen.api_addr))?;
 
     let listeners = Listeners::start(raft_server, api_server);
     let tasks = Tasks::start(&settings, &registry, &peers, tls.as_ref(), &security)?;
     tracing::info!(
-        api = %settings.server.api_addr,
-        raft = %settings.server.raft_addr,
+        api = %settings.server.listen.api_addr,
+        raft = %settings.server.listen.raft_addr,
         advertised_api = %settings.server.advertised_api(),
         advertised_raft = %settings.server.advertised_raft(),
         "broker ready"
     );
 
-    raftbus_raft::runtime::shutdown_signal().await;
+    raftbus_node::runtime::shutdown_signal().await;
     tracing::info!("shutting down");
     tasks.cancel();
     // Client listeners first (HTTP and Kafka), so nothing new reaches the groups.

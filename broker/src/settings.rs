@@ -8,17 +8,18 @@
 mod batching;
 mod producers;
 mod retention;
+mod unsafe_opts;
 mod validate;
 
 pub use batching::{PeerSettings, StorageSettings};
 pub use producers::ProducerSettings;
 pub use retention::RetentionSettings;
-
-use std::sync::atomic::{AtomicBool, Ordering};
+pub use unsafe_opts::{UnsafeSettings, unsafe_skip_dedup};
 
 use clap::Parser;
-use raftbus_node::settings::NodeArgs;
-pub use raftbus_node::settings::NodeSettings;
+use raftbus_node::settings::{
+    DatabaseSettings, ListenSettings, NodeArgs, NodeSettings, RaftTimings,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::BrokerError;
@@ -41,7 +42,7 @@ pub struct Args {
 }
 
 /// All broker settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// Identity.
@@ -73,41 +74,33 @@ pub struct Settings {
     pub unsafe_opts: UnsafeSettings,
 }
 
-/// `[unsafe]`: **UNSAFE** switches that break Raftbus's guarantees on purpose. They exist
-/// only so crash tests can check that their checker catches the resulting violations
-/// (negative controls). All default to off; a broker with any of them on logs a loud warning
-/// at start. Every broker of a cluster must use the same values: they change what the
-/// replicated state machine does with an entry, so replicas that disagreed would diverge.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct UnsafeSettings {
-    /// UNSAFE, crash-test negative controls only (`RAFTBUS_UNSAFE__SKIP_DEDUP`). When true the
-    /// partition state machine ignores producer ids and sequence numbers: every produced
-    /// batch is appended, so a batch the producer retries (its first attempt was committed
-    /// but the reply was lost) is stored twice. Breaks exactly-once appends.
-    pub skip_dedup: bool,
-}
-
-/// The process-wide copy of `unsafe.skip_dedup`, set by [`Settings::load`] (the broker
-/// binary's entry point) and read where partition state machines are opened. Tests that build
-/// settings with [`Settings::load_from`] never set it, so it stays off for them.
-static UNSAFE_SKIP_DEDUP: AtomicBool = AtomicBool::new(false);
-
-/// True when this broker process runs with the UNSAFE `[unsafe] skip_dedup` switch.
-pub fn unsafe_skip_dedup() -> bool {
-    UNSAFE_SKIP_DEDUP.load(Ordering::Relaxed)
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            node: NodeSettings::default(),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::local("raftbus_broker", 16),
+            raft: RaftSettings::default(),
+            limits: LimitSettings::default(),
+            storage: StorageSettings::default(),
+            peers: PeerSettings::default(),
+            manager: ManagerSettings::default(),
+            security: raftbus_security::SecuritySettings::default(),
+            retention: RetentionSettings::default(),
+            producers: ProducerSettings::default(),
+            kafka: crate::kafka::KafkaSettings::default(),
+            unsafe_opts: UnsafeSettings::default(),
+        }
+    }
 }
 
 /// `[server]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ServerSettings {
-    /// Client API (produce, fetch, admin) listen address.
-    pub api_addr: String,
-    /// Raft RPC listen address; separate so replication never queues behind clients.
-    pub raft_addr: String,
-    /// Worker threads per listener; 2 suits the small machines Raftbus targets.
-    pub workers: usize,
+    /// The client and Raft listeners (`api_addr`, `raft_addr`, `workers`).
+    #[serde(flatten)]
+    pub listen: ListenSettings,
     /// Client API address others should use (`host:port`); defaults to `api_addr`. Needed
     /// when listening on `0.0.0.0`, e.g. in a container that is reached by its own IP.
     pub advertised_api_addr: Option<String>,
@@ -121,9 +114,7 @@ pub struct ServerSettings {
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
-            api_addr: "127.0.0.1:9091".into(),
-            raft_addr: "127.0.0.1:9191".into(),
-            workers: 2,
+            listen: ListenSettings::local(9091, 9191),
             advertised_api_addr: None,
             advertised_raft_addr: None,
             max_connections: 10_000,
@@ -136,20 +127,20 @@ impl ServerSettings {
     pub fn advertised_api(&self) -> &str {
         self.advertised_api_addr
             .as_deref()
-            .unwrap_or(&self.api_addr)
+            .unwrap_or(&self.listen.api_addr)
     }
 
     /// The Raft address this broker reports about itself.
     pub fn advertised_raft(&self) -> &str {
         self.advertised_raft_addr
             .as_deref()
-            .unwrap_or(&self.raft_addr)
+            .unwrap_or(&self.listen.raft_addr)
     }
 }
 
 /// `[manager]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ManagerSettings {
     /// Comma-separated `host:port` list of the managers' internal listeners (where they take
     /// Raft RPCs and broker heartbeats, over mutual TLS). Empty means no managers: the broker only
@@ -180,40 +171,14 @@ impl ManagerSettings {
     }
 }
 
-/// `[database]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DatabaseSettings {
-    /// Postgres URL; one database per broker.
-    pub url: String,
-    /// Pool size shared by all partition groups.
-    pub max_connections: u32,
-    /// How long a query waits for a pooled connection before failing (a hung Postgres must
-    /// turn into errors, not hangs).
-    pub acquire_timeout_ms: u64,
-}
-
-impl Default for DatabaseSettings {
-    fn default() -> Self {
-        Self {
-            url: "postgres://postgres@127.0.0.1:5432/raftbus_broker".into(),
-            max_connections: 16,
-            acquire_timeout_ms: 5_000,
-        }
-    }
-}
-
 /// `[raft]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct RaftSettings {
-    /// Leader heartbeat interval. Many groups share a broker, so this is far above the Raft library's
-    /// 50 ms default.
-    pub heartbeat_ms: u64,
-    /// Election timeout range: at least ~10x a Postgres commit under load.
-    pub election_min_ms: u64,
-    /// Upper end of the randomized election timeout.
-    pub election_max_ms: u64,
+    /// Heartbeat interval and election timeouts (`heartbeat_ms`, `election_min_ms`,
+    /// `election_max_ms`).
+    #[serde(flatten)]
+    pub timing: RaftTimings,
     /// Build a snapshot after this many log entries (then older entries may be purged).
     pub snapshot_every_entries: u64,
     /// Entries already in a snapshot that stay in the log after a purge, so a follower that
@@ -247,20 +212,10 @@ pub struct RaftSettings {
     pub snapshot_frame_bytes: usize,
 }
 
-impl RaftSettings {
-    /// How long a leader may write without hearing from a quorum: the Raft library's lease is the
-    /// election timeout's upper end.
-    pub fn lease(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.election_max_ms)
-    }
-}
-
 impl Default for RaftSettings {
     fn default() -> Self {
         Self {
-            heartbeat_ms: 300,
-            election_min_ms: 1_500,
-            election_max_ms: 2_500,
+            timing: RaftTimings::default(),
             snapshot_every_entries: 20_000,
             keep_after_snapshot: 1_000,
             max_payload_entries: 64,
@@ -278,7 +233,7 @@ impl Default for RaftSettings {
 
 /// `[limits]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct LimitSettings {
     /// Largest produce body (one batch) accepted.
     pub max_batch_bytes: usize,
@@ -308,22 +263,6 @@ impl Default for LimitSettings {
     }
 }
 
-impl UnsafeSettings {
-    /// Makes the switches visible process-wide and logs a warning for each one that is on.
-    fn publish(&self) {
-        if self.skip_dedup {
-            for _ in 0..3 {
-                tracing::warn!(
-                    "UNSAFE: [unsafe] skip_dedup = true (RAFTBUS_UNSAFE__SKIP_DEDUP): producer \
-                     sequence numbers are IGNORED, retried batches are DUPLICATED. For crash-test \
-                     negative controls only; never use this broker for real data"
-                );
-            }
-        }
-        UNSAFE_SKIP_DEDUP.store(self.skip_dedup, Ordering::Relaxed);
-    }
-}
-
 impl Settings {
     /// Layers defaults, the optional file, the environment and the flags, then validates.
     /// This also publishes the `[unsafe]` switches process-wide (see [`unsafe_skip_dedup`])
@@ -341,10 +280,7 @@ impl Settings {
         env: Option<std::collections::HashMap<String, String>>,
     ) -> Result<Self, BrokerError> {
         let more = [("manager.bootstrap", args.managers.clone())];
-        let s: Settings =
-            raftbus_node::settings::load(&Settings::default(), &args.node, &more, env)?;
-        s.validate()?;
-        Ok(s)
+        raftbus_node::settings::load_valid(&args.node, &more, env)
     }
 
     /// How partition groups merge concurrent produce requests into entries.
@@ -353,7 +289,7 @@ impl Settings {
             max_in_flight: self.raft.max_proposals_in_flight,
             max_entry_bytes: self.limits.max_batch_bytes,
             max_queued_bytes: self.limits.max_queued_bytes,
-            lease: self.raft.lease(),
+            lease: self.raft.timing.lease(),
         }
     }
 
@@ -379,9 +315,9 @@ impl Settings {
         let r = &self.raft;
         crate::raft::RaftConfig {
             cluster_name: "raftbus-partition".into(),
-            heartbeat_interval: r.heartbeat_ms,
-            election_timeout_min: r.election_min_ms,
-            election_timeout_max: r.election_max_ms,
+            heartbeat_interval: r.timing.heartbeat_ms,
+            election_timeout_min: r.timing.election_min_ms,
+            election_timeout_max: r.timing.election_max_ms,
             max_payload_entries: r.max_payload_entries,
             snapshot_policy: crate::raft::SnapshotPolicy::LogsSinceLast(r.snapshot_every_entries),
             // Purge after every snapshot, keeping the last `keep_after_snapshot` entries.
@@ -406,14 +342,7 @@ impl Settings {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Option<std::collections::HashMap<String, String>> {
-        Some(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
+    use raftbus_node::settings::env_of as env;
 
     #[test]
     fn layers_env_then_flags() {
@@ -434,7 +363,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.node.id, 7, "flags beat the environment");
-        assert_eq!(s.raft.heartbeat_ms, 400);
+        assert_eq!(s.raft.timing.heartbeat_ms, 400);
         assert!(!s.unsafe_opts.skip_dedup, "unsafe switches default to off");
     }
 

@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => {
                 tracing_subscriber::fmt()
                     .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                        EnvFilter::new(raftbus_raft::runtime::DEFAULT_LOG_FILTER)
+                        EnvFilter::new(raftbus_node::runtime::DEFAULT_LOG_FILTER)
                     }))
                     .init();
                 let settings = raftbus_manager::Settings::load(&args)?;

@@ -60,14 +60,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/man
 pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     let settings = Arc::new(settings);
     let peers = settings.peers()?;
-    let d = &settings.database;
-    let db = raftbus_raft::runtime::connect_db(
-        &d.url,
-        d.max_connections,
-        Duration::from_secs(5),
-        Duration::from_secs(30),
-    )
-    .await?;
+    let db = settings.database.connect().await?;
     raftbus_raft::migrate(&raftbus_raft::MIGRATOR, &db).await?;
     raftbus_raft::migrate(&MIGRATOR, &db).await?;
     // Frames of snapshot transfers a crash interrupted; the group does not run yet.
@@ -196,7 +189,7 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
     ];
     tracing::info!(node = settings.node.id, api = %settings.server.api_addr, raft = %settings.server.raft_addr, "manager ready");
 
-    raftbus_raft::runtime::shutdown_signal().await;
+    raftbus_node::runtime::shutdown_signal().await;
     tracing::info!("shutting down");
     cancel.cancel();
     for l in loops {

@@ -1,10 +1,9 @@
 //! Manager settings: defaults < TOML file (`--config`) < `RAFTBUS_<SECTION>__<KEY>` environment
 //! < flags. Validated at start-up; errors name the key.
 
-use std::net::SocketAddr;
-
-use raftbus_node::settings::NodeArgs;
-pub use raftbus_node::settings::NodeSettings;
+use raftbus_node::settings::{
+    DatabaseSettings, ListenSettings, NodeArgs, NodeConfig, NodeSettings, RaftTimings,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ManagerError;
@@ -27,19 +26,19 @@ pub struct ServeArgs {
 }
 
 /// All manager settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// Identity.
     pub node: NodeSettings,
     /// Listeners.
-    pub server: ServerSettings,
+    pub server: ListenSettings,
     /// This manager's database.
     pub database: DatabaseSettings,
     /// The metadata group's members.
     pub cluster: ClusterSettings,
     /// Raft timings.
-    pub raft: RaftSettings,
+    pub raft: RaftTimings,
     /// Liveness of brokers and consumers.
     pub heartbeat: HeartbeatSettings,
     /// Topic defaults.
@@ -52,50 +51,30 @@ pub struct Settings {
     pub security: raftbus_security::SecuritySettings,
 }
 
-/// `[server]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Client/admin API listen address.
-    pub api_addr: String,
-    /// Raft RPC listen address.
-    pub raft_addr: String,
-    /// Worker threads per listener.
-    pub workers: usize,
-}
-
-impl Default for ServerSettings {
+impl Default for Settings {
     fn default() -> Self {
         Self {
-            api_addr: "127.0.0.1:9081".into(),
-            raft_addr: "127.0.0.1:9181".into(),
-            workers: 2,
-        }
-    }
-}
-
-/// `[database]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DatabaseSettings {
-    /// Postgres URL; one database per manager.
-    pub url: String,
-    /// Pool size.
-    pub max_connections: u32,
-}
-
-impl Default for DatabaseSettings {
-    fn default() -> Self {
-        Self {
-            url: "postgres://postgres@127.0.0.1:5432/raftbus_manager".into(),
-            max_connections: 8,
+            node: NodeSettings::default(),
+            server: ListenSettings::local(9081, 9181),
+            database: DatabaseSettings::local("raftbus_manager", 8),
+            cluster: ClusterSettings::default(),
+            raft: RaftTimings {
+                heartbeat_ms: 250,
+                election_min_ms: 1_000,
+                election_max_ms: 2_000,
+            },
+            heartbeat: HeartbeatSettings::default(),
+            topics: TopicSettings::default(),
+            healing: HealingSettings::default(),
+            groups: GroupSettings::default(),
+            security: raftbus_security::SecuritySettings::default(),
         }
     }
 }
 
 /// `[cluster]`
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ClusterSettings {
     /// Every manager as `id/api_addr/raft_addr`, comma-separated. The lowest id initializes the
     /// metadata group on first start.
@@ -113,31 +92,9 @@ pub struct Peer {
     pub raft_addr: String,
 }
 
-/// `[raft]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RaftSettings {
-    /// Leader heartbeat interval.
-    pub heartbeat_ms: u64,
-    /// Election timeout lower bound.
-    pub election_min_ms: u64,
-    /// Election timeout upper bound.
-    pub election_max_ms: u64,
-}
-
-impl Default for RaftSettings {
-    fn default() -> Self {
-        Self {
-            heartbeat_ms: 250,
-            election_min_ms: 1_000,
-            election_max_ms: 2_000,
-        }
-    }
-}
-
 /// `[heartbeat]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct HeartbeatSettings {
     /// How often brokers, producers and consumers are expected to heartbeat.
     pub interval_ms: u64,
@@ -156,7 +113,7 @@ impl Default for HeartbeatSettings {
 
 /// `[topics]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct TopicSettings {
     /// Create unknown topics on first use by a client that asks for it.
     pub auto_create: bool,
@@ -208,10 +165,7 @@ impl Settings {
         env: Option<std::collections::HashMap<String, String>>,
     ) -> Result<Self, ManagerError> {
         let more = [("cluster.peers", args.peers.clone())];
-        let s: Settings =
-            raftbus_node::settings::load(&Settings::default(), &args.node, &more, env)?;
-        s.validate()?;
-        Ok(s)
+        raftbus_node::settings::load_valid(&args.node, &more, env)
     }
 
     /// Parsed `cluster.peers`.
@@ -254,44 +208,40 @@ impl Settings {
         Ok(peers)
     }
 
+    /// Raft configuration of the metadata group.
+    pub fn raft_config(&self) -> Result<crate::raft::RaftConfig, ManagerError> {
+        crate::raft::RaftConfig {
+            cluster_name: "raftbus-metadata".into(),
+            heartbeat_interval: self.raft.heartbeat_ms,
+            election_timeout_min: self.raft.election_min_ms,
+            election_timeout_max: self.raft.election_max_ms,
+            snapshot_policy: crate::raft::SnapshotPolicy::LogsSinceLast(5_000),
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| ManagerError::invalid("raft", e))
+    }
+}
+
+impl NodeConfig for Settings {
     /// Checks what the types cannot express.
-    pub fn validate(&self) -> Result<(), ManagerError> {
+    fn validate(&self) -> Result<(), ManagerError> {
         let bad = |key: &str, reason: String| {
             Err(ManagerError::InvalidConfig {
                 key: key.into(),
                 reason,
             })
         };
-        if self.node.id == 0 {
-            return bad(
-                "node.id",
-                "must be set to a positive integer (--node-id or RAFTBUS_NODE__ID)".into(),
-            );
-        }
-        for (key, v) in [
-            ("server.api_addr", &self.server.api_addr),
-            ("server.raft_addr", &self.server.raft_addr),
-        ] {
-            if v.parse::<SocketAddr>().is_err() {
-                return bad(key, format!("{v:?} is not an ip:port address"));
-            }
-        }
+        self.node.check()?;
+        self.server.check()?;
+        self.database.check()?;
         if !self.peers()?.iter().any(|p| p.id == self.node.id) {
             return bad(
                 "cluster.peers",
                 format!("does not list this manager's id {}", self.node.id),
             );
         }
-        let r = &self.raft;
-        if r.heartbeat_ms == 0
-            || r.election_min_ms < 2 * r.heartbeat_ms
-            || r.election_max_ms <= r.election_min_ms
-        {
-            return bad(
-                "raft.election_min_ms",
-                "need 2 * heartbeat_ms <= election_min_ms < election_max_ms".into(),
-            );
-        }
+        self.raft.check()?;
         if self.heartbeat.interval_ms == 0
             || self.heartbeat.timeout_ms <= self.heartbeat.interval_ms
         {
@@ -327,20 +277,6 @@ impl Settings {
             return bad(key, reason);
         }
         Ok(())
-    }
-
-    /// Raft configuration of the metadata group.
-    pub fn raft_config(&self) -> Result<crate::raft::RaftConfig, ManagerError> {
-        crate::raft::RaftConfig {
-            cluster_name: "raftbus-metadata".into(),
-            heartbeat_interval: self.raft.heartbeat_ms,
-            election_timeout_min: self.raft.election_min_ms,
-            election_timeout_max: self.raft.election_max_ms,
-            snapshot_policy: crate::raft::SnapshotPolicy::LogsSinceLast(5_000),
-            ..Default::default()
-        }
-        .validate()
-        .map_err(|e| ManagerError::invalid("raft", e))
     }
 }
 

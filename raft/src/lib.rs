@@ -14,7 +14,6 @@
 //! - [`NodeAddr`]: the node type of every group (a node's Raft and client API addresses).
 //! - [`codec`]: the compact binary (MessagePack) encoding used in rows and RPC bodies.
 //! - [`snapshot`]: snapshot data as a stream of bounded frames, staged by the receiver.
-//! - [`runtime`]: connecting to the node's database, shutdown signals.
 
 pub mod batch;
 pub mod codec;
@@ -24,7 +23,6 @@ mod log_store;
 mod network;
 mod node;
 mod peer;
-pub mod runtime;
 pub mod server;
 pub mod snapshot;
 mod tail;

@@ -6,7 +6,7 @@ use crate::SecurityError;
 
 /// `[security]`: TLS material and client authentication.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct SecuritySettings {
     /// Plain HTTP everywhere, no certificates, no authentication: anyone who reaches a port
     /// can read, write and steer the cluster. For throwaway local experiments only; logged as

@@ -127,7 +127,7 @@ pub(crate) async fn read(
     wait_ms: u64,
 ) -> Result<(Vec<(u64, u32, bytes::Bytes)>, Watermarks), ApiError> {
     require_leader(state, p, false)?;
-    if !p.wait_read_ready(state.settings.raft.lease()).await {
+    if !p.wait_read_ready(state.settings.raft.timing.lease()).await {
         return Err(ApiError::new(
             ErrorCode::Unavailable,
             format!(

@@ -108,7 +108,7 @@ fn require_leader(state: &ApiState, p: &Partition, check_quorum: bool) -> Result
     if !l.is_leader {
         return Err(ApiError::not_leader(&p.name(), l.leader));
     }
-    let limit = state.settings.raft.election_max_ms;
+    let limit = state.settings.raft.timing.election_max_ms;
     let me = state.registry.node_id();
     let live_voters = l
         .voters

@@ -181,7 +181,7 @@ pub(super) async fn write(
     cmd: Command,
 ) -> Result<CommandResponse, ApiError> {
     let timeout = Duration::from_millis(state.settings.limits.produce_timeout_ms);
-    p.renew_lease(state.settings.raft.lease()).await;
+    p.renew_lease(state.settings.raft.timing.lease()).await;
     match p.propose(cmd, timeout).await {
         Ok(CommandResponse::Rejected { code, message }) => Err(ApiError::new(code, message)),
         Ok(data) => Ok(data),

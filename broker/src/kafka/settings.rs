@@ -6,7 +6,7 @@ use crate::error::BrokerError;
 
 /// `[kafka]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct KafkaSettings {
     /// `host:port` the Kafka listener binds, e.g. `0.0.0.0:9092`. Empty (the default): no
     /// Kafka listener. With `[security]` on it speaks TLS with the node certificate and

@@ -7,7 +7,7 @@ use crate::error::BrokerError;
 
 /// `[storage]`: bounds of the shared writer's transactions (see `raftbus_raft::commit`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct StorageSettings {
     /// At most this many entries (log entries, applied runs) per transaction; more wait for
     /// the next one. A single larger write still goes, alone.
@@ -27,7 +27,7 @@ impl Default for StorageSettings {
 
 /// `[peers]`: the per-peer Raft message streams (see `raftbus_raft::network`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct PeerSettings {
     /// Heartbeats (entry-less appends) of all groups to one peer wait at most this long to
     /// travel together in one message; anything carrying entries goes at once and takes the

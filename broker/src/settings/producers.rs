@@ -11,7 +11,7 @@ const MIN_EXPIRY_MS: u64 = 1_000;
 
 /// `[producers]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ProducerSettings {
     /// A producer id that appended nothing to a partition for this long is forgotten there
     /// (its sequence state leaves the partition's state, its `producer_state` row and later

@@ -6,7 +6,7 @@ use crate::error::BrokerError;
 
 /// `[retention]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct RetentionSettings {
     /// Interval of the `retention` loop: each tick, the leader of every partition with a
     /// limit checks whether old batches are due and proposes one trim. Batches therefore

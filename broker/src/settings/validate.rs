@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use raftbus_node::settings::NodeConfig;
+
 use super::Settings;
 use crate::error::BrokerError;
 
@@ -37,37 +39,15 @@ fn bad(key: &str, reason: String) -> Result<(), BrokerError> {
     })
 }
 
-impl Settings {
+impl NodeConfig for Settings {
     /// Checks values the types cannot express.
-    pub fn validate(&self) -> Result<(), BrokerError> {
-        if self.node.id == 0 {
-            return bad(
-                "node.id",
-                "must be set to a positive integer (--node-id or RAFTBUS_NODE__ID)".into(),
-            );
-        }
+    fn validate(&self) -> Result<(), BrokerError> {
+        self.node.check()?;
+        self.server.listen.check()?;
         self.validate_addresses()?;
-        if !self.database.url.starts_with("postgres://")
-            && !self.database.url.starts_with("postgresql://")
-        {
-            return bad("database.url", "must be a postgres:// URL".into());
-        }
+        self.database.check()?;
         let r = &self.raft;
-        if r.heartbeat_ms == 0 || r.election_min_ms < 2 * r.heartbeat_ms {
-            return bad(
-                "raft.election_min_ms",
-                format!(
-                    "must be at least twice raft.heartbeat_ms ({})",
-                    r.heartbeat_ms
-                ),
-            );
-        }
-        if r.election_max_ms <= r.election_min_ms {
-            return bad(
-                "raft.election_max_ms",
-                "must be greater than raft.election_min_ms".into(),
-            );
-        }
+        r.timing.check()?;
         if r.quiesce_ms > 0 && r.peer_timeout_ms < 2 * r.quiesce_ms {
             return bad(
                 "raft.peer_timeout_ms",
@@ -93,7 +73,7 @@ impl Settings {
         self.producers.validate()?;
         self.kafka.validate()?;
         self.storage.validate()?;
-        self.peers.validate(r.heartbeat_ms)?;
+        self.peers.validate(r.timing.heartbeat_ms)?;
         // Bodies of Raft RPCs are bounded (`raftbus_raft::server::RPC_BODY_LIMIT`): an append
         // carries one entry of up to a batch, and a snapshot frame up to a budget plus a batch.
         if !(1024..=16 << 20).contains(&self.limits.max_batch_bytes) {
@@ -120,12 +100,6 @@ impl Settings {
                 "must be between 65536 (64 KiB) and 33554432 (32 MiB)".into(),
             );
         }
-        if self.server.workers == 0 || self.database.max_connections == 0 {
-            return bad(
-                "server.workers",
-                "workers and database.max_connections must be positive".into(),
-            );
-        }
         for m in self.manager.addrs() {
             if !is_host_port(&m) {
                 return bad(
@@ -139,7 +113,9 @@ impl Settings {
         }
         Ok(())
     }
+}
 
+impl Settings {
     /// Listen addresses must be bindable; what the broker advertises must be reachable by
     /// others, so a wildcard listen address needs an explicit advertised one.
     fn validate_addresses(&self) -> Result<(), BrokerError> {
@@ -147,13 +123,13 @@ impl Settings {
         let pairs = [
             (
                 "server.api_addr",
-                &s.api_addr,
+                &s.listen.api_addr,
                 "server.advertised_api_addr",
                 &s.advertised_api_addr,
             ),
             (
                 "server.raft_addr",
-                &s.raft_addr,
+                &s.listen.raft_addr,
                 "server.advertised_raft_addr",
                 &s.advertised_raft_addr,
             ),
@@ -187,12 +163,6 @@ impl Settings {
                 }
                 None => {}
             }
-        }
-        if s.api_addr == s.raft_addr {
-            return bad(
-                "server.raft_addr",
-                "must differ from server.api_addr".into(),
-            );
         }
         Ok(())
     }
@@ -268,8 +238,8 @@ mod tests {
         let s = load(Args::default(), &[]).unwrap();
         assert!(s.manager.addrs().is_empty(), "no managers by default");
         assert_eq!(s.manager.heartbeat_ms, 1_000);
-        assert_eq!(s.server.advertised_api(), s.server.api_addr);
-        assert_eq!(s.server.advertised_raft(), s.server.raft_addr);
+        assert_eq!(s.server.advertised_api(), s.server.listen.api_addr);
+        assert_eq!(s.server.advertised_raft(), s.server.listen.raft_addr);
         let args = Args {
             managers: Some("m1:7000, m2:7000,".into()),
             ..Default::default()

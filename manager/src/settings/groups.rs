@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `[groups]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct GroupSettings {
     /// A consumer group without members for this long is removed from the metadata and its
     /// committed offsets from the partitions (Kafka's `offsets.retention.minutes`; default 7

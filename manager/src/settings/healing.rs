@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `[healing]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct HealingSettings {
     /// A broker silent this long has its replicas moved to live brokers. Long enough that a
     /// restart or a short outage costs no data copy.

@@ -62,7 +62,7 @@ async fn node_sessions_run_with_synchronous_commit_on() {
     )
     .unwrap();
     let db =
-        raftbus_raft::runtime::connect_db(&url, 2, Duration::from_secs(5), Duration::from_secs(5))
+        raftbus_node::runtime::connect_db(&url, 2, Duration::from_secs(5), Duration::from_secs(5))
             .await
             .unwrap();
     let (setting,): (String,) = sqlx::query_as("SHOW synchronous_commit")
