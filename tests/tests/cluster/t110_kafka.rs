@@ -62,7 +62,7 @@ print("DELETED", flush=True)
 const KEYS: usize = 50;
 
 /// Runs `program args` with `stdin`, bounded: `(success, stdout, stderr)`.
-async fn run(
+pub(crate) async fn run(
     program: &std::path::Path,
     args: &[String],
     env: &[(String, String)],
@@ -95,14 +95,14 @@ async fn run(
 }
 
 /// kcat with the cluster's connection properties first.
-fn kcat_args(bs: &str, rest: &[&str]) -> Vec<String> {
+pub(crate) fn kcat_args(bs: &str, rest: &[&str]) -> Vec<String> {
     let mut a = kafka::kcat_args(bs);
     a.extend(rest.iter().map(|s| s.to_string()));
     a
 }
 
 /// The whitespace-separated words of `s`, as arguments.
-fn words(s: &str) -> Vec<String> {
+pub(crate) fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(String::from).collect()
 }
 
