@@ -106,6 +106,16 @@ pub(crate) fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(String::from).collect()
 }
 
+/// The `partition \t offset` lines `producer --print-offsets` prints.
+pub(crate) fn printed_offsets(out: &str) -> Vec<(u32, u64)> {
+    out.lines()
+        .map(|l| {
+            let (p, o) = l.split_once('\t').unwrap();
+            (p.parse().unwrap(), o.parse().unwrap())
+        })
+        .collect()
+}
+
 /// `partition \t offset \t key \t value` lines.
 fn parse(out: &str) -> Vec<(u32, u64, String, String)> {
     out.lines()
@@ -218,13 +228,7 @@ async fn t110_kcat_and_the_cli_share_one_record_space() {
     let lines: String = (0..20).map(|i| format!("x{i}:w{i}\n")).collect();
     let (ok, out, err) = run(&cli("producer"), &args, &env, &lines).await;
     assert!(ok, "producer failed: {err}");
-    let acked: Vec<(u32, u64)> = out
-        .lines()
-        .map(|l| {
-            let (p, o) = l.split_once('\t').unwrap();
-            (p.parse().unwrap(), o.parse().unwrap())
-        })
-        .collect();
+    let acked = printed_offsets(&out);
     assert_eq!(acked.len(), 20);
     for (i, (p, o)) in acked.iter().enumerate() {
         let (p, o) = (p.to_string(), o.to_string());

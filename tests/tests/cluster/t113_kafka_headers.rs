@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use raftbus_tests::{bin_path, kafka};
 
-use super::t110_kafka::{kcat_args, run, words};
+use super::t110_kafka::{kcat_args, printed_offsets, run, words};
 
 /// One record as both readers print it: partition, offset, timestamp, headers, key, value.
 type Line = (u32, u64, u64, Vec<(String, String)>, String, String);
@@ -78,13 +78,7 @@ async fn t113_headers_cross_kafka_and_the_cli() {
     let lines: String = (0..5).map(|i| format!("x{i}:w{i}\n")).collect();
     let (ok, out, err) = run(&cli("producer"), &args, &env, &lines).await;
     assert!(ok, "producer --header failed: {err}");
-    let acked: Vec<(u32, u64)> = out
-        .lines()
-        .map(|l| {
-            let (p, o) = l.split_once('\t').unwrap();
-            (p.parse().unwrap(), o.parse().unwrap())
-        })
-        .collect();
+    let acked = printed_offsets(&out);
     assert_eq!(acked.len(), 5, "{out}");
 
     // 3. Both read everything; they agree on every field.
