@@ -1,10 +1,12 @@
 //! Record headers in one record space (issue 14): kcat produces records with `-H` headers
 //! (and some without), the `producer` CLI sends records with `--header`, and then kcat and the
 //! `consumer` CLI read the whole topic alike: same offsets, timestamps, headers, keys and
-//! values. A malformed `--header` is refused with a message naming the syntax.
+//! values; the HTTP JSON fetch shows the same headers and JSON produce stores new ones. A
+//! malformed `--header` is refused with a message naming the syntax.
 
 use std::collections::BTreeSet;
 
+use raftbus_protocol::routes;
 use raftbus_tests::{bin_path, kafka};
 
 use super::t110_kafka::{kcat_args, printed_offsets, run, words};
@@ -115,7 +117,47 @@ async fn t113_headers_cross_kafka_and_the_cli() {
         assert_eq!(key[1..], value[1..], "{key} -> {value}");
     }
 
-    // 5. A malformed --header is refused before anything is sent.
+    // 5. The HTTP JSON API (through a manager) shows those headers and takes new ones.
+    let http = raftbus_tests::pki::client();
+    let manager = c.bootstrap().split(',').next().unwrap().to_string();
+    let fetch_json = |p: u32, o: u64| {
+        let path = routes::topic_partition_records("kh", p);
+        let get = http.get(raftbus_tests::pki::url(&manager, &path));
+        async move {
+            let r = get.query(&[("offset", o)]).send().await.unwrap();
+            assert!(r.status().is_success(), "GET {p}/{o}: {}", r.status());
+            let v: serde_json::Value = r.json().await.unwrap();
+            v["records"][0].clone()
+        }
+    };
+    for (p, o, _, headers, _, value) in &by_cli {
+        let got = fetch_json(*p, *o).await;
+        assert_eq!(got["value"], value.as_str());
+        let want: Vec<serde_json::Value> = headers
+            .iter()
+            .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+            .collect();
+        if want.is_empty() {
+            assert!(got.get("headers").is_none(), "{value}: {got}");
+        } else {
+            assert_eq!(got["headers"], serde_json::Value::from(want), "{value}");
+        }
+    }
+    let sent = serde_json::json!([{"key": "h", "value": "v"}, {"key": "n", "value": null}]);
+    let body = serde_json::json!({"records": [{"key": "j", "value": "json", "headers": sent}]});
+    let path = format!("{}?partition=1", routes::topic_records("kh"));
+    let r = http
+        .post(raftbus_tests::pki::url(&manager, &path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "JSON produce: {}", r.status());
+    let produced: serde_json::Value = r.json().await.unwrap();
+    let offset = produced["base_offset"].as_u64().unwrap();
+    assert_eq!(fetch_json(1, offset).await["headers"], sent);
+
+    // 6. A malformed --header is refused before anything is sent.
     let args = words(&format!(
         "--bootstrap {} --topic kh --value nope --header nameonly",
         c.bootstrap()
