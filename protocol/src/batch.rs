@@ -9,8 +9,10 @@
 //! `key_len` is 0 for "no key" and `n + 1` for a key of `n` bytes, so an empty key and no key
 //! stay distinct; `hvalue_len` likewise tells a null header value from an empty one. Header
 //! names (`hkey`) are UTF-8, as Kafka's. The builder writes MAGIC 1 (no header section) unless
-//! a record has headers, so batches without headers keep their bytes; both decode. The batch carries no offsets: offsets are assigned by the partition's state
-//! machine when the batch is applied, so the bytes a producer sends are stored unchanged.
+//! a record has headers, so batches without headers keep their bytes; both decode.
+//!
+//! The batch carries no offsets: offsets are assigned by the partition's state machine when
+//! the batch is applied, so the bytes a producer sends are stored unchanged.
 
 use bytes::Bytes;
 
