@@ -110,6 +110,13 @@ pub struct ConsoleArgs {
     /// Print `partition<TAB>offset<TAB>` before each record.
     #[arg(long)]
     pub print_offset: bool,
+    /// Print the producer timestamp (ms since the epoch) and a TAB before the headers.
+    #[arg(long)]
+    pub print_timestamp: bool,
+    /// Print the headers (`name:value` joined by `,`, `null` for a null value, `NO_HEADERS`
+    /// when there are none, as Kafka's console consumer does) and a TAB before the key.
+    #[arg(long)]
+    pub print_headers: bool,
     /// Report assignment changes and a final count on stderr.
     #[arg(long, short)]
     pub verbose: bool,

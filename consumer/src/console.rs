@@ -62,6 +62,8 @@ async fn close(consumer: Consumer) -> Result<(), CliError> {
 async fn read_loop(consumer: &mut Consumer, args: &ConsoleArgs) -> (u64, Stop) {
     let format = Format {
         offset: args.print_offset,
+        timestamp: args.print_timestamp,
+        headers: args.print_headers,
         key: args.print_key,
     };
     let idle_limit = args.timeout_ms.map(Duration::from_millis);

@@ -2,6 +2,7 @@
 //! "parse, then call" shim and the flags are documented in one place.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use raftbus_sdk::Header;
 
 /// `producer`: Kafka console-producer conventions (records from stdin, one per line).
 #[derive(Debug, Parser)]
@@ -95,6 +96,10 @@ pub struct ConsoleArgs {
     /// Print `partition<TAB>offset` per record to stdout, in input order.
     #[arg(long)]
     pub print_offsets: bool,
+    /// Add the header NAME with VALUE to every record (repeatable; text up to the first `=`
+    /// is the name, the rest the value, which may be empty).
+    #[arg(long = "header", value_name = "NAME=VALUE", value_parser = crate::input::parse_header)]
+    pub headers: Vec<Header>,
 }
 
 /// `producer perf`.

@@ -83,6 +83,7 @@ pub async fn run(args: ConsoleArgs) -> Result<(), CliError> {
                         if let Some(p) = args.partition {
                             record = record.to_partition(p);
                         }
+                        record.headers.clone_from(&args.headers);
                         match producer.send(record).await {
                             Ok(d) => {
                                 counts.sent += 1;

@@ -1,9 +1,10 @@
 //! Input records: stdin lines read on a plain thread (blocking reads never stall the async
-//! runtime, and whole chunks of lines cross the channel so the per-line cost stays tiny), and
-//! the key/value split of one line.
+//! runtime, and whole chunks of lines cross the channel so the per-line cost stays tiny), the
+//! key/value split of one line, and the `--header` syntax.
 
 use std::io::BufRead;
 
+use raftbus_sdk::Header;
 use tokio::sync::mpsc;
 
 /// Lines per chunk sent to the async side.
@@ -80,9 +81,35 @@ pub fn split_key(line: Vec<u8>, sep: Option<&[u8]>) -> (Option<Vec<u8>>, Vec<u8>
     }
 }
 
+/// Parses a `--header NAME=VALUE` argument; the message is what clap prints on refusal.
+pub fn parse_header(arg: &str) -> Result<Header, String> {
+    match arg.split_once('=') {
+        Some((name, value)) => Ok(Header::new(name, value.as_bytes().to_vec())),
+        None => Err(format!(
+            "expected NAME=VALUE (the header name, `=`, then its value), got `{arg}`"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_headers_at_the_first_equals_sign() {
+        let h = parse_header("trace=a=b").unwrap();
+        assert_eq!(
+            (h.key.as_str(), h.value.as_deref()),
+            ("trace", Some(&b"a=b"[..]))
+        );
+        let h = parse_header("empty=").unwrap();
+        assert_eq!(
+            (h.key.as_str(), h.value.as_deref()),
+            ("empty", Some(&b""[..]))
+        );
+        let e = parse_header("novalue").unwrap_err();
+        assert!(e.contains("NAME=VALUE") && e.contains("novalue"), "{e}");
+    }
 
     #[test]
     fn splits_at_first_separator_only() {

@@ -46,6 +46,40 @@ pub struct JsonRecord {
     pub key: Option<String>,
     /// The value.
     pub value: String,
+    /// Record headers, in order; left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<JsonHeader>,
+}
+
+/// A record header in JSON bodies: text name, text value (`null` is Kafka's null value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JsonHeader {
+    /// Header name.
+    pub key: String,
+    /// Header value (lossy UTF-8 in fetch replies); `null` for a null value.
+    pub value: Option<String>,
+}
+
+impl JsonHeader {
+    /// A fetched header in JSON (the value as lossy UTF-8).
+    pub fn lossy(h: &crate::Header) -> Self {
+        Self {
+            key: h.key.clone(),
+            value: h
+                .value
+                .as_ref()
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
+        }
+    }
+
+    /// The header as stored.
+    pub fn to_header(&self) -> crate::Header {
+        crate::Header {
+            key: self.key.clone(),
+            value: self.value.clone().map(bytes::Bytes::from),
+        }
+    }
 }
 
 /// JSON produce body (`content-type: application/json`), for curl and plain HTTP clients.
@@ -146,6 +180,9 @@ pub struct FetchedRecord {
     pub value: String,
     /// Producer timestamp, ms since the epoch.
     pub timestamp_ms: u64,
+    /// Record headers, in order; left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<JsonHeader>,
 }
 
 /// JSON fetch reply.

@@ -1,19 +1,31 @@
 //! The binary record-batch format.
 //!
 //! ```text
-//! batch  := magic:u8 (=1) | count:u32le | base_timestamp_ms:u64le | record{count}
-//! record := timestamp_delta_ms:varint | key_len:varint | key | value_len:varint | value
+//! batch   := magic:u8 (1 or 2) | count:u32le | base_timestamp_ms:u64le | record{count}
+//! record  := timestamp_delta_ms:varint | key_len:varint | key | value_len:varint | value
+//!            | headers (MAGIC 2 only)
+//! headers := header_count:varint | (hkey_len:varint | hkey | hvalue_len:varint | hvalue)*
 //! ```
 //! `key_len` is 0 for "no key" and `n + 1` for a key of `n` bytes, so an empty key and no key
-//! stay distinct. The batch carries no offsets: offsets are assigned by the partition's state
-//! machine when the batch is applied, so the bytes a producer sends are stored unchanged.
+//! stay distinct; `hvalue_len` likewise tells a null header value from an empty one. Header
+//! names (`hkey`) are UTF-8, as Kafka's. The builder writes MAGIC 1 (no header section) unless
+//! a record has headers, so batches without headers keep their bytes; both decode.
+//!
+//! The batch carries no offsets: offsets are assigned by the partition's state machine when
+//! the batch is applied, so the bytes a producer sends are stored unchanged.
 
 use bytes::Bytes;
 
 use crate::varint;
 
-/// First byte of every batch; bumped if the layout ever changes.
+mod headers;
+
+pub use headers::Header;
+
+/// First byte of a batch whose records have no header section.
 pub const MAGIC: u8 = 1;
+/// First byte of a batch whose records each end with a header section.
+pub const MAGIC_HEADERS: u8 = 2;
 /// Size of the fixed batch header.
 pub const HEADER_LEN: usize = 1 + 4 + 8;
 
@@ -23,12 +35,28 @@ pub enum BatchError {
     /// The buffer ends inside the header or a record.
     #[error("record batch is truncated")]
     Truncated,
-    /// The first byte is not [`MAGIC`].
+    /// The first byte is neither [`MAGIC`] nor [`MAGIC_HEADERS`].
     #[error("record batch has unknown format version {0}")]
     BadMagic(u8),
     /// Bytes remain after the last record the header announced.
     #[error("record batch has {0} trailing bytes after its last record")]
     TrailingBytes(usize),
+    /// A record announces more headers than the bytes left could hold.
+    #[error("record {index} announces {count} headers but only {left} bytes remain")]
+    HeaderCount {
+        /// Index of the record within the batch.
+        index: u32,
+        /// The announced header count.
+        count: u64,
+        /// Bytes left in the batch after the count.
+        left: usize,
+    },
+    /// A header name is not UTF-8 (Kafka header names are strings).
+    #[error("record {index} has a header name that is not UTF-8")]
+    HeaderKeyNotUtf8 {
+        /// Index of the record within the batch.
+        index: u32,
+    },
     /// A batch must carry at least one record.
     #[error("record batch is empty")]
     Empty,
@@ -56,6 +84,9 @@ pub struct Record {
     pub value: Bytes,
     /// Producer-side creation time, milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
+    /// Application metadata beside the payload (Kafka record headers), in order; empty for
+    /// every record of a MAGIC 1 batch.
+    pub headers: Vec<Header>,
 }
 
 /// Builds a batch incrementally; the producer's accumulator uses one per partition.
@@ -80,8 +111,23 @@ impl BatchBuilder {
         }
     }
 
-    /// Appends one record. Timestamps before the base are clamped to the base.
+    /// Appends one record without headers. Timestamps before the base are clamped to the base.
     pub fn push(&mut self, key: Option<&[u8]>, value: &[u8], timestamp_ms: u64) {
+        self.push_with_headers(key, value, timestamp_ms, &[]);
+    }
+
+    /// Appends one record with `headers`. The first record with headers turns the batch into
+    /// MAGIC 2 (the records before it get an empty header section).
+    pub fn push_with_headers(
+        &mut self,
+        key: Option<&[u8]>,
+        value: &[u8],
+        timestamp_ms: u64,
+        headers: &[Header],
+    ) {
+        if !headers.is_empty() && self.buf[0] == MAGIC {
+            self.upgrade();
+        }
         varint::put(
             &mut self.buf,
             timestamp_ms.saturating_sub(self.base_timestamp_ms),
@@ -95,7 +141,25 @@ impl BatchBuilder {
         }
         varint::put(&mut self.buf, value.len() as u64);
         self.buf.extend_from_slice(value);
+        if self.buf[0] == MAGIC_HEADERS {
+            headers::put(&mut self.buf, headers);
+        }
         self.count += 1;
+    }
+
+    /// Rewrites the records pushed so far as MAGIC 2 records without headers.
+    fn upgrade(&mut self) {
+        let mut out = Vec::with_capacity(self.buf.len() + self.count as usize + 256);
+        out.extend_from_slice(&self.buf[..HEADER_LEN]);
+        out[0] = MAGIC_HEADERS;
+        let mut pos = HEADER_LEN;
+        for index in 0..self.count {
+            let start = pos;
+            skip_record(&self.buf, &mut pos, MAGIC, index).expect("the builder wrote this record");
+            out.extend_from_slice(&self.buf[start..pos]);
+            headers::put(&mut out, &[]);
+        }
+        self.buf = out;
     }
 
     /// Bytes the batch would occupy if finished now.
@@ -103,7 +167,8 @@ impl BatchBuilder {
         self.buf.len()
     }
 
-    /// Bytes one more record would add (an upper bound), for batch-size decisions.
+    /// Bytes one more record without headers would add (an upper bound), for batch-size
+    /// decisions.
     pub fn record_size_hint(key: Option<&[u8]>, value: &[u8]) -> usize {
         10 + 10 + key.map_or(0, <[u8]>::len) + 10 + value.len()
     }
@@ -135,13 +200,13 @@ pub struct RecordBatch {
 impl RecordBatch {
     /// Validates `data` completely (every length checked) without copying it.
     pub fn parse(data: Bytes) -> Result<Self, BatchError> {
-        let (count, base) = header(&data)?;
+        let (magic, count, base) = header(&data)?;
         if count == 0 {
             return Err(BatchError::Empty);
         }
         let mut pos = HEADER_LEN;
         for index in 0..count {
-            let delta = skip_record(&data, &mut pos)?;
+            let delta = skip_record(&data, &mut pos, magic, index)?;
             // Checked here so that `records` can add without overflow.
             if base.checked_add(delta).is_none() {
                 return Err(BatchError::TimestampOverflow { index, base, delta });
@@ -188,6 +253,7 @@ impl RecordBatch {
     /// decoding cannot fail.
     pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
         let base = u64::from_le_bytes(self.data[5..13].try_into().expect("8 bytes"));
+        let with_headers = self.data[0] == MAGIC_HEADERS;
         let mut pos = HEADER_LEN;
         (0..self.count).map(move |_| {
             let delta = varint::get(&self.data, &mut pos).expect("validated");
@@ -200,34 +266,46 @@ impl RecordBatch {
             let vlen = varint::get(&self.data, &mut pos).expect("validated") as usize;
             let value = self.data.slice(pos..pos + vlen);
             pos += vlen;
+            let headers = if with_headers {
+                headers::read_all(&self.data, &mut pos)
+            } else {
+                Vec::new()
+            };
             Record {
                 key,
                 value,
                 timestamp_ms: base + delta,
+                headers,
             }
         })
     }
 }
 
-fn header(data: &[u8]) -> Result<(u32, u64), BatchError> {
+/// The batch header: magic, record count, base timestamp.
+fn header(data: &[u8]) -> Result<(u8, u32, u64), BatchError> {
     if data.len() < HEADER_LEN {
         return Err(BatchError::Truncated);
     }
-    if data[0] != MAGIC {
-        return Err(BatchError::BadMagic(data[0]));
+    let magic = data[0];
+    if magic != MAGIC && magic != MAGIC_HEADERS {
+        return Err(BatchError::BadMagic(magic));
     }
     let count = u32::from_le_bytes(data[1..5].try_into().expect("4 bytes"));
     let base = u64::from_le_bytes(data[5..13].try_into().expect("8 bytes"));
-    Ok((count, base))
+    Ok((magic, count, base))
 }
 
-/// Checks one record's lengths and moves past it; answers its timestamp delta.
-fn skip_record(data: &[u8], pos: &mut usize) -> Result<u64, BatchError> {
+/// Checks record `index`'s lengths (and headers, in a `magic` 2 batch) and moves past it;
+/// answers its timestamp delta.
+fn skip_record(data: &[u8], pos: &mut usize, magic: u8, index: u32) -> Result<u64, BatchError> {
     let delta = varint::get(data, pos).ok_or(BatchError::Truncated)?;
     let klen = varint::get(data, pos).ok_or(BatchError::Truncated)?;
     skip(data, pos, klen.saturating_sub(1))?;
     let vlen = varint::get(data, pos).ok_or(BatchError::Truncated)?;
     skip(data, pos, vlen)?;
+    if magic == MAGIC_HEADERS {
+        headers::skip_all(data, pos, index)?;
+    }
     Ok(delta)
 }
 

@@ -33,5 +33,5 @@ pub mod retention;
 pub mod routes;
 mod varint;
 
-pub use batch::{BatchBuilder, BatchError, Record, RecordBatch};
+pub use batch::{BatchBuilder, BatchError, Header, Record, RecordBatch};
 pub use error::{ErrorBody, ErrorCode};

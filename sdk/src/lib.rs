@@ -22,3 +22,4 @@ pub use credentials::Credentials;
 pub use error::SdkError;
 pub use producer::{Acks, Delivery, DeliveryFuture, Producer, ProducerConfig, Record};
 pub use raftbus_protocol as protocol;
+pub use raftbus_protocol::Header;

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use raftbus_protocol::api::{FetchJsonResponse, FetchParams, FetchedRecord};
+use raftbus_protocol::api::{FetchJsonResponse, FetchParams, FetchedRecord, JsonHeader};
 use raftbus_protocol::fetch::{
     BINARY_CONTENT_TYPE, HIGH_WATERMARK_HEADER, LOG_START_HEADER, put_frame,
 };
@@ -103,6 +103,7 @@ pub(super) async fn fetch(
                 key: r.key.map(|k| String::from_utf8_lossy(&k).into_owned()),
                 value: String::from_utf8_lossy(&r.value).into_owned(),
                 timestamp_ms: r.timestamp_ms,
+                headers: r.headers.iter().map(JsonHeader::lossy).collect(),
             });
             next_offset = o + 1;
         }

@@ -78,6 +78,13 @@ mod tests {
         assert_eq!(doc["components"]["schemas"]["Binary"]["format"], "binary");
         assert!(produce["responses"]["4XX"].is_object());
         assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+        // Record headers in JSON bodies are described, not a dangling reference.
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["JsonHeader"]["properties"]["value"].is_object());
+        for record in ["JsonRecord", "FetchedRecord"] {
+            let headers = &schemas[record]["properties"]["headers"];
+            assert_eq!(headers["type"], "array", "{record}: {headers}");
+        }
         assert_eq!(
             doc["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"

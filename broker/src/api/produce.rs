@@ -10,10 +10,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use raftbus_protocol::api::{
-    AcceptedResponse, Acks, ProduceJsonRequest, ProduceParams, ProduceResponse,
+    AcceptedResponse, Acks, JsonHeader, ProduceJsonRequest, ProduceParams, ProduceResponse,
 };
 use raftbus_protocol::openapi::Binary;
-use raftbus_protocol::{ErrorCode, RecordBatch};
+use raftbus_protocol::{BatchBuilder, ErrorCode, RecordBatch};
 
 use super::openapi::PartitionPath;
 use super::{ApiState, partition, require_leader};
@@ -56,12 +56,14 @@ fn parse_batch(req: &HttpRequest, body: Bytes) -> Result<RecordBatch, ApiError> 
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    Ok(RecordBatch::from_records(
-        json.records
-            .iter()
-            .map(|r| (r.key.as_deref().map(str::as_bytes), r.value.as_bytes())),
-        now,
-    ))
+    let mut builder = BatchBuilder::new(now);
+    for r in &json.records {
+        let headers: Vec<_> = r.headers.iter().map(JsonHeader::to_header).collect();
+        let key = r.key.as_deref().map(str::as_bytes);
+        builder.push_with_headers(key, r.value.as_bytes(), now, &headers);
+    }
+    RecordBatch::parse(builder.finish())
+        .map_err(|e| ApiError::bad_request(format!("invalid records: {e}")))
 }
 
 #[utoipa::path(

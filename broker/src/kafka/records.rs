@@ -1,18 +1,17 @@
 //! Kafka record batches (v2, any compression) to and from Raftbus batches.
 //!
-//! A produced Kafka batch becomes one Raftbus batch with the same keys, values and
+//! A produced Kafka batch becomes one Raftbus batch with the same keys, values, headers and
 //! timestamps; stored Raftbus batches go back as uncompressed v2 batches with their offsets.
-//! Record headers have no place in the Raftbus batch format yet: a batch with any header is
-//! refused (`INVALID_RECORD`, naming the reason) rather than stored without them, so no client
-//! loses headers silently (README, "Kafka clients").
+//! The codec (`kafka-protocol`) keeps a record's headers in a map, so a header name repeated
+//! within one record reaches us once, with its last value.
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::ResponseError;
-use kafka_protocol::indexmap::IndexMap;
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
-use raftbus_protocol::{BatchBuilder, RecordBatch};
+use raftbus_protocol::{BatchBuilder, Header, RecordBatch};
 
 /// The smallest encoded Kafka v2 record (length, attributes, timestamp and offset deltas,
 /// key and value lengths, header count: one byte each): bounds a batch's announced record
@@ -94,16 +93,15 @@ pub(super) fn from_kafka(data: &Bytes, max_bytes: usize) -> Result<Incoming, Ref
         .min()
         .unwrap_or(0);
     let mut builder = BatchBuilder::new(base as u64);
+    let mut headers = Vec::new();
     for r in records {
-        if !r.headers.is_empty() {
-            return Err(refused(
-                ResponseError::InvalidRecord,
-                "record headers are not supported by Raftbus yet (its batch format has no \
-                 place for them); send the records without headers",
-            ));
-        }
+        headers.clear();
+        headers.extend(r.headers.iter().map(|(k, v)| Header {
+            key: k.as_str().to_owned(),
+            value: v.clone(),
+        }));
         let value = r.value.as_deref().unwrap_or_default();
-        builder.push(r.key.as_deref(), value, r.timestamp.max(0) as u64);
+        builder.push_with_headers(r.key.as_deref(), value, r.timestamp.max(0) as u64, &headers);
         if builder.encoded_len() > max_bytes {
             return Err(refused(
                 ResponseError::MessageTooLarge,
@@ -137,6 +135,7 @@ pub(super) fn to_kafka(batches: &[(u64, u32, Bytes)]) -> anyhow::Result<Bytes> {
                     i64::try_from(r.timestamp_ms).unwrap_or(i64::MAX),
                     r.key,
                     r.value,
+                    r.headers,
                 )
             })
             .collect();
@@ -152,6 +151,7 @@ fn plain_record(
     timestamp: i64,
     key: Option<Bytes>,
     value: Bytes,
+    headers: Vec<Header>,
 ) -> Record {
     Record {
         transactional: false,
@@ -166,7 +166,10 @@ fn plain_record(
         timestamp,
         key,
         value: Some(value),
-        headers: IndexMap::new(),
+        headers: headers
+            .into_iter()
+            .map(|h| (StrBytes::from_string(h.key), h.value))
+            .collect(),
     }
 }
 

@@ -148,6 +148,7 @@ impl Consumer {
                                 key: r.key,
                                 value: r.value,
                                 timestamp_ms: r.timestamp_ms,
+                                headers: r.headers,
                             });
                             next = offset + 1;
                         }

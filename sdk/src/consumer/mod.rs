@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use raftbus_protocol::ErrorCode;
 use raftbus_protocol::meta::{ConsumerAssignment, ConsumerHeartbeat};
+use raftbus_protocol::{ErrorCode, Header};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -39,6 +39,8 @@ pub struct ConsumerRecord {
     pub value: Bytes,
     /// Producer timestamp, ms since the epoch.
     pub timestamp_ms: u64,
+    /// Record headers, in the order the producer gave them (empty when it gave none).
+    pub headers: Vec<Header>,
 }
 
 /// Position of one owned partition.

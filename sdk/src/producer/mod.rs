@@ -19,6 +19,7 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use raftbus_protocol::Header;
 use raftbus_protocol::meta::ProducerHeartbeat;
 use raftbus_protocol::names::partition_for_key;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -39,6 +40,8 @@ pub struct Record {
     pub value: Bytes,
     /// Explicit partition (overrides the key).
     pub partition: Option<u32>,
+    /// Record headers (application metadata beside the value, as Kafka's), in order.
+    pub headers: Vec<Header>,
 }
 
 impl Record {
@@ -48,6 +51,7 @@ impl Record {
             key: None,
             value: value.into(),
             partition: None,
+            headers: Vec::new(),
         }
     }
 
@@ -57,6 +61,7 @@ impl Record {
             key: Some(key.into()),
             value: value.into(),
             partition: None,
+            headers: Vec::new(),
         }
     }
 
@@ -64,6 +69,22 @@ impl Record {
     pub fn to_partition(mut self, partition: u32) -> Self {
         self.partition = Some(partition);
         self
+    }
+
+    /// Adds a header (a name may repeat; order is kept).
+    pub fn with_header(mut self, key: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        self.headers.push(Header::new(key, value));
+        self
+    }
+
+    /// Bytes of key, value and headers: what `max_record_bytes` and the buffer count.
+    fn size(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|h| h.key.len() + h.value.as_ref().map_or(0, Bytes::len))
+            .sum();
+        self.key.as_ref().map_or(0, Bytes::len) + self.value.len() + headers
     }
 }
 
@@ -93,6 +114,9 @@ impl Future for DeliveryFuture {
 pub(crate) struct Pending {
     key: Option<Bytes>,
     value: Bytes,
+    headers: Vec<Header>,
+    /// [`Record::size`], for batch-size decisions.
+    size: usize,
     timestamp_ms: u64,
     enqueued: Instant,
     /// Buffer space held until the record is resolved (backpressure).
@@ -189,7 +213,7 @@ impl Producer {
     /// Queues a record; waits only while the buffer is full. The returned future resolves when
     /// the record is acknowledged.
     pub async fn send(&self, record: Record) -> Result<DeliveryFuture, SdkError> {
-        let size = record.key.as_ref().map_or(0, Bytes::len) + record.value.len();
+        let size = record.size();
         let max = self.shared.config.max_record_bytes;
         if size > max {
             return Err(SdkError::InvalidArgument(format!(
@@ -221,6 +245,8 @@ impl Producer {
         let pending = Pending {
             key: record.key,
             value: record.value,
+            headers: record.headers,
+            size,
             timestamp_ms,
             enqueued: Instant::now(),
             _permit: permit,

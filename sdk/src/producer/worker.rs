@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use raftbus_protocol::{BatchBuilder, ErrorCode};
@@ -70,7 +69,7 @@ pub(super) async fn run(
             while bytes < cfg.batch_bytes {
                 match rx.try_recv() {
                     Ok(p) => {
-                        bytes += p.key.as_ref().map_or(0, Bytes::len) + p.value.len() + 8;
+                        bytes += p.size + 8;
                         batch.push(p);
                     }
                     Err(_) => break,
@@ -102,7 +101,7 @@ pub(super) async fn run(
             }
             r = rx.recv(), if open && !full => match r {
                 Some(p) => {
-                    bytes += p.key.as_ref().map_or(0, Bytes::len) + p.value.len() + 8;
+                    bytes += p.size + 8;
                     batch.push(p);
                 }
                 None => open = false,
@@ -129,7 +128,7 @@ async fn send_batch(
     let cfg = &shared.config;
     let mut b = BatchBuilder::new(records[0].timestamp_ms);
     for r in &records {
-        b.push(r.key.as_deref(), &r.value, r.timestamp_ms);
+        b.push_with_headers(r.key.as_deref(), &r.value, r.timestamp_ms, &r.headers);
     }
     let data = b.finish();
     let deadline = records[0].enqueued + cfg.delivery_timeout;

@@ -43,6 +43,7 @@ mod t107_flood;
 mod t110_kafka;
 mod t111_kafka_idempotent;
 mod t112_kafka_groups;
+mod t113_kafka_headers;
 mod t120_frozen_leader_consumer;
 mod t121_acks_leader_door;
 

@@ -62,7 +62,7 @@ print("DELETED", flush=True)
 const KEYS: usize = 50;
 
 /// Runs `program args` with `stdin`, bounded: `(success, stdout, stderr)`.
-async fn run(
+pub(crate) async fn run(
     program: &std::path::Path,
     args: &[String],
     env: &[(String, String)],
@@ -95,15 +95,25 @@ async fn run(
 }
 
 /// kcat with the cluster's connection properties first.
-fn kcat_args(bs: &str, rest: &[&str]) -> Vec<String> {
+pub(crate) fn kcat_args(bs: &str, rest: &[&str]) -> Vec<String> {
     let mut a = kafka::kcat_args(bs);
     a.extend(rest.iter().map(|s| s.to_string()));
     a
 }
 
 /// The whitespace-separated words of `s`, as arguments.
-fn words(s: &str) -> Vec<String> {
+pub(crate) fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(String::from).collect()
+}
+
+/// The `partition \t offset` lines `producer --print-offsets` prints.
+pub(crate) fn printed_offsets(out: &str) -> Vec<(u32, u64)> {
+    out.lines()
+        .map(|l| {
+            let (p, o) = l.split_once('\t').unwrap();
+            (p.parse().unwrap(), o.parse().unwrap())
+        })
+        .collect()
 }
 
 /// `partition \t offset \t key \t value` lines.
@@ -218,13 +228,7 @@ async fn t110_kcat_and_the_cli_share_one_record_space() {
     let lines: String = (0..20).map(|i| format!("x{i}:w{i}\n")).collect();
     let (ok, out, err) = run(&cli("producer"), &args, &env, &lines).await;
     assert!(ok, "producer failed: {err}");
-    let acked: Vec<(u32, u64)> = out
-        .lines()
-        .map(|l| {
-            let (p, o) = l.split_once('\t').unwrap();
-            (p.parse().unwrap(), o.parse().unwrap())
-        })
-        .collect();
+    let acked = printed_offsets(&out);
     assert_eq!(acked.len(), 20);
     for (i, (p, o)) in acked.iter().enumerate() {
         let (p, o) = (p.to_string(), o.to_string());

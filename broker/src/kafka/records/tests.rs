@@ -9,6 +9,7 @@ fn record(i: i64, key: Option<&'static [u8]>, value: &'static [u8]) -> Record {
         1_700_000_000_000 + i,
         key,
         Bytes::from_static(value),
+        Vec::new(),
     )
 }
 
@@ -93,17 +94,37 @@ fn decompression_is_bounded() {
 }
 
 #[test]
-fn records_with_headers_are_refused_not_stripped() {
+fn headers_are_stored_and_fetched_back() {
     let mut r = record(0, Some(b"k"), b"v");
     r.headers
         .insert("trace".into(), Some(Bytes::from_static(b"abc")));
+    r.headers.insert("null".into(), None);
+    r.headers.insert("empty".into(), Some(Bytes::new()));
+    let plain = record(1, None, b"w");
     let mut buf = BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
-        compression: Compression::None,
+        compression: Compression::Lz4,
     };
-    RecordBatchEncoder::encode(&mut buf, [r].iter(), &options).unwrap();
-    let e = from_kafka(&buf.freeze(), 1 << 20).unwrap_err();
-    assert_eq!(e.code, ResponseError::InvalidRecord.code());
-    assert!(e.message.contains("headers"), "{}", e.message);
+    RecordBatchEncoder::encode(&mut buf, [r.clone(), plain].iter(), &options).unwrap();
+    let stored = from_kafka(&buf.freeze(), 1 << 20).unwrap().batch;
+    let recs: Vec<_> = stored.records().collect();
+    let want = [
+        Header::new("trace", Bytes::from_static(b"abc")),
+        Header {
+            key: "null".into(),
+            value: None,
+        },
+        Header::new("empty", Bytes::new()),
+    ];
+    assert_eq!(recs[0].headers, want);
+    assert!(recs[1].headers.is_empty());
+
+    let out = to_kafka(&[(7, 2, stored.bytes().clone())]).unwrap();
+    let sets = RecordBatchDecoder::decode_all(&mut out.clone()).unwrap();
+    let back: Vec<_> = sets.iter().flat_map(|s| s.records.iter()).collect();
+    assert_eq!(back[0].offset, 7);
+    assert_eq!(back[0].headers, r.headers);
+    assert_eq!(back[0].key.as_deref(), Some(&b"k"[..]));
+    assert!(back[1].headers.is_empty());
 }
