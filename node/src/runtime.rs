@@ -26,7 +26,16 @@ pub async fn connect_db(
     acquire_timeout: Duration,
     patience: Duration,
 ) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(url)?.options([("synchronous_commit", "on")]);
+    let options = PgConnectOptions::from_str(url)?.options([
+        ("synchronous_commit", "on"),
+        // The record path runs two statements of fixed shape over arrays (`UNNEST`), prepared
+        // once per connection. Under the default `auto` mode Postgres re-plans them on every
+        // execution, because a custom plan for the actual array lengths always looks cheaper
+        // than the generic one: that planning was a third of Postgres's CPU under load
+        // (`scripts/bench.sh`). Every other query is a keyed lookup that a generic plan serves
+        // as well.
+        ("plan_cache_mode", "force_generic_plan"),
+    ]);
     let deadline = Instant::now() + patience;
     loop {
         let r = PgPoolOptions::new()

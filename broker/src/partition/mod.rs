@@ -62,9 +62,13 @@ impl Partition {
         format!("{}/{}", self.topic, self.partition)
     }
 
-    /// Current leadership, from a clone of the metrics (never hold the watch borrow).
+    /// Current leadership (asked on every request: the metrics are borrowed, not cloned, and
+    /// the borrow ends before this returns).
     pub fn leadership(&self) -> Leadership {
-        let m = self.raft.metrics().borrow_watched().clone();
+        self.with_metrics(Self::leadership_of)
+    }
+
+    fn leadership_of(m: &RaftMetrics) -> Leadership {
         let leader = m.current_leader.map(|id| {
             let addr = m
                 .membership_config

@@ -67,19 +67,20 @@ async fn probe_once(
     // Leader node -> (its raft address, the groups it leads that we follow).
     let mut leaders: BTreeMap<u64, (String, Vec<Arc<Partition>>)> = BTreeMap::new();
     for p in registry.all() {
-        let m = p.metrics();
-        let Some(leader) = m
-            .current_leader
-            .filter(|l| *l != me && m.state == ServerState::Follower)
-        else {
-            continue;
-        };
-        let Some(node) = m.membership_config.membership().get_node(&leader) else {
+        // Borrowed, not cloned: this runs for every hosted group several times a second.
+        let followed = p.with_metrics(|m| {
+            let leader = m
+                .current_leader
+                .filter(|l| *l != me && m.state == ServerState::Follower)?;
+            let node = m.membership_config.membership().get_node(&leader)?;
+            Some((leader, node.raft_addr.clone()))
+        });
+        let Some((leader, addr)) = followed else {
             continue;
         };
         leaders
             .entry(leader)
-            .or_insert_with(|| (node.raft_addr.clone(), Vec::new()))
+            .or_insert_with(|| (addr, Vec::new()))
             .1
             .push(p);
     }

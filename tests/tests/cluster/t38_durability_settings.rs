@@ -70,4 +70,11 @@ async fn node_sessions_run_with_synchronous_commit_on() {
         .await
         .unwrap();
     assert_eq!(setting, "on");
+    // Not durability, but set on the same sessions: the record path's prepared statements
+    // keep one generic plan instead of being re-planned on every execution.
+    let (plans,): (String,) = sqlx::query_as("SHOW plan_cache_mode")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(plans, "force_generic_plan");
 }
