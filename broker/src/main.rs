@@ -8,7 +8,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new(raftbus_node::runtime::DEFAULT_LOG_FILTER)),
+                .unwrap_or_else(|_| EnvFilter::new(raftbus_raft::DEFAULT_LOG_FILTER)),
         )
         .init();
     let args = raftbus_broker::Args::parse();

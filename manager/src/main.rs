@@ -59,9 +59,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => {
                 tracing_subscriber::fmt()
-                    .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                        EnvFilter::new(raftbus_node::runtime::DEFAULT_LOG_FILTER)
-                    }))
+                    .with_env_filter(
+                        EnvFilter::try_from_default_env()
+                            .unwrap_or_else(|_| EnvFilter::new(raftbus_raft::DEFAULT_LOG_FILTER)),
+                    )
                     .init();
                 let settings = raftbus_manager::Settings::load(&args)?;
                 raftbus_manager::run(settings).await?;

@@ -8,10 +8,6 @@ use std::str::FromStr;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-/// Default log filter of the node binaries (`RUST_LOG` overrides it): the Raft library's own
-/// info messages are per group and per election, too many for a node with thousands of groups.
-pub const DEFAULT_LOG_FILTER: &str = "info,openraft=warn";
-
 /// Connects to a node's database, retrying transient failures for up to `patience`: in
 /// containers Postgres may still be starting (or recovering after a crash) when the node is.
 ///

@@ -34,6 +34,10 @@ pub use node::NodeAddr;
 pub use peer::{PeerConfig, PeerStats};
 pub use snapshot::SnapshotData;
 
+/// Default log filter of the node binaries (`RUST_LOG` overrides it): the Raft library's own
+/// info messages are per group and per election, too many for a node with thousands of groups.
+pub const DEFAULT_LOG_FILTER: &str = "info,openraft=warn";
+
 /// Bytes of entries one append RPC carries at most (a single larger entry goes alone): with
 /// `server::RPC_BODY_LIMIT` it bounds what a receiver buffers per RPC.
 pub const MAX_APPEND_BYTES: usize = 8 << 20;
