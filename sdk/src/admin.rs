@@ -20,6 +20,9 @@ use crate::broker::{json, ok};
 use crate::protocol::acl::{AclRule, CreateUserRequest, CreateUserResponse};
 use crate::{Credentials, SdkError};
 
+mod bootstrap;
+use bootstrap::parse_bootstrap;
+
 /// Connect timeout per manager: short, so a dead manager costs little before failing over.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Request timeout; calls that wait server-side (topic creation) add their wait to it.
@@ -341,113 +344,5 @@ fn endpoint(scheme: &str, addr: &str, pattern: &str, names: &[&str]) -> Result<U
         .map_err(|e| SdkError::InvalidArgument(format!("bad URL: {e}")))
 }
 
-/// Splits and normalizes a bootstrap list to `host:port` entries (empty items are skipped).
-fn parse_bootstrap(list: &str) -> Result<Vec<String>, SdkError> {
-    let managers = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(parse_entry)
-        .collect::<Result<Vec<_>, _>>()?;
-    if managers.is_empty() {
-        return Err(SdkError::InvalidArgument(
-            "no manager address given (expected host:port[,host:port...])".into(),
-        ));
-    }
-    Ok(managers)
-}
-
-fn parse_entry(raw: &str) -> Result<String, SdkError> {
-    let bad = |why: &str| SdkError::InvalidArgument(format!("bad manager address {raw:?}: {why}"));
-    let s = match raw.get(..7) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("http://") => &raw[7..],
-        _ if raw
-            .get(..8)
-            .is_some_and(|s| s.eq_ignore_ascii_case("https://")) =>
-        {
-            &raw[8..]
-        }
-        _ if raw.contains("://") => return Err(bad("only http:// and https:// are supported")),
-        _ => raw,
-    };
-    let s = s.trim_end_matches('/');
-    let (host, port) = s
-        .rsplit_once(':')
-        .ok_or_else(|| bad("expected host:port"))?;
-    if host.is_empty()
-        || host
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "/?#@\\".contains(c))
-    {
-        return Err(bad("bad host"));
-    }
-    match port.parse::<u16>() {
-        Ok(p) if p != 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
-        _ => return Err(bad("bad port")),
-    }
-    Url::parse(&format!("http://{s}/")).map_err(|e| bad(&e.to_string()))?;
-    Ok(s.to_string())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rejected(s: &str) -> String {
-        match parse_bootstrap(s) {
-            Err(SdkError::InvalidArgument(m)) => m,
-            other => panic!("{s:?} should be rejected, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn bootstrap_accepts_host_port_and_http() {
-        let ok = |s: &str| parse_bootstrap(s).unwrap();
-        assert_eq!(ok("127.0.0.1:9000"), ["127.0.0.1:9000"]);
-        assert_eq!(
-            ok(" http://a:1/ , HTTP://b.c:2,d:3,"),
-            ["a:1", "b.c:2", "d:3"]
-        );
-        assert_eq!(ok("[::1]:80"), ["[::1]:80"]);
-    }
-
-    #[test]
-    fn bootstrap_rejects_bad_entries_naming_them() {
-        assert!(rejected("").contains("no manager address"));
-        assert!(rejected(" , ").contains("no manager address"));
-        assert!(rejected("a:1,https://b:0").contains("https://b:0"));
-        assert!(rejected("ftp://a:1").contains("only http:// and https://"));
-        for bad in [
-            "x",
-            ":80",
-            "a:",
-            "a:0",
-            "a:99999",
-            "a:+1",
-            "a b:1",
-            "http://a:1/x",
-            "::1:8",
-        ] {
-            assert!(rejected(bad).contains(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn endpoint_encodes_names() {
-        let u = endpoint("http", "a:1", routes::CONSUMER, &["g/1", "x y"]).unwrap();
-        assert_eq!(u.as_str(), "http://a:1/v1/consumers/g%2F1/x%20y");
-    }
-
-    #[tokio::test]
-    async fn bad_names_fail_without_network_and_all_down_gives_last_error() {
-        let admin = Admin::new("127.0.0.1:1,127.0.0.1:2").unwrap();
-        for name in ["", ".", ".."] {
-            let err = admin.describe_topic(name).await.unwrap_err();
-            assert!(matches!(err, SdkError::InvalidArgument(_)), "{err:?}");
-        }
-        match admin.list_topics().await {
-            Err(SdkError::Transport { addr, .. }) => assert_eq!(addr, "127.0.0.1:2"),
-            other => panic!("{other:?}"),
-        }
-    }
-}
+mod tests;
