@@ -127,6 +127,25 @@ async fn thousands_of_replicas_heartbeat_incrementally() {
     let after = heartbeat_metrics(&http, &addr).await.unwrap();
     let incremental = metric(&after, "raftbus_heartbeat_reports_total", "incremental")
         - metric(&before, "raftbus_heartbeat_reports_total", "incremental");
+    // A full report goes at start (when the broker hosted nothing yet), then every
+    // `FULL_REPORT_EVERY` (30 s): wait for one sent at this size, and for it to be answered.
+    let fulls = metric(&after, "raftbus_heartbeat_reports_total", "full");
+    let after = wait_until(
+        "a full report of every hosted replica",
+        Duration::from_secs(45),
+        Duration::from_millis(500),
+        || async {
+            let m = heartbeat_metrics(&http, &addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            (metric(&m, "raftbus_heartbeat_reports_total", "full") > fulls
+                && metric(&m, "raftbus_heartbeat_last_bytes", "full_request") > OLD_LIMIT)
+                .then_some(m)
+                .ok_or_else(|| "no full report at this size yet".to_string())
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", c.logs(30)));
     let last = |kind| metric(&after, "raftbus_heartbeat_last_bytes", kind);
     let (full_req, inc_req) = (last("full_request"), last("incremental_request"));
     let (set_rep, same_rep) = (last("set_reply"), last("unchanged_reply"));
