@@ -99,7 +99,10 @@ pub struct ListenSettings {
     pub api_addr: String,
     /// Raft RPC listen address.
     pub raft_addr: String,
-    /// Worker threads per listener; 2 suits the small machines Raftbus targets.
+    /// Worker threads per listener. Handlers mostly hand work to the async runtime, so one
+    /// per listener keeps up on the small machines Raftbus targets, and fewer threads switch
+    /// less: on 2 cores with 3 brokers, 1 gave 7-13% more produce throughput than 2 (A/B,
+    /// README "Performance"). Raise it on a machine of its own with more cores.
     pub workers: usize,
 }
 
@@ -109,7 +112,7 @@ impl ListenSettings {
         Self {
             api_addr: format!("127.0.0.1:{api_port}"),
             raft_addr: format!("127.0.0.1:{raft_port}"),
-            workers: 2,
+            workers: 1,
         }
     }
 
