@@ -43,8 +43,8 @@ impl NodeConfig for Settings {
     /// Checks values the types cannot express.
     fn validate(&self) -> Result<(), BrokerError> {
         self.node.check()?;
-        self.server.listen.check()?;
-        self.validate_addresses()?;
+        let listen = self.server.listen.check()?;
+        self.validate_advertised(listen)?;
         self.database.check()?;
         let r = &self.raft;
         r.timing.check()?;
@@ -116,28 +116,25 @@ impl NodeConfig for Settings {
 }
 
 impl Settings {
-    /// Listen addresses must be bindable; what the broker advertises must be reachable by
-    /// others, so a wildcard listen address needs an explicit advertised one.
-    fn validate_addresses(&self) -> Result<(), BrokerError> {
+    /// What the broker advertises must be reachable by others, so a wildcard listen address
+    /// (`listen`: the parsed `[api, raft]` addresses) needs an explicit advertised one.
+    fn validate_advertised(&self, [api, raft]: [SocketAddr; 2]) -> Result<(), BrokerError> {
         let s = &self.server;
         let pairs = [
             (
                 "server.api_addr",
-                &s.listen.api_addr,
+                api,
                 "server.advertised_api_addr",
                 &s.advertised_api_addr,
             ),
             (
                 "server.raft_addr",
-                &s.listen.raft_addr,
+                raft,
                 "server.advertised_raft_addr",
                 &s.advertised_raft_addr,
             ),
         ];
-        for (key, listen, adv_key, advertised) in pairs {
-            let Ok(addr) = listen.parse::<SocketAddr>() else {
-                return bad(key, format!("{listen:?} is not an ip:port address"));
-            };
+        for (key, addr, adv_key, advertised) in pairs {
             match advertised {
                 Some(a) if !is_host_port(a) => {
                     return bad(adv_key, format!("{a:?} is not a host:port address"));
@@ -156,7 +153,7 @@ impl Settings {
                     return bad(
                         adv_key,
                         format!(
-                            "must be set when {key} listens on the wildcard {listen}: \
+                            "must be set when {key} listens on the wildcard {addr}: \
                              others cannot connect there"
                         ),
                     );

@@ -49,9 +49,11 @@ pub fn load<S: Serialize + DeserializeOwned>(
     let known = tree(&defaults)?;
     let mut b = Config::builder().add_source(defaults);
     if let Some(path) = &args.config {
-        let file = File::from(path.as_path()).required(true);
-        let given = tree(&Config::builder().add_source(file.clone()).build()?)?;
-        if let Some(key) = keys::unknown_key(&known, &given, true) {
+        // Read once: checked on its own (so its unknown sections show), then layered.
+        let file = Config::builder()
+            .add_source(File::from(path.as_path()).required(true))
+            .build()?;
+        if let Some(key) = keys::unknown_key(&known, &tree(&file)?, true) {
             return Err(unknown(&key, &path.display().to_string()));
         }
         b = b.add_source(file);

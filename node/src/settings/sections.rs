@@ -116,19 +116,17 @@ impl ListenSettings {
         }
     }
 
-    /// Both addresses bindable (`ip:port`) and distinct; at least one worker.
-    pub fn check(&self) -> Result<(), NodeError> {
-        for (key, v) in [
-            ("server.api_addr", &self.api_addr),
-            ("server.raft_addr", &self.raft_addr),
-        ] {
-            if v.parse::<SocketAddr>().is_err() {
-                return Err(NodeError::invalid(
-                    key,
-                    format!("{v:?} is not an ip:port address"),
-                ));
-            }
-        }
+    /// Both addresses bindable (`ip:port`) and distinct; at least one worker. Answers the
+    /// parsed `[api, raft]` addresses, for checks a binary adds.
+    pub fn check(&self) -> Result<[SocketAddr; 2], NodeError> {
+        let parse = |key: &str, v: &str| {
+            v.parse::<SocketAddr>()
+                .map_err(|_| NodeError::invalid(key, format!("{v:?} is not an ip:port address")))
+        };
+        let addrs = [
+            parse("server.api_addr", &self.api_addr)?,
+            parse("server.raft_addr", &self.raft_addr)?,
+        ];
         if self.api_addr == self.raft_addr {
             return Err(NodeError::invalid(
                 "server.raft_addr",
@@ -138,7 +136,7 @@ impl ListenSettings {
         if self.workers == 0 {
             return Err(NodeError::invalid("server.workers", "must be positive"));
         }
-        Ok(())
+        Ok(addrs)
     }
 }
 
