@@ -10,6 +10,7 @@
 //! * [`ports::free_port`] — loopback ports that are never handed out twice per process.
 //! * [`wait::wait_until`] — bounded polling instead of fixed sleeps.
 //! * [`pki`] — the certificates and admin token every test cluster runs with.
+//! * [`piped::Piped`] — a CLI or client script with stdin piped and its output lines collected.
 //! * [`kafka`] — real Kafka clients (kcat, kafka-python, confluent-kafka), installed when missing.
 //! * [`tail_file`] — the end of a log, for failure messages.
 
@@ -18,6 +19,7 @@ use std::path::Path;
 pub mod cluster;
 pub mod kafka;
 pub mod manager;
+pub mod piped;
 pub mod pki;
 pub mod ports;
 pub mod postgres;

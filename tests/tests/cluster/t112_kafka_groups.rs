@@ -5,13 +5,11 @@
 //! own range assignor.
 
 use std::collections::HashSet;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use raftbus_tests::piped::Piped;
 use raftbus_tests::{bin_path, kafka, wait_until};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const N: usize = 300;
 
@@ -41,10 +39,7 @@ print("CLOSED", flush=True)
 "#;
 
 /// A running member and the lines it printed.
-struct Member {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
+struct Member(Piped);
 
 impl Member {
     fn start(py: &std::path::Path, script: &std::path::Path, bs: &str) -> Self {
@@ -52,37 +47,26 @@ impl Member {
             .join("ca.pem")
             .display()
             .to_string();
-        let mut child = Command::new(py)
-            .arg(script)
-            .args([bs, &raftbus_tests::pki::admin_token(), &ca, "grp", "gt"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (out, into) = (child.stdout.take().unwrap(), lines.clone());
-        tokio::spawn(async move {
-            let mut r = BufReader::new(out).lines();
-            while let Ok(Some(l)) = r.next_line().await {
-                into.lock().unwrap().push(l);
-            }
-        });
-        Self { child, lines }
+        Member(Piped::spawn(Command::new(py).arg(script).args([
+            bs,
+            &raftbus_tests::pki::admin_token(),
+            &ca,
+            "grp",
+            "gt",
+        ])))
     }
 
     /// The partitions of its last assignment.
     fn assigned(&self) -> Option<String> {
-        let lines = self.lines.lock().unwrap();
+        let lines = self.0.out_lines();
         let last = lines.iter().rev().find(|l| l.starts_with("ASSIGNED"))?;
         Some(last.trim_start_matches("ASSIGNED").trim().to_string())
     }
 
     /// Values of the records it read.
     fn values(&self) -> Vec<String> {
-        let lines = self.lines.lock().unwrap();
-        lines
+        self.0
+            .out_lines()
             .iter()
             .filter_map(|l| l.strip_prefix("REC "))
             .map(|r| r.splitn(3, ' ').nth(2).unwrap_or_default().to_string())
@@ -90,46 +74,32 @@ impl Member {
     }
 
     async fn close(&mut self) {
-        let mut stdin = self.child.stdin.take().unwrap();
-        stdin.write_all(b"stop\n").await.unwrap();
-        let lines = self.lines.clone();
+        self.0.write(b"stop\n").await;
+        let closed = || async {
+            self.0
+                .out_lines()
+                .iter()
+                .any(|l| l == "CLOSED")
+                .then_some(())
+        };
         wait_until(
             "a member to close",
             Duration::from_secs(30),
             Duration::from_millis(100),
-            || {
-                let lines = lines.clone();
-                async move {
-                    lines
-                        .lock()
-                        .unwrap()
-                        .iter()
-                        .any(|l| l == "CLOSED")
-                        .then_some(())
-                }
-            },
+            closed,
         )
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{e}; stderr: {:?}", self.0.err_lines()));
     }
 }
 
 async fn produce(c: &raftbus_tests::manager::ManagedCluster, from: usize) {
-    let mut p = Command::new(bin_path("producer").unwrap())
-        .args(["--bootstrap", &c.bootstrap(), "--topic", "gt"])
-        .envs(raftbus_tests::pki::client_env())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut cmd = Command::new(bin_path("producer").unwrap());
+    cmd.args(["--bootstrap", &c.bootstrap(), "--topic", "gt"])
+        .envs(raftbus_tests::pki::client_env());
     let input: String = (from..from + N).map(|i| format!("v{i}\n")).collect();
-    p.stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .await
-        .unwrap();
-    assert!(p.wait().await.unwrap().success(), "producer failed");
+    let (status, _, err) = Piped::run(&mut cmd, &input, Duration::from_secs(60)).await;
+    assert!(status.success(), "producer failed: {err}");
 }
 
 async fn wait_for(what: &str, check: impl Fn() -> bool) {

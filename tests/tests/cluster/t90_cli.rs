@@ -5,127 +5,38 @@
 //! on timing), puts the kills mid-stream.
 
 use std::collections::{BTreeSet, HashMap};
-use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use raftbus_protocol::meta::CreateTopicRequest;
 use raftbus_tests::manager::ManagedCluster;
+use raftbus_tests::piped::Piped;
 use raftbus_tests::{bin_path, wait_until};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::task::JoinHandle;
+use tokio::process::Command;
 
-type Lines = Arc<Mutex<Vec<String>>>;
-
-/// A running CLI whose stdout and stderr lines are collected as they arrive.
-struct Proc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    out: Lines,
-    err: Lines,
-    readers: Vec<JoinHandle<()>>,
-}
-
-/// Starts `bin` with whitespace-separated `args`, stdin piped.
-fn spawn(bin: &str, args: &str) -> Proc {
-    let mut child = Command::new(bin_path(bin).unwrap())
-        .args(args.split_whitespace())
+/// The CLI `bin` with whitespace-separated `args`, talking to the test cluster's managers
+/// only through `--bootstrap` (a `RAFTBUS_BOOTSTRAP` of the environment is removed).
+fn cli(bin: &str, args: &str) -> Command {
+    let mut cmd = Command::new(bin_path(bin).unwrap());
+    cmd.args(args.split_whitespace())
         .env_remove("RAFTBUS_BOOTSTRAP")
-        .envs(raftbus_tests::pki::client_env())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let (out, err) = (Lines::default(), Lines::default());
-    let readers = vec![
-        collect(child.stdout.take().unwrap(), out.clone()),
-        collect(child.stderr.take().unwrap(), err.clone()),
-    ];
-    let stdin = child.stdin.take();
-    Proc {
-        child,
-        stdin,
-        out,
-        err,
-        readers,
-    }
+        .envs(raftbus_tests::pki::client_env());
+    cmd
 }
 
-/// Appends the lines of `pipe` to `into` until EOF.
-fn collect(pipe: impl AsyncRead + Unpin + Send + 'static, into: Lines) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(pipe).lines();
-        while let Ok(Some(l)) = lines.next_line().await {
-            into.lock().unwrap().push(l);
-        }
-    })
+/// Starts `bin args` with its pipes collected.
+fn spawn(bin: &str, args: &str) -> Piped {
+    Piped::spawn(&mut cli(bin, args))
 }
 
-/// Runs `bin args` with `stdin` to completion (bounded): `(status, stdout lines, stderr)`.
+/// Runs `bin args` with `stdin` to completion (within `timeout` seconds).
 async fn run(
     bin: &str,
     args: &str,
     stdin: &str,
     timeout: u64,
 ) -> (ExitStatus, Vec<String>, String) {
-    let mut p = spawn(bin, args);
-    p.write(stdin.as_bytes()).await;
-    p.finish(Duration::from_secs(timeout)).await
-}
-
-impl Proc {
-    /// Feeds stdin. A failed write (the process already exited) is left for `finish` to
-    /// report together with the process's own stderr.
-    async fn write(&mut self, data: &[u8]) {
-        let _ = self.stdin.as_mut().unwrap().write_all(data).await;
-    }
-
-    fn out_len(&self) -> usize {
-        self.out.lock().unwrap().len()
-    }
-
-    fn err_lines(&self) -> Vec<String> {
-        self.err.lock().unwrap().clone()
-    }
-
-    /// Waits until stdout has at least `n` lines.
-    async fn wait_out(&self, n: usize) {
-        let what = format!("{n} lines of output");
-        let enough = || async { self.out_len() >= n };
-        wait_until(
-            &what,
-            Duration::from_secs(60),
-            Duration::from_millis(5),
-            enough,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}; stderr: {:?}", self.err_lines()));
-    }
-
-    /// Closes stdin, waits for the exit (bounded), returns `(status, stdout, stderr)`.
-    async fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<String>, String) {
-        drop(self.stdin.take());
-        let Ok(status) = tokio::time::timeout(timeout, self.child.wait()).await else {
-            panic!("no exit within {timeout:?}; stderr: {:?}", self.err_lines());
-        };
-        for r in self.readers.drain(..) {
-            r.await.unwrap();
-        }
-        let out = std::mem::take(&mut *self.out.lock().unwrap());
-        (status.unwrap(), out, self.err_lines().join("\n"))
-    }
-
-    /// SIGKILL; returns what it printed.
-    async fn kill9(mut self) -> Vec<String> {
-        self.child.kill().await.unwrap();
-        for r in self.readers.drain(..) {
-            r.await.unwrap();
-        }
-        std::mem::take(&mut *self.out.lock().unwrap())
-    }
+    Piped::run(&mut cli(bin, args), stdin, Duration::from_secs(timeout)).await
 }
 
 /// A cluster with a write manager and, when `partitions > 0`, the RF-3 topic `topic`.
@@ -189,7 +100,7 @@ fn assert_output(status: ExitStatus, out: &[String], n: usize, err: &str) {
 
 /// The members' shared generation and partitions once both last reported the same
 /// generation with partitions for each (reported after a poll, so in effect).
-fn split(members: &[Proc]) -> Option<String> {
+fn split(members: &[Piped]) -> Option<String> {
     let last: Vec<String> = members.iter().filter_map(|m| m.err_lines().pop()).collect();
     let parsed: Vec<(&str, &str)> = last.iter().filter_map(|l| parse_assignment(l)).collect();
     let agreed = parsed.len() == 2 && parsed[0].0 == parsed[1].0;
