@@ -7,11 +7,10 @@
 //! are the same whether the `consumer` CLI or a Kafka client committed them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use raftbus_tests::piped::Piped;
 use raftbus_tests::{bin_path, kafka, wait_until};
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 const N: usize = 10_000;
@@ -68,30 +67,10 @@ pub(crate) async fn run(
     env: &[(String, String)],
     stdin: &str,
 ) -> (bool, String, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.as_bytes().to_vec();
-    let writer = tokio::spawn(async move {
-        let _ = input.write_all(&data).await;
-    });
-    let out = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
-        .await
-        .expect("client finished within 90 s")
-        .unwrap();
-    let _ = writer.await;
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut cmd = Command::new(program);
+    cmd.args(args).envs(env.iter().map(|(k, v)| (k, v)));
+    let (status, out, err) = Piped::run(&mut cmd, stdin, Duration::from_secs(90)).await;
+    (status.success(), out.join("\n"), err)
 }
 
 /// kcat with the cluster's connection properties first.
