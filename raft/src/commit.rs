@@ -16,6 +16,9 @@
 //!   cannot stop every group of the node; a group whose own retry fails gets the error.
 //! - `processed` advances only after a transaction finished (committed or failed), so a lane
 //!   that depends on another (applied state after log appends) can wait for it.
+//! - The writer keeps one pooled connection for itself and drops it after any failed
+//!   transaction: a fresh one (checked by the pool on acquire) carries the retries, so a
+//!   connection broken by a Postgres restart costs one failed transaction, not one per group.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,7 +26,8 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -36,10 +40,11 @@ pub trait Lane: Send + Sync + 'static {
     fn group(item: &Self::Item) -> Uuid;
     /// `(entries, bytes)` the write adds to a transaction (for the limits and metrics).
     fn weight(item: &Self::Item) -> (u64, u64);
-    /// Writes `items` (in submission order) in one transaction.
+    /// Writes `items` (in submission order) in one transaction on `conn`, the writer's own
+    /// connection (see the module docs).
     fn write(
         &self,
-        db: &PgPool,
+        conn: &mut PgConnection,
         items: &[&Self::Item],
     ) -> impl Future<Output = io::Result<()>> + Send;
 }
@@ -119,6 +124,7 @@ impl<L: Lane> Writer<L> {
         let stats = Arc::new(Stats::default());
         let task = Task {
             db,
+            conn: None,
             lane,
             limits,
             rx,
@@ -185,6 +191,11 @@ impl<L: Lane> Writer<L> {
 
 struct Task<L: Lane> {
     db: PgPool,
+    /// The writer's own connection, taken from `db` once and kept: every transaction on a
+    /// fresh pool checkout would pay the pool's liveness ping, a round trip to Postgres per
+    /// transaction (a tenth of a broker's CPU under load, `scripts/profile.sh`). `None` after
+    /// a failed transaction, until the next one acquires a new connection.
+    conn: Option<PoolConnection<Postgres>>,
     lane: L,
     limits: Limits,
     rx: mpsc::UnboundedReceiver<Submitted<L::Item>>,
@@ -208,8 +219,9 @@ impl<L: Lane> Task<L> {
             };
             let batch = self.take_more(first);
             high = batch.iter().map(|s| s.seq).fold(high, u64::max);
-            let ctx = Ctx {
+            let mut ctx = Ctx {
                 db: &self.db,
+                conn: &mut self.conn,
                 lane: &self.lane,
                 stats: &self.stats,
             };
@@ -241,17 +253,35 @@ impl<L: Lane> Task<L> {
 /// `Sync` across the commit's `.await`).
 struct Ctx<'a, L: Lane> {
     db: &'a PgPool,
+    conn: &'a mut Option<PoolConnection<Postgres>>,
     lane: &'a L,
     stats: &'a Stats,
 }
 
 impl<L: Lane> Ctx<'_, L> {
-    async fn commit(&self, batch: Vec<Submitted<L::Item>>) {
+    /// Writes `items` in one transaction on the writer's connection (acquired if there is
+    /// none); a failure drops the connection, which may be what failed.
+    async fn write(&mut self, items: &[&L::Item]) -> io::Result<()> {
+        if self.conn.is_none() {
+            *self.conn = Some(self.db.acquire().await.map_err(crate::codec::db_err)?);
+        }
+        let conn = self.conn.as_mut().expect("acquired above");
+        let r = self.lane.write(conn, items).await;
+        if r.is_err()
+            && let Some(mut c) = self.conn.take()
+        {
+            // Never back into the pool: it may be mid-transaction or broken.
+            c.close_on_drop();
+        }
+        r
+    }
+
+    async fn commit(&mut self, batch: Vec<Submitted<L::Item>>) {
         // Completions apart from the writes: only the writes are borrowed across the commit.
         let (owned, dones): (Vec<L::Item>, Vec<Done>) =
             batch.into_iter().map(|s| (s.item, s.done)).unzip();
         let items: Vec<&L::Item> = owned.iter().collect();
-        let result = self.lane.write(self.db, &items).await;
+        let result = self.write(&items).await;
         let mut groups: HashMap<Uuid, Vec<usize>> = HashMap::new();
         for (i, item) in owned.iter().enumerate() {
             groups.entry(L::group(item)).or_default().push(i);
@@ -280,14 +310,14 @@ impl<L: Lane> Ctx<'_, L> {
 
     /// Retries each group's writes in their own transaction, in the original order.
     async fn retry_alone(
-        &self,
+        &mut self,
         owned: &[L::Item],
         groups: HashMap<Uuid, Vec<usize>>,
     ) -> Vec<io::Result<()>> {
         let mut results: Vec<io::Result<()>> = owned.iter().map(|_| Ok(())).collect();
         for idx in groups.values() {
             let items: Vec<&L::Item> = idx.iter().map(|&i| &owned[i]).collect();
-            match self.lane.write(self.db, &items).await {
+            match self.write(&items).await {
                 Ok(()) => self.count(&items, 1),
                 Err(e) => {
                     for &i in idx {
@@ -334,7 +364,9 @@ macro_rules! write_levels {
             stmts.pop().unwrap_or_default().execute($db).await
         } else {
             async {
-                let mut tx = $db.begin().await.map_err($crate::codec::db_err)?;
+                let mut tx = ::sqlx::Connection::begin(&mut *$db)
+                    .await
+                    .map_err($crate::codec::db_err)?;
                 for s in stmts {
                     s.execute(&mut *tx).await?;
                 }

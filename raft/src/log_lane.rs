@@ -12,7 +12,7 @@
 
 use std::io;
 
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::codec::db_err;
@@ -187,7 +187,7 @@ impl Lane for LogLane {
         }
     }
 
-    async fn write(&self, db: &PgPool, items: &[&LogOp]) -> io::Result<()> {
+    async fn write(&self, db: &mut PgConnection, items: &[&LogOp]) -> io::Result<()> {
         crate::write_levels!(db, items, LogOp::group_id, merges, Level)
     }
 }

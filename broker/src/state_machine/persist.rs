@@ -19,7 +19,7 @@ use std::io;
 
 use raftbus_raft::codec::{db_err, encode};
 use raftbus_raft::commit::{Lane, Writer};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::state::{PartitionState, PendingWrites};
@@ -235,7 +235,7 @@ impl Lane for ApplyLane {
         (1, bytes as u64)
     }
 
-    async fn write(&self, db: &PgPool, items: &[&ApplyWrite]) -> io::Result<()> {
+    async fn write(&self, db: &mut PgConnection, items: &[&ApplyWrite]) -> io::Result<()> {
         raftbus_raft::write_levels!(db, items, |w| w.group, |_, _| false, Level)
     }
 }
