@@ -81,7 +81,7 @@ pub async fn run(settings: Settings) -> Result<(), ManagerError> {
         group: META_GROUP,
     };
     // One group, but the same shared writer as brokers: its appends commit in the background.
-    let writer = Writer::spawn("log", db.clone(), LogLane, Limits::default());
+    let writer = Writer::spawn("log", db.clone(), LogLane::default(), Limits::default());
     let log = PgLogStore::<MetaConfig>::new(db.clone(), writer.clone(), META_GROUP);
     sm.follow_log(log.flushed());
     let raft = MetaRaft::new(

@@ -27,7 +27,7 @@ pub mod server;
 pub mod snapshot;
 mod tail;
 
-pub use log_lane::{LogLane, LogOp};
+pub use log_lane::{ExtraLane, ExtraOp, LogLane, LogOp};
 pub use log_store::{Flushed, LogWriter, PgLogStore};
 pub use network::{NetworkFactory, Router};
 pub use node::NodeAddr;

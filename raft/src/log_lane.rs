@@ -9,16 +9,23 @@
 //!   `ON CONFLICT DO UPDATE` never meets one row twice in a statement.
 //! - Several levels run in one transaction, in order: a truncate commits before the re-append
 //!   that follows it.
+//! - A node may add its own writes to the same transactions ([`ExtraLane`], a broker's applied
+//!   state): written after the log statements, in the same transaction, so they commit with
+//!   the log writes queued before them, never ahead of them.
 
+use std::any::Any;
+use std::fmt;
 use std::io;
+use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::codec::db_err;
 use crate::commit::Lane;
 
-/// One durable write to a group's Raft log.
+/// One durable write of a group: to its Raft log, or the node's own ([`LogOp::Extra`]).
 #[derive(Debug)]
 pub enum LogOp {
     /// Rows `(index, encoded log id, encoded entry)`, consecutive indexes.
@@ -51,6 +58,29 @@ pub enum LogOp {
         /// Encoded log id of that entry.
         log_id: Vec<u8>,
     },
+    /// A write of the node's [`ExtraLane`], sharing the log's transactions.
+    Extra(Box<dyn ExtraOp>),
+}
+
+/// A write the node adds to the log's transactions (a broker's applied state).
+pub trait ExtraOp: Any + Send + Sync + fmt::Debug {
+    /// The group it belongs to.
+    fn group(&self) -> Uuid;
+    /// `(entries, bytes)`, as [`Lane::weight`].
+    fn weight(&self) -> (u64, u64);
+    /// For the lane to get its own type back.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Writes a node's [`LogOp::Extra`] writes, in submission order, on a connection the log lane
+/// may have put inside a transaction (so: statements only, no `COMMIT`).
+pub trait ExtraLane: Send + Sync + 'static {
+    /// Writes `items`.
+    fn write<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        items: &'a [&'a dyn ExtraOp],
+    ) -> BoxFuture<'a, io::Result<()>>;
 }
 
 impl LogOp {
@@ -60,12 +90,23 @@ impl LogOp {
             | LogOp::Vote { group, .. }
             | LogOp::Truncate { group, .. }
             | LogOp::Purge { group, .. } => *group,
+            LogOp::Extra(op) => op.group(),
         }
     }
 }
 
-/// The Raft log tables' writer.
-pub struct LogLane;
+/// The Raft log tables' writer, with the node's extra lane, if any.
+#[derive(Default, Clone)]
+pub struct LogLane {
+    extra: Option<Arc<dyn ExtraLane>>,
+}
+
+impl LogLane {
+    /// A log lane whose transactions also carry `extra`'s writes.
+    pub fn with_extra(extra: Arc<dyn ExtraLane>) -> Self {
+        Self { extra: Some(extra) }
+    }
+}
 
 const WRITE: &str = "\
 WITH a AS (
@@ -131,6 +172,8 @@ impl<'a> Level<'a> {
                 self.p_upto.push(*upto);
                 self.p_id.push(log_id);
             }
+            // Split off before the log statements are built (`LogLane::write`).
+            LogOp::Extra(_) => {}
         }
     }
 
@@ -184,10 +227,37 @@ impl Lane for LogLane {
             LogOp::Vote { vote, .. } => (1, vote.len() as u64),
             LogOp::Truncate { .. } => (1, 0),
             LogOp::Purge { log_id, .. } => (1, log_id.len() as u64),
+            LogOp::Extra(op) => op.weight(),
         }
     }
 
     async fn write(&self, db: &mut PgConnection, items: &[&LogOp]) -> io::Result<()> {
-        crate::write_levels!(db, items, LogOp::group_id, merges, Level)
+        let (log, extra): (Vec<&LogOp>, Vec<&LogOp>) =
+            items.iter().partition(|op| !matches!(op, LogOp::Extra(_)));
+        let extra: Vec<&dyn ExtraOp> = extra
+            .into_iter()
+            .filter_map(|op| match op {
+                LogOp::Extra(e) => Some(e.as_ref()),
+                _ => None,
+            })
+            .collect();
+        let lane = match (&self.extra, extra.is_empty()) {
+            (_, true) => return write_log(db, &log).await,
+            (Some(lane), false) => lane,
+            (None, false) => return Err(io::Error::other("extra write without an extra lane")),
+        };
+        if log.is_empty() {
+            return lane.write(db, &extra).await;
+        }
+        // Both kinds: one transaction, log first (see the module docs).
+        let mut tx = sqlx::Connection::begin(db).await.map_err(db_err)?;
+        write_log(&mut tx, &log).await?;
+        lane.write(&mut tx, &extra).await?;
+        tx.commit().await.map_err(db_err)
     }
+}
+
+/// The log statements of `items` (log writes only).
+async fn write_log(db: &mut PgConnection, items: &[&LogOp]) -> io::Result<()> {
+    crate::write_levels!(db, items, LogOp::group_id, merges, Level)
 }

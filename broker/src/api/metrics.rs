@@ -171,10 +171,8 @@ type Field = fn(&Stats) -> &AtomicU64;
 /// cost follow rounds and bytes rather than entries times partitions.
 fn batching(s: &mut Scrape, registry: &Registry) {
     let storage = registry.storage();
-    let lanes = [
-        ("log", storage.log.stats()),
-        ("state", storage.state.stats()),
-    ];
+    // One writer since applied state shares the log's transactions; the label stays.
+    let lanes = [("log", storage.log.stats())];
     let series: [(&str, &str, Field); 5] = [
         (
             "raftbus_storage_transactions_total",

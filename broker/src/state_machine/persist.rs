@@ -1,5 +1,7 @@
 //! The applied-state lane of the broker's shared writer: what runs of applied entries of every
-//! partition changed, written together.
+//! partition changed, written together, in the same transactions as the Raft log's writes
+//! (`raftbus_raft::ExtraLane`): under load a replica's apply of entry N rides with its append
+//! of N+1, so a Raft entry costs one transaction per replica, not two.
 //!
 //! New batches, batches trimmed by retention, changed and expired producer states, changed consumer
 //! offsets and each partition's `sm_state` row (with `last_applied`) of every group queued
@@ -15,17 +17,35 @@
 //!   machine waits on `Flushed`): a replica never records as applied an entry its own log may
 //!   not hold.
 
+use std::any::Any;
 use std::io;
 
+use futures::future::BoxFuture;
 use raftbus_raft::codec::{db_err, encode};
-use raftbus_raft::commit::{Lane, Writer};
+use raftbus_raft::{ExtraLane, ExtraOp, LogOp, LogWriter};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::state::{PartitionState, PendingWrites};
 
-/// The broker's shared applied-state writer.
-pub type StateWriter = Writer<ApplyLane>;
+/// The broker's applied-state writes, through its shared log writer.
+#[derive(Clone)]
+pub struct StateWriter {
+    log: LogWriter,
+}
+
+impl StateWriter {
+    /// Applied state through `log`, which must have been started with [`ApplyLane`] as its
+    /// extra lane.
+    pub fn new(log: LogWriter) -> Self {
+        Self { log }
+    }
+
+    /// Queues `w` and waits until it is durable.
+    pub async fn write(&self, w: ApplyWrite) -> io::Result<()> {
+        self.log.write(LogOp::Extra(Box::new(w))).await
+    }
+}
 
 /// Everything one run of applied entries of one group writes (owned: it waits in a queue).
 #[derive(Debug)]
@@ -223,19 +243,37 @@ impl<'a> Level<'a> {
     }
 }
 
-impl Lane for ApplyLane {
-    type Item = ApplyWrite;
-
-    fn group(item: &ApplyWrite) -> Uuid {
-        item.group
+impl ExtraOp for ApplyWrite {
+    fn group(&self) -> Uuid {
+        self.group
     }
 
-    fn weight(item: &ApplyWrite) -> (u64, u64) {
-        let bytes: usize = item.batches.iter().map(|b| b.2.len()).sum();
+    fn weight(&self) -> (u64, u64) {
+        let bytes: usize = self.batches.iter().map(|b| b.2.len()).sum();
         (1, bytes as u64)
     }
 
-    async fn write(&self, db: &mut PgConnection, items: &[&ApplyWrite]) -> io::Result<()> {
-        raftbus_raft::write_levels!(db, items, |w| w.group, |_, _| false, Level)
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl ExtraLane for ApplyLane {
+    fn write<'a>(
+        &'a self,
+        db: &'a mut PgConnection,
+        items: &'a [&'a dyn ExtraOp],
+    ) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            let mut writes: Vec<&ApplyWrite> = Vec::with_capacity(items.len());
+            for op in items {
+                match op.as_any().downcast_ref::<ApplyWrite>() {
+                    Some(w) => writes.push(w),
+                    None => return Err(io::Error::other("not an applied-state write")),
+                }
+            }
+            let writes = &writes[..];
+            raftbus_raft::write_levels!(db, writes, |w| w.group, |_, _| false, Level)
+        })
     }
 }

@@ -1,4 +1,4 @@
-//! The broker's storage: its Postgres pool and the two shared writers every partition group
+//! The broker's storage: its Postgres pool and the shared writer every partition group
 //! writes through (group commit, see `raftbus_raft::commit`).
 //!
 //! ### To ensure correctness
@@ -8,10 +8,12 @@
 
 pub mod group;
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
-use raftbus_raft::LogWriter;
 use raftbus_raft::commit::{Limits, Writer};
+use raftbus_raft::{LogLane, LogWriter};
 
 use crate::state_machine::{ApplyLane, StateWriter};
 
@@ -20,9 +22,9 @@ use crate::state_machine::{ApplyLane, StateWriter};
 pub struct Storage {
     /// Reads, and the rare writes outside the record path (create, remove, snapshots).
     pub db: PgPool,
-    /// Raft-log writes of every group.
+    /// The shared writer: Raft-log writes and applied state of every group.
     pub log: LogWriter,
-    /// Applied state of every group.
+    /// Applied state of every group, through `log` (same transactions).
     pub state: StateWriter,
     /// Records per snapshot frame sent to a lagging replica (`raft.snapshot_frame_bytes`):
     /// what bounds a snapshot's memory on both sides.
@@ -30,10 +32,11 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// Starts the writers on `db` with `limits` per transaction.
+    /// Starts the shared writer on `db` with `limits` per transaction.
     pub fn start(db: PgPool, limits: Limits) -> Self {
-        let log = Writer::spawn("log", db.clone(), raftbus_raft::LogLane, limits);
-        let state = Writer::spawn("state", db.clone(), ApplyLane, limits);
+        let lane = LogLane::with_extra(Arc::new(ApplyLane));
+        let log = Writer::spawn("log", db.clone(), lane, limits);
+        let state = StateWriter::new(log.clone());
         Self {
             db,
             log,
@@ -42,9 +45,8 @@ impl Storage {
         }
     }
 
-    /// Waits until every write submitted so far was processed by both writers.
+    /// Waits until every write submitted so far was processed by the writer.
     pub async fn flush(&self) {
         self.log.wait_processed(self.log.submitted()).await;
-        self.state.wait_processed(self.state.submitted()).await;
     }
 }
