@@ -700,12 +700,13 @@ num_cell() {
         *) if awk -v v="$1" 'BEGIN { exit !(v < 100) }'; then printf '%.1f' "$1"; else fmt_int "$1"; fi ;;
     esac
 }
-# Postgres transactions/s: the sum, and the two lanes when the binaries count them apart.
+# Postgres transactions/s: the sum, and the two lanes when the binaries count them apart (before
+# ffc38b2 applied state had a writer of its own; now it shares the log's transactions).
 tx_cell() { # METRICS-LINE
     local all log state
     all="$(field "$1" tx_per_s)" log="$(field "$1" tx_log_per_s)" state="$(field "$1" tx_state_per_s)"
     if [[ -z "$all" || "$all" == n/a ]]; then echo n/a; return; fi
-    if [[ "${log:-n/a}" == n/a && "${state:-n/a}" == n/a ]]; then num_cell "$all"; return; fi
+    if [[ "${log:-n/a}" == n/a || "${state:-n/a}" == n/a ]]; then num_cell "$all"; return; fi
     echo "$(num_cell "$all") (log $(num_cell "$log") + state $(num_cell "$state"))"
 }
 
