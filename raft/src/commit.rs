@@ -14,8 +14,8 @@
 //!   writes in that order (see `levels`).
 //! - A failed transaction is split: each group's writes are retried alone, so one bad group
 //!   cannot stop every group of the node; a group whose own retry fails gets the error.
-//! - `processed` advances only after a transaction finished (committed or failed), so a lane
-//!   that depends on another (applied state after log appends) can wait for it.
+//! - `processed` advances only after a transaction finished (committed or failed), so shutdown
+//!   can wait until everything submitted before it is written.
 //! - The writer keeps one pooled connection for itself and drops it after any failed
 //!   transaction: a fresh one (checked by the pool on acquire) carries the retries, so a
 //!   connection broken by a Postgres restart costs one failed transaction, not one per group.

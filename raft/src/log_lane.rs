@@ -232,15 +232,13 @@ impl Lane for LogLane {
     }
 
     async fn write(&self, db: &mut PgConnection, items: &[&LogOp]) -> io::Result<()> {
-        let (log, extra): (Vec<&LogOp>, Vec<&LogOp>) =
-            items.iter().partition(|op| !matches!(op, LogOp::Extra(_)));
-        let extra: Vec<&dyn ExtraOp> = extra
-            .into_iter()
-            .filter_map(|op| match op {
-                LogOp::Extra(e) => Some(e.as_ref()),
-                _ => None,
-            })
-            .collect();
+        let (mut log, mut extra): (Vec<&LogOp>, Vec<&dyn ExtraOp>) = (Vec::new(), Vec::new());
+        for op in items {
+            match op {
+                LogOp::Extra(e) => extra.push(e.as_ref()),
+                _ => log.push(*op),
+            }
+        }
         let lane = match (&self.extra, extra.is_empty()) {
             (_, true) => return write_log(db, &log).await,
             (Some(lane), false) => lane,

@@ -35,7 +35,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-pub use persist::{ApplyLane, StateWriter};
+pub use persist::StateWriter;
 pub use snapshot::PartitionSnapshotBuilder;
 use state::{CommittedOffset, Dedup, PartitionState, PendingWrites, ProducerState};
 pub use unpersisted::Unpersisted;

@@ -20,10 +20,13 @@
 use std::any::Any;
 use std::io;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 use raftbus_raft::codec::{db_err, encode};
-use raftbus_raft::{ExtraLane, ExtraOp, LogOp, LogWriter};
-use sqlx::PgConnection;
+use raftbus_raft::commit::{Limits, Writer};
+use raftbus_raft::{ExtraLane, ExtraOp, LogLane, LogOp, LogWriter};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::state::{PartitionState, PendingWrites};
@@ -35,10 +38,12 @@ pub struct StateWriter {
 }
 
 impl StateWriter {
-    /// Applied state through `log`, which must have been started with [`ApplyLane`] as its
-    /// extra lane.
-    pub fn new(log: LogWriter) -> Self {
-        Self { log }
+    /// Starts the broker's shared writer on `db` (Raft log, with applied state as its extra
+    /// lane) and answers it with the applied-state handle on it.
+    pub fn start(db: PgPool, limits: Limits) -> (LogWriter, Self) {
+        let lane = LogLane::with_extra(Arc::new(ApplyLane));
+        let log = Writer::spawn("log", db, lane, limits);
+        (log.clone(), Self { log })
     }
 
     /// Queues `w` and waits until it is durable.
@@ -111,7 +116,7 @@ impl ApplyWrite {
 }
 
 /// The partition tables' writer.
-pub struct ApplyLane;
+struct ApplyLane;
 
 /// The statement; every array may be empty (then that CTE writes nothing). The delete cannot
 /// see the rows the same statement inserts (one snapshot); the retention loop proposes a start

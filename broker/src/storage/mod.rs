@@ -8,14 +8,12 @@
 
 pub mod group;
 
-use std::sync::Arc;
-
 use sqlx::PgPool;
 
-use raftbus_raft::commit::{Limits, Writer};
-use raftbus_raft::{LogLane, LogWriter};
+use raftbus_raft::LogWriter;
+use raftbus_raft::commit::Limits;
 
-use crate::state_machine::{ApplyLane, StateWriter};
+use crate::state_machine::StateWriter;
 
 /// Pool and writers of one broker; cheap to clone.
 #[derive(Clone)]
@@ -34,9 +32,7 @@ pub struct Storage {
 impl Storage {
     /// Starts the shared writer on `db` with `limits` per transaction.
     pub fn start(db: PgPool, limits: Limits) -> Self {
-        let lane = LogLane::with_extra(Arc::new(ApplyLane));
-        let log = Writer::spawn("log", db.clone(), lane, limits);
-        let state = StateWriter::new(log.clone());
+        let (log, state) = StateWriter::start(db.clone(), limits);
         Self {
             db,
             log,
