@@ -128,6 +128,16 @@ pub(crate) async fn read(
     wait_ms: u64,
 ) -> Result<(Vec<(u64, u32, bytes::Bytes)>, Watermarks), ApiError> {
     require_leader(state, p, false)?;
+    let limits = &state.settings.limits;
+    let wait = wait_ms.min(limits.max_wait_ms);
+    // Each waiter holds a request, a connection's stream and a watch receiver: bounded. A
+    // fetch that looks like it will wait takes its slot before it waits for anything (read
+    // readiness included), so a flood of long polls is refused at once instead of first
+    // piling up behind the lease renewal.
+    let mut permit = None;
+    if wait > 0 && offset == p.marks.borrow().next_offset {
+        permit = Some(long_poll_permit(state)?);
+    }
     if !p.wait_read_ready(state.settings.raft.timing.lease()).await {
         return Err(ApiError::new(
             ErrorCode::Unavailable,
@@ -138,24 +148,15 @@ pub(crate) async fn read(
             ),
         ));
     }
-    let limits = &state.settings.limits;
     let mut marks = *p.marks.borrow();
     if offset < marks.log_start_offset || offset > marks.next_offset {
         return Err(out_of_range(&p.name(), offset, marks));
     }
-    let wait = wait_ms.min(limits.max_wait_ms);
     if offset == marks.next_offset && wait > 0 {
-        // Each waiter holds a request, a connection's stream and a watch receiver: bounded.
-        let _permit = state.long_polls.clone().try_acquire_owned().map_err(|_| {
-            ApiError::new(
-                ErrorCode::Busy,
-                format!(
-                    "{} fetches are already waiting on this broker (limits.max_long_polls): \
-                     back off and retry",
-                    limits.max_long_polls
-                ),
-            )
-        })?;
+        let _permit = match permit.take() {
+            Some(held) => held,
+            None => long_poll_permit(state)?,
+        };
         let mut rx = p.marks.clone();
         if let Ok(Ok(m)) = tokio::time::timeout(
             Duration::from_millis(wait),
@@ -190,4 +191,18 @@ pub(crate) async fn read(
         return Err(out_of_range(&p.name(), offset, now));
     }
     Ok((batches, marks))
+}
+
+/// A slot among the `limits.max_long_polls` fetches that may wait at once, or `busy`.
+fn long_poll_permit(state: &ApiState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    state.long_polls.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            ErrorCode::Busy,
+            format!(
+                "{} fetches are already waiting on this broker (limits.max_long_polls): back \
+                 off and retry",
+                state.settings.limits.max_long_polls
+            ),
+        )
+    })
 }

@@ -3,6 +3,7 @@
 //! proposals, leadership transfer, membership changes, metrics).
 
 mod create;
+mod flight;
 pub mod propose;
 mod registry;
 
@@ -40,6 +41,10 @@ pub struct Partition {
     pub members: Vec<Member>,
     /// The `propose` task that merges concurrent produce requests into one entry.
     proposer: propose::Proposer,
+    /// Concurrent writers of a quiet partition share one lease renewal.
+    lease_flight: flight::SingleFlight,
+    /// Concurrent readers of a quiet partition share one wait for read readiness.
+    read_flight: flight::SingleFlight,
 }
 
 /// Leadership as seen by one replica, read from Raft metrics.
@@ -109,7 +114,13 @@ impl Partition {
     /// Returns at once for busy groups, followers and sole voters; gives up after `lease` (the
     /// write then fails as it would have, and the client retries).
     pub async fn renew_lease(&self, lease: Duration) {
-        renew_lease(&self.raft, lease).await;
+        if self.with_metrics(|m| !needs_renewal(m, lease)) {
+            return;
+        }
+        let raft = &self.raft;
+        self.lease_flight
+            .run(lease, || renew_lease(raft, lease))
+            .await;
     }
 
     /// True once the group has a membership (it was initialized, or a leader reached this
@@ -134,34 +145,38 @@ impl Partition {
     ///   what readers already saw; Raft's rule is to serve reads only once an entry of the
     ///   leader's term is committed.
     ///
+    /// Concurrent callers share one renewal and one wait (`read_flight`); a caller served by a
+    /// shared round that no longer holds when it looks runs another, until its deadline.
     /// Returns whether it is ready (a follower is never ready).
     pub async fn wait_read_ready(&self, timeout: Duration) -> bool {
-        renew_lease(&self.raft, timeout).await;
         let lease_ms = timeout.as_millis() as u64;
-        let ready = move |m: &RaftMetrics| {
-            let sole_voter = m.membership_config.membership().voter_ids().eq([m.id]);
-            let acked = sole_voter
-                || m.last_quorum_acked
-                    .as_ref()
-                    .is_some_and(|t| millis_since(t) < lease_ms);
-            m.state == ServerState::Leader
-                && acked
-                && m.last_applied
-                    .as_ref()
-                    .is_some_and(|l| l.committed_leader_id().term == m.current_term)
+        let deadline = tokio::time::Instant::now() + 2 * timeout;
+        let raft = &self.raft;
+        let round = || async move {
+            let done = |m: &RaftMetrics| read_ready(m, lease_ms) || m.state != ServerState::Leader;
+            let _ = tokio::time::timeout(timeout, async {
+                renew_lease(raft, timeout).await;
+                raft.wait(None).metrics(done, "read ready").await
+            })
+            .await;
         };
-        if ready(&self.raft.metrics().borrow_watched()) {
-            return true;
-        }
-        let done = |m: &RaftMetrics| ready(m) || m.state != ServerState::Leader;
-        match self
-            .raft
-            .wait(Some(timeout))
-            .metrics(done, "read ready")
-            .await
-        {
-            Ok(m) => ready(&m),
-            Err(_) => false,
+        loop {
+            let (ready, leads) = self.with_metrics(|m| {
+                let ready = read_ready(m, lease_ms);
+                let leads = m.state == ServerState::Leader && m.running_state.is_ok();
+                (ready && !needs_renewal(m, timeout), leads)
+            });
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            // A stopped group's rounds end at once: it is not leading, so no spinning here.
+            if ready || !leads || left.is_zero() {
+                return self.with_metrics(|m| read_ready(m, lease_ms));
+            }
+            // Another round when this caller was served by a round that ended before it looked
+            // again: on a starved machine the renewed lease can lapse in between.
+            self.read_flight.run(left.min(timeout), round).await;
+            if self.with_metrics(|m| read_ready(m, lease_ms)) {
+                return true;
+            }
         }
     }
 
@@ -323,27 +338,47 @@ impl Partition {
 
 /// [`Partition::renew_lease`] on a bare Raft handle (the `propose` task has no `Partition`).
 pub(crate) async fn renew_lease(raft: &PartitionRaft, lease: Duration) {
-    let half = lease.as_millis() as u64 / 2;
-    {
-        let m = raft.metrics();
-        let m = m.borrow_watched();
-        let sole_voter = m.membership_config.membership().voter_ids().eq([m.id]);
-        let fresh = m
-            .last_quorum_acked
-            .as_ref()
-            .is_some_and(|t| millis_since(t) < half);
-        if m.state != ServerState::Leader || sole_voter || fresh {
-            return;
-        }
+    if !needs_renewal(&raft.metrics().borrow_watched(), lease) {
+        return;
     }
+    let asked = tokio::time::Instant::now();
     if raft.trigger().heartbeat().await.is_err() {
         return;
     }
+    // Renewed once a quorum acknowledged a heartbeat sent after we asked (the acknowledged
+    // time is when the heartbeat left). Not "within half the lease": on a starved machine the
+    // acknowledgement can reach the metrics late, and the lease it gives is still good.
     let fresh = move |m: &RaftMetrics| {
         m.state != ServerState::Leader
             || m.last_quorum_acked
                 .as_ref()
-                .is_some_and(|t| millis_since(t) < half)
+                .is_some_and(|t| openraft::Instant::elapsed(&**t) <= asked.elapsed())
     };
     let _ = raft.wait(Some(lease)).metrics(fresh, "lease renewed").await;
+}
+
+/// True for a leader (not a sole voter) that no quorum acknowledged within half its lease.
+fn needs_renewal(m: &RaftMetrics, lease: Duration) -> bool {
+    let half = lease.as_millis() as u64 / 2;
+    let sole_voter = m.membership_config.membership().voter_ids().eq([m.id]);
+    let fresh = m
+        .last_quorum_acked
+        .as_ref()
+        .is_some_and(|t| millis_since(t) < half);
+    m.state == ServerState::Leader && !sole_voter && !fresh
+}
+
+/// The read rule of [`Partition::wait_read_ready`]: a leader that a quorum acknowledged within
+/// `lease_ms` and that has applied an entry of its own term.
+fn read_ready(m: &RaftMetrics, lease_ms: u64) -> bool {
+    let sole_voter = m.membership_config.membership().voter_ids().eq([m.id]);
+    let acked = sole_voter
+        || m.last_quorum_acked
+            .as_ref()
+            .is_some_and(|t| millis_since(t) < lease_ms);
+    m.state == ServerState::Leader
+        && acked
+        && m.last_applied
+            .as_ref()
+            .is_some_and(|l| l.committed_leader_id().term == m.current_term)
 }

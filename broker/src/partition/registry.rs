@@ -151,6 +151,8 @@ impl Registry {
             marks,
             unpersisted,
             members,
+            lease_flight: Default::default(),
+            read_flight: Default::default(),
         });
         self.groups
             .write()
