@@ -316,6 +316,7 @@ impl Settings {
         crate::raft::RaftConfig {
             cluster_name: "raftbus-partition".into(),
             heartbeat_interval: r.timing.heartbeat_ms,
+            heartbeat_min_interval: Some(r.timing.heartbeat_suppression_ms()),
             election_timeout_min: r.timing.election_min_ms,
             election_timeout_max: r.timing.election_max_ms,
             max_payload_entries: r.max_payload_entries,

@@ -183,6 +183,31 @@ mod tests {
     }
 
     #[test]
+    fn heartbeat_suppression_is_on_and_raft_accepts_it_for_every_accepted_timing() {
+        let s = load(Args::default(), &[]).unwrap();
+        assert_eq!(s.raft_config().unwrap().heartbeat_min_interval, Some(300));
+        for (hb, min) in [
+            (300, 600),
+            (300, 700),
+            (40, 80),
+            (1000, 2000),
+            (45, 91),
+            (333, 667),
+        ] {
+            let (hb, min) = (hb.to_string(), min.to_string());
+            let max = (min.parse::<u64>().unwrap() + 1).to_string();
+            let env = [
+                ("RAFTBUS_RAFT__HEARTBEAT_MS", hb.as_str()),
+                ("RAFTBUS_RAFT__ELECTION_MIN_MS", min.as_str()),
+                ("RAFTBUS_RAFT__ELECTION_MAX_MS", max.as_str()),
+            ];
+            let c = load(Args::default(), &env).unwrap().raft_config();
+            let c = c.unwrap_or_else(|e| panic!("{env:?}: {e}"));
+            assert!(c.heartbeat_min_interval.unwrap() <= c.heartbeat_interval);
+        }
+    }
+
+    #[test]
     fn retention_and_compaction_settings_reach_raft_and_are_checked() {
         let s = load(
             Args::default(),

@@ -167,6 +167,21 @@ impl RaftTimings {
         std::time::Duration::from_millis(self.election_max_ms)
     }
 
+    /// Raft skips a follower's heartbeat when that follower acknowledged a replication request
+    /// sent this recently (its lease and election timer got what the heartbeat would give), so
+    /// groups that replicate send almost no heartbeats. A suppressed heartbeat may come up to
+    /// this plus one interval and one tick (13/64 of an interval) late, which must stay below
+    /// `election_min_ms`: one interval when that holds, half of one otherwise (always within
+    /// the `check` bound of two intervals).
+    pub fn heartbeat_suppression_ms(&self) -> u64 {
+        let tick = self.heartbeat_ms * 13 / 64 + 1;
+        if 2 * self.heartbeat_ms + tick < self.election_min_ms {
+            self.heartbeat_ms
+        } else {
+            self.heartbeat_ms / 2
+        }
+    }
+
     /// A heartbeat, then an election timeout of at least two heartbeats, then a real range.
     pub fn check(&self) -> Result<(), NodeError> {
         if self.heartbeat_ms == 0 || self.election_min_ms < 2 * self.heartbeat_ms {
