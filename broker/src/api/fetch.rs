@@ -134,10 +134,9 @@ pub(crate) async fn read(
     // fetch that looks like it will wait takes its slot before it waits for anything (read
     // readiness included), so a flood of long polls is refused at once instead of first
     // piling up behind the lease renewal.
-    let mut permit = None;
-    if wait > 0 && offset == p.marks.borrow().next_offset {
-        permit = Some(long_poll_permit(state)?);
-    }
+    let permit = (wait > 0 && offset == p.marks.borrow().next_offset)
+        .then(|| long_poll_permit(state))
+        .transpose()?;
     if !p.wait_read_ready(state.settings.raft.timing.lease()).await {
         return Err(ApiError::new(
             ErrorCode::Unavailable,
@@ -153,7 +152,7 @@ pub(crate) async fn read(
         return Err(out_of_range(&p.name(), offset, marks));
     }
     if offset == marks.next_offset && wait > 0 {
-        let _permit = match permit.take() {
+        let _permit = match permit {
             Some(held) => held,
             None => long_poll_permit(state)?,
         };

@@ -161,15 +161,14 @@ impl Partition {
             .await;
         };
         loop {
-            let (ready, leads) = self.with_metrics(|m| {
-                let ready = read_ready(m, lease_ms);
+            let (ready, renew, leads) = self.with_metrics(|m| {
                 let leads = m.state == ServerState::Leader && m.running_state.is_ok();
-                (ready && !needs_renewal(m, timeout), leads)
+                (read_ready(m, lease_ms), needs_renewal(m, timeout), leads)
             });
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             // A stopped group's rounds end at once: it is not leading, so no spinning here.
-            if ready || !leads || left.is_zero() {
-                return self.with_metrics(|m| read_ready(m, lease_ms));
+            if (ready && !renew) || !leads || left.is_zero() {
+                return ready;
             }
             // Another round when this caller was served by a round that ended before it looked
             // again: on a starved machine the renewed lease can lapse in between.
@@ -360,19 +359,17 @@ pub(crate) async fn renew_lease(raft: &PartitionRaft, lease: Duration) {
 /// True for a leader (not a sole voter) that no quorum acknowledged within half its lease.
 fn needs_renewal(m: &RaftMetrics, lease: Duration) -> bool {
     let half = lease.as_millis() as u64 / 2;
-    let sole_voter = m.membership_config.membership().voter_ids().eq([m.id]);
     let fresh = m
         .last_quorum_acked
         .as_ref()
         .is_some_and(|t| millis_since(t) < half);
-    m.state == ServerState::Leader && !sole_voter && !fresh
+    m.state == ServerState::Leader && !sole_voter(m) && !fresh
 }
 
 /// The read rule of [`Partition::wait_read_ready`]: a leader that a quorum acknowledged within
 /// `lease_ms` and that has applied an entry of its own term.
 fn read_ready(m: &RaftMetrics, lease_ms: u64) -> bool {
-    let sole_voter = m.membership_config.membership().voter_ids().eq([m.id]);
-    let acked = sole_voter
+    let acked = sole_voter(m)
         || m.last_quorum_acked
             .as_ref()
             .is_some_and(|t| millis_since(t) < lease_ms);
@@ -381,4 +378,10 @@ fn read_ready(m: &RaftMetrics, lease_ms: u64) -> bool {
         && m.last_applied
             .as_ref()
             .is_some_and(|l| l.committed_leader_id().term == m.current_term)
+}
+
+/// True when this replica is its group's only voter: its own quorum, which Raft never
+/// refreshes the acknowledgement clock of.
+fn sole_voter(m: &RaftMetrics) -> bool {
+    m.membership_config.membership().voter_ids().eq([m.id])
 }

@@ -194,8 +194,7 @@ mod tests {
             (45, 91),
             (333, 667),
         ] {
-            let (hb, min) = (hb.to_string(), min.to_string());
-            let max = (min.parse::<u64>().unwrap() + 1).to_string();
+            let (hb, max, min) = (hb.to_string(), (min + 1).to_string(), min.to_string());
             let env = [
                 ("RAFTBUS_RAFT__HEARTBEAT_MS", hb.as_str()),
                 ("RAFTBUS_RAFT__ELECTION_MIN_MS", min.as_str()),

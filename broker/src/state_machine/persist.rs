@@ -19,7 +19,6 @@
 
 use std::any::Any;
 use std::io;
-
 use std::sync::Arc;
 
 use futures::future::BoxFuture;

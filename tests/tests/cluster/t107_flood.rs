@@ -217,8 +217,8 @@ async fn a_flood_gets_busy_answers_and_loses_nothing() {
     let t = &tally;
     println!(
         "FLOOD {PRODUCERS} producers x {BATCHES_EACH} batches: acked={} busy_answers={} | \
-         {LONG_POLLS} long polls: answered={} busy={} unavailable_retried={} | {flood_s:.1} s | /health {probes} \
-         probes, slowest {} ms | leader peak RSS {peak_mib} MiB",
+         {LONG_POLLS} long polls: answered={} busy={} unavailable_retried={} | {flood_s:.1} s | \
+         /health {probes} probes, slowest {} ms | leader peak RSS {peak_mib} MiB",
         t.acked.load(Ordering::Relaxed),
         t.busy.load(Ordering::Relaxed),
         t.polled.load(Ordering::Relaxed),
